@@ -1,0 +1,17 @@
+/** Background process behind `npm run local:up`: serves the persistent local knowledge database. */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startLocalDatabase } from './db-server.ts';
+import { localDbPorts, localDir } from './harness.ts';
+
+const db = await startLocalDatabase({ dataDir: join(localDir, 'pgdata'), ...localDbPorts });
+// Written last: its presence tells local:up the database is ready.
+writeFileSync(process.env.HOMEOSTAT_DB_STATE ?? join(localDir, 'database.json'), JSON.stringify({ url: db.url, wsProxy: db.wsProxy }));
+console.log(`knowledge database ready: ${db.url} (WebSocket proxy ${db.wsProxy})`);
+
+const shutdown = async () => {
+  await db.stop();
+  process.exit(0);
+};
+process.on('SIGTERM', shutdown);
+process.on('SIGINT', shutdown);

@@ -1,0 +1,16 @@
+import { join } from 'node:path';
+import { createPool } from '../shared/adapters/database.ts';
+import { loadMigrations, type MigrationReport, migrate } from '../shared/db/migrate.ts';
+import { projectRoot } from './harness.ts';
+
+export const migrationsDir = join(projectRoot, 'migrations');
+
+/** Applies the project's migrations to a database reached through the Neon driver. */
+export async function migrateLocal(db: { url: string; wsProxy?: string | undefined }): Promise<MigrationReport> {
+  const pool = createPool({ url: db.url, wsProxy: db.wsProxy });
+  try {
+    return await migrate(pool, await loadMigrations(migrationsDir));
+  } finally {
+    await pool.end();
+  }
+}

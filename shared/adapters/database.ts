@@ -1,0 +1,96 @@
+import { neonConfig, Pool, type PoolClient } from '@neondatabase/serverless';
+import { DependencyUnavailableError } from '../domain/errors.ts';
+import { type RetryOptions, withRetry } from '../domain/retry.ts';
+
+export interface DatabaseSettings {
+  /** postgres:// connection string (Neon in AWS; local PGlite through the proxy). */
+  url: string;
+  /**
+   * host:port of a WebSocket→TCP proxy. Unset for Neon, which terminates
+   * WebSockets itself; set locally so the driver runs its production code path.
+   */
+  wsProxy?: string | undefined;
+  /** @default 3 */
+  maxConnections?: number;
+}
+
+export type { Pool, PoolClient };
+
+/**
+ * A Neon serverless Pool (Postgres over WebSocket). Settings apply to the whole
+ * process, which holds one knowledge database.
+ */
+export function createPool(settings: DatabaseSettings): Pool {
+  neonConfig.webSocketConstructor ??= globalThis.WebSocket;
+  if (!neonConfig.webSocketConstructor) {
+    throw new DependencyUnavailableError('Postgres', 'no WebSocket implementation: run on Node.js 22 or newer');
+  }
+  if (settings.wsProxy) {
+    const proxy = settings.wsProxy;
+    neonConfig.wsProxy = (host, port) => `${proxy}/v2?address=${host}:${port}`;
+    neonConfig.useSecureWebSocket = false;
+    // Pipelined connect crashes against SCRAM and hangs against pglite-socket.
+    neonConfig.pipelineConnect = false;
+  }
+  const pool = new Pool({
+    connectionString: settings.url,
+    max: settings.maxConnections ?? 3,
+    connectionTimeoutMillis: 5_000,
+    // A Lambda sandbox may freeze for minutes; do not keep sockets the server will drop.
+    idleTimeoutMillis: 10_000,
+  });
+  // An idle client that dies must not crash the process; the next query reconnects.
+  pool.on('error', () => {});
+  return pool;
+}
+
+const retryableSqlStates = new Set(['40001', '40P01', '53300', '57P01', '57P02', '57P03']);
+
+/** Connection-level failures and transient server states are worth retrying; SQL errors are not. */
+export function isTransientDatabaseError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    if (code.startsWith('08') || retryableSqlStates.has(code)) return true;
+    if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(code)) return true;
+    if (/^[0-9A-Z]{5}$/.test(code)) return false;
+  }
+  return /connection|terminated|timeout|websocket|socket|ECONNREFUSED/i.test(error.message);
+}
+
+/**
+ * Runs `work` inside one transaction on one pooled connection, retrying the
+ * whole transaction on transient failures. Either everything commits or nothing.
+ */
+export async function withTransaction<T>(
+  pool: Pool,
+  work: (client: PoolClient) => Promise<T>,
+  retry: RetryOptions = {},
+): Promise<T> {
+  try {
+    return await withRetry(
+      async () => {
+        const client = await pool.connect();
+        let broken = false;
+        try {
+          await client.query('BEGIN');
+          const result = await work(client);
+          await client.query('COMMIT');
+          return result;
+        } catch (error) {
+          broken = isTransientDatabaseError(error);
+          if (!broken) await client.query('ROLLBACK').catch(() => {});
+          throw error;
+        } finally {
+          client.release(broken);
+        }
+      },
+      { retryable: isTransientDatabaseError, ...retry },
+    );
+  } catch (error) {
+    if (isTransientDatabaseError(error)) {
+      throw new DependencyUnavailableError('Postgres', (error as Error).message, { cause: error });
+    }
+    throw error;
+  }
+}
