@@ -6,7 +6,10 @@ import { localDbPorts, localDir } from './harness.ts';
 
 const db = await startLocalDatabase({ dataDir: join(localDir, 'pgdata'), ...localDbPorts });
 // Written last: its presence tells local:up the database is ready.
-writeFileSync(process.env.HOMEOSTAT_DB_STATE ?? join(localDir, 'database.json'), JSON.stringify({ url: db.url, wsProxy: db.wsProxy }));
+writeFileSync(
+  process.env.HOMEOSTAT_DB_STATE ?? join(localDir, 'database.json'),
+  JSON.stringify({ url: db.url, wsProxy: db.wsProxy }),
+);
 console.log(`knowledge database ready: ${db.url} (WebSocket proxy ${db.wsProxy})`);
 
 const shutdown = async () => {

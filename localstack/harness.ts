@@ -66,9 +66,13 @@ export function ensureEmulatorInstalled(log: (line: string) => void = () => {}):
   if (!existsSync(join(venvDir, 'bin', 'python'))) {
     execFileSync(process.env.PYTHON ?? 'python3', ['-m', 'venv', venvDir], { stdio: 'inherit' });
   }
-  execFileSync(join(venvDir, 'bin', 'pip'), ['install', '--quiet', '--disable-pip-version-check', '-r', requirements], {
-    stdio: 'inherit',
-  });
+  execFileSync(
+    join(venvDir, 'bin', 'pip'),
+    ['install', '--quiet', '--disable-pip-version-check', '-r', requirements],
+    {
+      stdio: 'inherit',
+    },
+  );
   writeFileSync(stamp, wanted);
 }
 
@@ -102,7 +106,12 @@ function alive(pid: number): boolean {
 function spawnRecorded(name: string, command: string, args: string[], env: NodeJS.ProcessEnv): number {
   mkdirSync(localDir, { recursive: true });
   const logFd = openSync(join(localDir, `${name}.log`), 'a');
-  const child = spawn(command, args, { cwd: projectRoot, env, detached: true, stdio: ['ignore', logFd, logFd] });
+  const child = spawn(command, args, {
+    cwd: projectRoot,
+    env,
+    detached: true,
+    stdio: ['ignore', logFd, logFd],
+  });
   child.unref();
   if (!child.pid) throw new Error(`could not start ${name}`);
   writeFileSync(pidFile(name), JSON.stringify({ pid: child.pid, startedAt: new Date().toISOString() }));
@@ -120,9 +129,9 @@ export async function stopRecorded(name: string): Promise<boolean> {
   } catch {
     process.kill(record.pid, 'SIGTERM');
   }
-  await waitFor(`${name} (pid ${record.pid}) to exit`, async () => !alive(record.pid), { timeoutMs: 15_000 }).catch(
-    () => process.kill(-record.pid, 'SIGKILL'),
-  );
+  await waitFor(`${name} (pid ${record.pid}) to exit`, async () => !alive(record.pid), {
+    timeoutMs: 15_000,
+  }).catch(() => process.kill(-record.pid, 'SIGKILL'));
   return true;
 }
 
@@ -140,7 +149,9 @@ export async function ensureEmulator(log: (line: string) => void = () => {}): Pr
   const configured = process.env.AWS_ENDPOINT_URL;
   if (configured && (await endpointAnswers(configured))) return { endpoint: configured, started: false };
   if (configured && configured !== defaultEndpoint) {
-    throw new Error(`AWS_ENDPOINT_URL=${configured} does not answer; start that emulator or unset the variable`);
+    throw new Error(
+      `AWS_ENDPOINT_URL=${configured} does not answer; start that emulator or unset the variable`,
+    );
   }
   if (await endpointAnswers(defaultEndpoint)) return { endpoint: defaultEndpoint, started: false };
   ensureEmulatorInstalled(log);

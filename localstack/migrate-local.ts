@@ -6,7 +6,10 @@ import { projectRoot } from './harness.ts';
 export const migrationsDir = join(projectRoot, 'migrations');
 
 /** Applies the project's migrations to a database reached through the Neon driver. */
-export async function migrateLocal(db: { url: string; wsProxy?: string | undefined }): Promise<MigrationReport> {
+export async function migrateLocal(db: {
+  url: string;
+  wsProxy?: string | undefined;
+}): Promise<MigrationReport> {
   const pool = createPool({ url: db.url, wsProxy: db.wsProxy });
   try {
     return await migrate(pool, await loadMigrations(migrationsDir));

@@ -1,6 +1,7 @@
 /** npm run local:up — the emulator and the local knowledge database, migrated. */
-import { migrateLocal } from './migrate-local.ts';
+
 import { ensureEmulator, ensureLocalDatabase } from './harness.ts';
+import { migrateLocal } from './migrate-local.ts';
 
 const log = (line: string) => console.log(`• ${line}`);
 const emulator = await ensureEmulator(log);

@@ -1,6 +1,5 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import { z } from 'zod';
 import { lazy } from '#shared/adapters/aws-clients.ts';
 import { createEcsClient, EcsServiceReaderAdapter } from '#shared/adapters/ecs.ts';
 import { createEventBridgeClient, EventBridgePublisher } from '#shared/adapters/event-bus.ts';
@@ -9,6 +8,7 @@ import { PostgresSignalStore } from '#shared/adapters/signal-store.ts';
 import { envWithDatabase, loadEnv } from '#shared/config/env.ts';
 import { InvalidEventError } from '#shared/domain/errors.ts';
 import { systemClock } from '#shared/domain/ports.ts';
+import { z } from '#shared/events/zod.ts';
 import { createLogger, type Logger } from '#shared/observability/logger.ts';
 import { type ReceiveAlarmDeps, receiveAlarm } from '#shared/usecases/receive-alarm.ts';
 
@@ -29,7 +29,7 @@ export function createHandler(deps: () => Promise<ReceiveAlarmDeps>, logger: Log
           signalId: result.signalId,
           firstDelivery: result.firstDelivery,
           publishedEventId: result.published.id,
-          service: result.published.data.service,
+          ecsService: result.published.data.service,
           state: result.published.data.state,
         });
         return { signalId: result.signalId, firstDelivery: result.firstDelivery };
@@ -44,7 +44,7 @@ export function createHandler(deps: () => Promise<ReceiveAlarmDeps>, logger: Log
     });
 }
 
-const envSchema = envWithDatabase({ HOMEOSTAT_BUS_NAME: z.string().min(1) });
+const envSchema = envWithDatabase({ HOMEOSTAT_BUS_NAME: z.string().check(z.minLength(1)) });
 
 const productionDeps = lazy(() => {
   const env = loadEnv(envSchema);

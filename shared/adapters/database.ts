@@ -23,7 +23,10 @@ export type { Pool, PoolClient };
 export function createPool(settings: DatabaseSettings): Pool {
   neonConfig.webSocketConstructor ??= globalThis.WebSocket;
   if (!neonConfig.webSocketConstructor) {
-    throw new DependencyUnavailableError('Postgres', 'no WebSocket implementation: run on Node.js 22 or newer');
+    throw new DependencyUnavailableError(
+      'Postgres',
+      'no WebSocket implementation: run on Node.js 22 or newer',
+    );
   }
   if (settings.wsProxy) {
     const proxy = settings.wsProxy;
@@ -52,7 +55,8 @@ export function isTransientDatabaseError(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string') {
     if (code.startsWith('08') || retryableSqlStates.has(code)) return true;
-    if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(code)) return true;
+    if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(code))
+      return true;
     if (/^[0-9A-Z]{5}$/.test(code)) return false;
   }
   return /connection|terminated|timeout|websocket|socket|ECONNREFUSED/i.test(error.message);

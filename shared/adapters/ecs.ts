@@ -11,7 +11,9 @@ export class EcsServiceReaderAdapter implements EcsServiceReader {
   constructor(private readonly client: ECSClient) {}
 
   async describeService(ref: ServiceRef): Promise<ServiceSnapshot | null> {
-    const out = await this.client.send(new DescribeServicesCommand({ cluster: ref.cluster, services: [ref.service] }));
+    const out = await this.client.send(
+      new DescribeServicesCommand({ cluster: ref.cluster, services: [ref.service] }),
+    );
     const service = out.services?.[0];
     if (!service) return null;
     return {

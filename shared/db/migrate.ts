@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MigrationError } from '../domain/errors.ts';
 import type { Pool } from '../adapters/database.ts';
+import { MigrationError } from '../domain/errors.ts';
 
 export interface Migration {
   /** File name, e.g. 0001_init.sql; the order key. */

@@ -1,14 +1,17 @@
-import { z } from 'zod';
+import { z } from './zod.ts';
 
 /** Detail-types Homeostat publishes on its bus, with the schema of their `data`. */
-export const serviceRefSchema = z.object({ cluster: z.string().min(1), service: z.string().min(1) });
+export const serviceRefSchema = z.object({
+  cluster: z.string().check(z.minLength(1)),
+  service: z.string().check(z.minLength(1)),
+});
 
 export const serviceSnapshotSchema = z.object({
   status: z.string(),
-  desiredCount: z.number().int(),
-  runningCount: z.number().int(),
-  pendingCount: z.number().int(),
-  taskDefinition: z.string().nullable(),
+  desiredCount: z.int(),
+  runningCount: z.int(),
+  pendingCount: z.int(),
+  taskDefinition: z.nullable(z.string()),
 });
 
 export const signalReceivedDataSchema = z.object({
@@ -16,11 +19,11 @@ export const signalReceivedDataSchema = z.object({
   kind: z.literal('alarm'),
   name: z.string(),
   state: z.enum(['OK', 'ALARM', 'INSUFFICIENT_DATA']),
-  previousState: z.string().nullable(),
+  previousState: z.nullable(z.string()),
   reason: z.string(),
-  occurredAt: z.string(),
-  service: serviceRefSchema.nullable(),
-  serviceSnapshot: serviceSnapshotSchema.nullable(),
+  occurredAt: z.iso.datetime({ offset: true }),
+  service: z.nullable(serviceRefSchema),
+  serviceSnapshot: z.nullable(serviceSnapshotSchema),
 });
 
 export type SignalReceivedData = z.infer<typeof signalReceivedDataSchema>;

@@ -1,55 +1,58 @@
-import { z } from 'zod';
+import { z } from './zod.ts';
 
 /**
  * "CloudWatch Alarm State Change" as EventBridge delivers it (metric, metric-math
  * and composite alarms). Only the fields Homeostat reads are required.
+ * zod/mini keeps the Lambda bundles small (classic zod adds ~440 KB).
  */
 const alarmStateSchema = z.object({
   value: z.enum(['OK', 'ALARM', 'INSUFFICIENT_DATA']),
-  reason: z.string().default(''),
-  reasonData: z.string().optional(),
+  reason: z._default(z.string(), ''),
+  reasonData: z.optional(z.string()),
   timestamp: z.string(),
 });
 
 const metricStatSchema = z.object({
   metric: z.object({
-    namespace: z.string().optional(),
+    namespace: z.optional(z.string()),
     name: z.string(),
-    dimensions: z.record(z.string(), z.string()).default({}),
+    dimensions: z._default(z.record(z.string(), z.string()), {}),
   }),
-  period: z.number().optional(),
-  stat: z.string().optional(),
+  period: z.optional(z.number()),
+  stat: z.optional(z.string()),
 });
 
 export const alarmStateChangeSchema = z.object({
   version: z.string(),
-  id: z.string().min(1),
+  id: z.string().check(z.minLength(1)),
   'detail-type': z.literal('CloudWatch Alarm State Change'),
   source: z.literal('aws.cloudwatch'),
   account: z.string(),
   time: z.iso.datetime({ offset: true }),
   region: z.string(),
-  resources: z.array(z.string()).default([]),
+  resources: z._default(z.array(z.string()), []),
   detail: z.object({
-    alarmName: z.string().min(1),
+    alarmName: z.string().check(z.minLength(1)),
     state: alarmStateSchema,
-    previousState: alarmStateSchema.partial().optional(),
-    configuration: z
-      .object({
-        description: z.string().optional(),
-        alarmRule: z.string().optional(),
-        metrics: z
-          .array(
+    previousState: z.optional(z.partial(alarmStateSchema)),
+    configuration: z._default(
+      z.object({
+        description: z.optional(z.string()),
+        alarmRule: z.optional(z.string()),
+        metrics: z._default(
+          z.array(
             z.object({
               id: z.string(),
-              metricStat: metricStatSchema.optional(),
-              expression: z.string().optional(),
-              returnData: z.boolean().optional(),
+              metricStat: z.optional(metricStatSchema),
+              expression: z.optional(z.string()),
+              returnData: z.optional(z.boolean()),
             }),
-          )
-          .default([]),
-      })
-      .default({ metrics: [] }),
+          ),
+          [],
+        ),
+      }),
+      { metrics: [] },
+    ),
   }),
 });
 

@@ -1,15 +1,17 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import { z } from './zod.ts';
 
 /** Every message on the homeostat bus carries this envelope inside the EventBridge `detail`. */
+const nonEmpty = () => z.string().check(z.minLength(1));
+
 export const envelopeSchema = z.object({
-  id: z.string().min(1),
-  type: z.string().min(1),
-  source: z.string().regex(/^homeostat\.[a-z-]+$/, 'source must be homeostat.<agent>'),
+  id: nonEmpty(),
+  type: nonEmpty(),
+  source: z.string().check(z.regex(/^homeostat\.[a-z-]+$/, 'source must be homeostat.<agent>')),
   time: z.iso.datetime({ offset: true }),
-  incidentId: z.string().min(1).nullable(),
-  correlationId: z.string().min(1),
-  causationId: z.string().min(1).nullable(),
+  incidentId: z.nullable(nonEmpty()),
+  correlationId: nonEmpty(),
+  causationId: z.nullable(nonEmpty()),
   data: z.unknown(),
 });
 

@@ -1,10 +1,10 @@
-
 import { InvalidEventError } from '../domain/errors.ts';
 import type { Clock, EcsServiceReader, EventPublisher, SignalStore } from '../domain/ports.ts';
 import { signalFromAlarm } from '../domain/signal.ts';
 import { detailTypes, type SignalReceivedData } from '../events/catalog.ts';
 import { alarmStateChangeSchema } from '../events/cloudwatch-alarm.ts';
 import { buildEnvelope, type Envelope } from '../events/envelope.ts';
+import { describeIssues } from '../events/zod.ts';
 
 export interface ReceiveAlarmDeps {
   ecs: EcsServiceReader;
@@ -24,8 +24,7 @@ export interface ReceiveAlarmResult {
 export function parseAlarmEvent(event: unknown) {
   const parsed = alarmStateChangeSchema.safeParse(event);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new InvalidEventError('not a CloudWatch Alarm State Change event', issues);
+    throw new InvalidEventError('not a CloudWatch Alarm State Change event', describeIssues(parsed.error));
   }
   return parsed.data;
 }
@@ -59,4 +58,3 @@ export async function receiveAlarm(event: unknown, deps: ReceiveAlarmDeps): Prom
   await deps.bus.publish(envelope);
   return { signalId: signal.id, firstDelivery, published: envelope };
 }
-

@@ -1,0 +1,77 @@
+import { Duration } from 'aws-cdk-lib';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as triggers from 'aws-cdk-lib/triggers';
+import { Construct } from 'constructs';
+import { NagSuppressions } from '../nag.ts';
+import { AgentFunction } from './agent-function.ts';
+
+export interface KnowledgeDatabaseProps {
+  /**
+   * Name of the Secrets Manager secret holding the Neon connection string
+   * (postgres://…). Create it before the first deploy; the migrator reads it.
+   * @default 'homeostat/database-url'
+   */
+  readonly databaseUrlSecretName?: string;
+  /**
+   * host:port of a WebSocket→TCP proxy in front of Postgres. Unset for Neon;
+   * the local harness sets it to reach PGlite.
+   * @default undefined
+   */
+  readonly webSocketProxy?: string;
+}
+
+/**
+ * The knowledge database (Neon serverless Postgres with pgvector): the secret
+ * that holds its URL, and a migrator that applies migrations/ on every deploy
+ * whose migrator bundle (code or SQL) changed. A failed migration fails the deploy.
+ */
+export class KnowledgeDatabase extends Construct {
+  readonly secret: secretsmanager.ISecret;
+  readonly migrator: AgentFunction;
+  readonly trigger: triggers.Trigger;
+  private readonly webSocketProxy: string | undefined;
+
+  constructor(scope: Construct, id: string, props: KnowledgeDatabaseProps = {}) {
+    super(scope, id);
+    this.webSocketProxy = props.webSocketProxy;
+    this.secret = secretsmanager.Secret.fromSecretNameV2(
+      this,
+      'DatabaseUrl',
+      props.databaseUrlSecretName ?? 'homeostat/database-url',
+    );
+    this.migrator = new AgentFunction(this, 'Migrator', {
+      agent: 'migrator',
+      description: 'Applies Homeostat knowledge-base migrations on deploy',
+      timeout: Duration.minutes(5),
+      copyIntoBundle: ['migrations'],
+    });
+    this.connect(this.migrator.function);
+    this.trigger = new triggers.Trigger(this, 'MigrateOnDeploy', {
+      handler: this.migrator.function,
+      executeOnHandlerChange: true,
+      timeout: Duration.minutes(5),
+    });
+    NagSuppressions.addResourceSuppressions(
+      this,
+      [
+        {
+          id: 'AwsSolutions-IAM4',
+          reason: 'The CDK Trigger provider uses AWSLambdaBasicExecutionRole for its own logs only.',
+          appliesTo: [
+            'Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole',
+          ],
+        },
+      ],
+      true,
+    );
+  }
+
+  /** Gives `fn` what it needs to reach the database: read the URL secret, and the proxy setting. */
+  connect(fn: lambda.Function): iam.Grant {
+    fn.addEnvironment('DATABASE_URL_SECRET_ID', this.secret.secretName);
+    if (this.webSocketProxy) fn.addEnvironment('DATABASE_WS_PROXY', this.webSocketProxy);
+    return this.secret.grantRead(fn);
+  }
+}

@@ -1,0 +1,30 @@
+import { Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { HomeostatBus } from '../constructs/homeostat-bus.ts';
+import { KnowledgeDatabase } from '../constructs/knowledge-database.ts';
+import { PerceptionAgent } from '../constructs/perception-agent.ts';
+import type { HomeostatSettings } from './settings.ts';
+
+export interface HomeostatStackProps extends StackProps {
+  readonly settings: HomeostatSettings;
+}
+
+/** Homeostat: the bus, the knowledge database, and the agents. */
+export class HomeostatStack extends Stack {
+  readonly bus: HomeostatBus;
+  readonly database: KnowledgeDatabase;
+  readonly perception: PerceptionAgent;
+
+  constructor(scope: Construct, id: string, props: HomeostatStackProps) {
+    super(scope, id, props);
+    const { settings } = props;
+    this.bus = new HomeostatBus(this, 'Bus', { busName: settings.busName, archive: settings.archive });
+    this.database = new KnowledgeDatabase(this, 'KnowledgeDatabase', {
+      databaseUrlSecretName: settings.databaseUrlSecretName,
+      webSocketProxy: settings.databaseWsProxy,
+    });
+    this.perception = new PerceptionAgent(this, 'Perception', { bus: this.bus, database: this.database });
+    // Agents start only on a migrated schema.
+    this.database.trigger.executeBefore(this.perception.agent.function);
+  }
+}

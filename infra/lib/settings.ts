@@ -1,0 +1,40 @@
+import type { Node } from 'constructs';
+
+/** Deploy-time settings, read from CDK context (cdk.json or `-c key=value`). */
+export interface HomeostatSettings {
+  /** Name of the custom bus. Context `homeostat:busName`. @default 'homeostat' */
+  readonly busName: string;
+  /** Secret holding the Neon URL. Context `homeostat:databaseUrlSecretName`. @default 'homeostat/database-url' */
+  readonly databaseUrlSecretName: string;
+  /** WebSocket→TCP proxy for non-Neon Postgres (local harness). Context `homeostat:databaseWsProxy`. */
+  readonly databaseWsProxy: string | undefined;
+  /**
+   * Archive bus events for replay. Context `homeostat:archive`. @default true
+   * (the local harness turns it off: MiniStack's CloudFormation has no AWS::Events::Archive).
+   */
+  readonly archive: boolean;
+  /** Agent log retention. Context `homeostat:logRetentionDays`. @default 30 */
+  readonly logRetentionDays: number;
+}
+
+export function readSettings(node: Node): HomeostatSettings {
+  const get = (key: string): unknown => node.tryGetContext(`homeostat:${key}`);
+  const text = (key: string, fallback: string) => {
+    const value = get(key);
+    return typeof value === 'string' && value.length > 0 ? value : fallback;
+  };
+  const proxy = get('databaseWsProxy');
+  const retention = Number(get('logRetentionDays') ?? 30);
+  if (!Number.isInteger(retention) || retention <= 0) {
+    throw new Error(
+      `context homeostat:logRetentionDays must be a positive whole number of days, got ${retention}`,
+    );
+  }
+  return {
+    busName: text('busName', 'homeostat'),
+    archive: get('archive') !== false && get('archive') !== 'false',
+    databaseUrlSecretName: text('databaseUrlSecretName', 'homeostat/database-url'),
+    databaseWsProxy: typeof proxy === 'string' && proxy.length > 0 ? proxy : undefined,
+    logRetentionDays: retention,
+  };
+}

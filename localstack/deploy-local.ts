@@ -1,0 +1,102 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import {
+  CreateSecretCommand,
+  PutSecretValueCommand,
+  ResourceNotFoundException,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import { localAwsEnv, projectRoot } from './harness.ts';
+
+export interface LocalDeployOptions {
+  endpoint: string;
+  database: { url: string; wsProxy: string };
+  /** @default 'Homeostat' */
+  stackName?: string;
+  /** @default 'homeostat' */
+  busName?: string;
+  /** @default 'homeostat/database-url' */
+  secretName?: string;
+  log?: (line: string) => void;
+}
+
+/** SDK client settings for the emulator (dummy credentials, fixed region). */
+export function localClientConfig(endpoint: string) {
+  return {
+    endpoint,
+    region: localAwsEnv.AWS_REGION,
+    credentials: {
+      accessKeyId: localAwsEnv.AWS_ACCESS_KEY_ID,
+      secretAccessKey: localAwsEnv.AWS_SECRET_ACCESS_KEY,
+    },
+  };
+}
+
+/** Environment for AWS clients and cdklocal talking to the emulator. */
+export function emulatorEnv(endpoint: string): NodeJS.ProcessEnv {
+  return {
+    ...localAwsEnv,
+    AWS_ENDPOINT_URL: endpoint,
+    AWS_ENDPOINT_URL_S3: endpoint,
+    // cdklocal strips AWS_* variables it does not know unless they are listed here.
+    AWS_ENVAR_ALLOWLIST:
+      'AWS_REGION,AWS_DEFAULT_REGION,AWS_ACCESS_KEY_ID,AWS_SECRET_ACCESS_KEY,AWS_ENDPOINT_URL_S3',
+  };
+}
+
+/** Creates or updates the secret that holds the database URL, as a user does before `cdk deploy`. */
+export async function putDatabaseSecret(endpoint: string, name: string, url: string): Promise<void> {
+  const client = new SecretsManagerClient(localClientConfig(endpoint));
+  try {
+    await client.send(new PutSecretValueCommand({ SecretId: name, SecretString: url }));
+  } catch (error) {
+    if (!(error instanceof ResourceNotFoundException)) throw error;
+    await client.send(new CreateSecretCommand({ Name: name, SecretString: url }));
+  } finally {
+    client.destroy();
+  }
+}
+
+function run(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  log: (line: string) => void,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: projectRoot, env: { ...process.env, ...env }, stdio: 'pipe' });
+    let output = '';
+    const collect = (chunk: Buffer) => {
+      output += chunk.toString();
+    };
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0) return resolve();
+      log(output.trim().split('\n').slice(-40).join('\n'));
+      reject(new Error(`${command} ${args.join(' ')} exited with ${code}`));
+    });
+  });
+}
+
+/** `cdklocal bootstrap` + `cdklocal deploy --all` into the emulator, wired to the local database. */
+export async function deployLocal(options: LocalDeployOptions): Promise<void> {
+  const log = options.log ?? (() => {});
+  const secretName = options.secretName ?? 'homeostat/database-url';
+  await putDatabaseSecret(options.endpoint, secretName, options.database.url);
+  const env = emulatorEnv(options.endpoint);
+  const cdklocal = join(projectRoot, 'node_modules', '.bin', 'cdklocal');
+  const context = [
+    `homeostat:stackName=${options.stackName ?? 'Homeostat'}`,
+    `homeostat:busName=${options.busName ?? 'homeostat'}`,
+    `homeostat:databaseUrlSecretName=${secretName}`,
+    `homeostat:databaseWsProxy=${options.database.wsProxy}`,
+    // MiniStack's CloudFormation has no AWS::Events::Archive.
+    'homeostat:archive=false',
+  ].flatMap((c) => ['-c', c]);
+  log('cdklocal bootstrap');
+  await run(cdklocal, ['bootstrap', '--quiet', ...context], env, log);
+  log('cdklocal deploy --all');
+  await run(cdklocal, ['deploy', '--all', '--require-approval', 'never', ...context], env, log);
+}

@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigurationError } from '../domain/errors.ts';
+import { z } from '../events/zod.ts';
+import { envWithDatabase, loadEnv } from './env.ts';
+
+const schema = envWithDatabase({ HOMEOSTAT_BUS_NAME: z.string().check(z.minLength(1)) });
+
+describe('loadEnv', () => {
+  it('accepts a local URL or a secret id', () => {
+    expect(loadEnv(schema, { DATABASE_URL: 'postgres://x', HOMEOSTAT_BUS_NAME: 'b' }).DATABASE_URL).toBe('postgres://x');
+    expect(loadEnv(schema, { DATABASE_URL_SECRET_ID: 's', HOMEOSTAT_BUS_NAME: 'b' }).DATABASE_URL_SECRET_ID).toBe('s');
+  });
+
+  it('names every missing variable in one ConfigurationError', () => {
+    expect(() => loadEnv(schema, {})).toThrow(ConfigurationError);
+    expect(() => loadEnv(schema, {})).toThrow(/HOMEOSTAT_BUS_NAME/);
+    expect(() => loadEnv(schema, { HOMEOSTAT_BUS_NAME: 'b' })).toThrow(
+      /DATABASE_URL: set DATABASE_URL \(local\) or DATABASE_URL_SECRET_ID/,
+    );
+  });
+
+  it('rejects a URL that is not postgres', () => {
+    expect(() => loadEnv(schema, { DATABASE_URL: 'mysql://x', HOMEOSTAT_BUS_NAME: 'b' })).toThrow(/DATABASE_URL/);
+  });
+});
