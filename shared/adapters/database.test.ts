@@ -12,6 +12,7 @@ describe('isTransientDatabaseError', () => {
     ['serialization failure', withCode('40001')],
     ['a dropped WebSocket', new Error('WebSocket connection closed')],
     ['a pool timeout', new Error('timeout exceeded when trying to connect')],
+    ['a WebSocket ErrorEvent (not an Error) from a refused connection', { type: 'error', message: 'connect ECONNREFUSED' }],
   ])('retries %s', (_name, error) => {
     expect(isTransientDatabaseError(error)).toBe(true);
   });

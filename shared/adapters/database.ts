@@ -49,8 +49,24 @@ export function createPool(settings: DatabaseSettings): Pool {
 
 const retryableSqlStates = new Set(['40001', '40P01', '53300', '57P01', '57P02', '57P03']);
 
+/**
+ * The WebSocket transport rejects with an ErrorEvent, not an Error, when it
+ * cannot connect; turn that into an Error so it is classified and logged.
+ */
+function asError(value: unknown): unknown {
+  if (value instanceof Error || typeof value !== 'object' || value === null) return value;
+  const event = value as { type?: unknown; message?: unknown; error?: unknown };
+  if (event.type !== 'error') return value;
+  const cause = event.error instanceof Error ? event.error.message : '';
+  const message = typeof event.message === 'string' && event.message ? event.message : cause;
+  return Object.assign(new Error(`WebSocket connection failed${message ? `: ${message}` : ''}`, { cause: value }), {
+    code: 'ECONNREFUSED',
+  });
+}
+
 /** Connection-level failures and transient server states are worth retrying; SQL errors are not. */
-export function isTransientDatabaseError(error: unknown): boolean {
+export function isTransientDatabaseError(value: unknown): boolean {
+  const error = asError(value);
   if (!(error instanceof Error)) return false;
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string') {
@@ -84,14 +100,15 @@ export async function withTransaction<T>(
         } catch (error) {
           broken = isTransientDatabaseError(error);
           if (!broken) await client.query('ROLLBACK').catch(() => {});
-          throw error;
+          throw asError(error);
         } finally {
           client.release(broken);
         }
       },
       { retryable: isTransientDatabaseError, ...retry },
     );
-  } catch (error) {
+  } catch (value) {
+    const error = asError(value);
     if (isTransientDatabaseError(error)) {
       throw new DependencyUnavailableError('Postgres', (error as Error).message, { cause: error });
     }

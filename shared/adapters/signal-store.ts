@@ -1,9 +1,13 @@
 import type { SignalStore } from '../domain/ports.ts';
 import type { ServiceSnapshot, Signal } from '../domain/signal.ts';
+import type { RetryOptions } from '../domain/retry.ts';
 import { type Pool, withTransaction } from './database.ts';
 
 export class PostgresSignalStore implements SignalStore {
-  constructor(private readonly pool: Pool) {}
+  constructor(
+    private readonly pool: Pool,
+    private readonly retry: RetryOptions = {},
+  ) {}
 
   async record(signal: Signal, snapshot: ServiceSnapshot | null): Promise<boolean> {
     return withTransaction(this.pool, async (client) => {
@@ -28,6 +32,6 @@ export class PostgresSignalStore implements SignalStore {
         ],
       );
       return (result.rowCount ?? 0) > 0;
-    });
+    }, this.retry);
   }
 }
