@@ -1,12 +1,13 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { CloudFormationClient, DeleteStackCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import {
   CreateSecretCommand,
   PutSecretValueCommand,
   ResourceNotFoundException,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { localAwsEnv, projectRoot } from './harness.ts';
+import { localAwsEnv, projectRoot, waitFor } from './harness.ts';
 
 export interface LocalDeployOptions {
   endpoint: string;
@@ -97,6 +98,49 @@ export async function deployLocal(options: LocalDeployOptions): Promise<void> {
   ].flatMap((c) => ['-c', c]);
   log('cdklocal bootstrap');
   await run(cdklocal, ['bootstrap', '--quiet', ...context], env, log);
+  // A first deploy that failed leaves ROLLBACK_COMPLETE, which CloudFormation cannot update.
+  const stackName = options.stackName ?? 'Homeostat';
+  if ((await stackStatus(options.endpoint, stackName)) === 'ROLLBACK_COMPLETE') {
+    log(`deleting ${stackName}, left in ROLLBACK_COMPLETE by an earlier failed deploy`);
+    await deleteStack(options.endpoint, stackName);
+  }
   log('cdklocal deploy --all');
   await run(cdklocal, ['deploy', '--all', '--require-approval', 'never', ...context], env, log);
+}
+
+/** The stack's outputs, by key. */
+export async function stackOutputs(endpoint: string, stackName: string): Promise<Record<string, string>> {
+  const client = new CloudFormationClient(localClientConfig(endpoint));
+  try {
+    const out = await client.send(new DescribeStacksCommand({ StackName: stackName }));
+    return Object.fromEntries((out.Stacks?.[0]?.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']));
+  } finally {
+    client.destroy();
+  }
+}
+
+async function stackStatus(endpoint: string, stackName: string): Promise<string | undefined> {
+  const client = new CloudFormationClient(localClientConfig(endpoint));
+  try {
+    const out = await client.send(new DescribeStacksCommand({ StackName: stackName }));
+    return out.Stacks?.[0]?.StackStatus;
+  } catch {
+    return undefined;
+  } finally {
+    client.destroy();
+  }
+}
+
+/** Deletes the stack and waits until it is gone. */
+export async function deleteStack(endpoint: string, stackName: string): Promise<void> {
+  const client = new CloudFormationClient(localClientConfig(endpoint));
+  try {
+    await client.send(new DeleteStackCommand({ StackName: stackName }));
+    await waitFor(`stack ${stackName} to be deleted`, async () => {
+      const status = await stackStatus(endpoint, stackName);
+      return status === undefined || status === 'DELETE_COMPLETE';
+    });
+  } finally {
+    client.destroy();
+  }
 }

@@ -1,4 +1,4 @@
-import { Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { HomeostatBus } from '../constructs/homeostat-bus.ts';
 import { KnowledgeDatabase } from '../constructs/knowledge-database.ts';
@@ -26,5 +26,10 @@ export class HomeostatStack extends Stack {
     this.perception = new PerceptionAgent(this, 'Perception', { bus: this.bus, database: this.database });
     // Agents start only on a migrated schema.
     this.database.trigger.executeBefore(this.perception.agent.function);
+
+    new CfnOutput(this, 'BusName', { value: this.bus.bus.eventBusName });
+    new CfnOutput(this, 'PerceptionFunctionName', { value: this.perception.agent.function.functionName });
+    new CfnOutput(this, 'PerceptionDeadLetterQueueUrl', { value: this.perception.agent.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'MigratorFunctionName', { value: this.database.migrator.function.functionName });
   }
 }
