@@ -23,7 +23,8 @@ function statementsOf(template: Template, prefix: string): Statement[] {
   const fns = template.findResources('AWS::Lambda::Function');
   const fnId = Object.keys(fns).find((id) => id.startsWith(prefix));
   if (!fnId) throw new Error(`no function ${prefix}`);
-  const roleRef = (fns[fnId]?.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+  const role = fns[fnId]?.Properties?.Role as { 'Fn::GetAtt': [string, string] } | undefined;
+  const roleRef = role?.['Fn::GetAtt'][0];
   const policies = template.findResources('AWS::IAM::Policy');
   return Object.values(policies)
     .filter((p) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === roleRef))
@@ -54,7 +55,7 @@ describe('HomeostatStack', () => {
       source: ['aws.cloudwatch'],
       'detail-type': ['CloudWatch Alarm State Change'],
     });
-    const [target] = rule?.Properties.Targets as Record<string, unknown>[];
+    const [target] = (rule?.Properties?.Targets ?? []) as Record<string, unknown>[];
     expect(target?.Arn).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^PerceptionAgentFunction/), 'Arn'] });
     expect(target?.DeadLetterConfig).toBeDefined();
     expect(target?.RetryPolicy).toMatchObject({ MaximumRetryAttempts: 8 });
@@ -110,7 +111,10 @@ describe('HomeostatStack', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Description: Match.stringLikeRegexp('^Homeostat perception'),
       Environment: {
-        Variables: Match.objectLike({ DATABASE_URL_SECRET_ID: 'homeostat/database-url', HOMEOSTAT_BUS_NAME: Match.anyValue() }),
+        Variables: Match.objectLike({
+          DATABASE_URL_SECRET_ID: 'homeostat/database-url',
+          HOMEOSTAT_BUS_NAME: Match.anyValue(),
+        }),
       },
     });
     const triggers = template.findResources('Custom::Trigger');
@@ -129,7 +133,10 @@ describe('HomeostatStack', () => {
 
 describe('settings', () => {
   it('wires the local WebSocket proxy and drops the archive when asked', () => {
-    const { template } = synth({ 'homeostat:databaseWsProxy': '127.0.0.1:54330', 'homeostat:archive': 'false' });
+    const { template } = synth({
+      'homeostat:databaseWsProxy': '127.0.0.1:54330',
+      'homeostat:archive': 'false',
+    });
     template.resourceCountIs('AWS::Events::Archive', 0);
     template.hasResourceProperties('AWS::Lambda::Function', {
       Description: Match.stringLikeRegexp('^Homeostat perception'),

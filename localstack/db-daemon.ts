@@ -4,7 +4,11 @@ import { join } from 'node:path';
 import { startLocalDatabase } from './db-server.ts';
 import { localDbPorts, localDir } from './harness.ts';
 
-const db = await startLocalDatabase({ dataDir: join(localDir, 'pgdata'), ...localDbPorts });
+const db = await startLocalDatabase({
+  dataDir: join(localDir, 'pgdata'),
+  ...localDbPorts,
+  proxyHost: process.env.HOMEOSTAT_DB_PROXY_BIND ?? '127.0.0.1',
+});
 // Written last: its presence tells local:up the database is ready.
 writeFileSync(
   process.env.HOMEOSTAT_DB_STATE ?? join(localDir, 'database.json'),

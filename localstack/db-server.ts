@@ -16,8 +16,14 @@ export interface LocalDatabaseOptions {
   dataDir?: string;
   /** Postgres wire port on 127.0.0.1; 0 picks a free one. @default 0 */
   pgPort?: number;
-  /** WebSocket proxy port on 127.0.0.1; 0 picks a free one. @default 0 */
+  /** WebSocket proxy port; 0 picks a free one. @default 0 */
   proxyPort?: number;
+  /**
+   * Interface the WebSocket proxy listens on. Lambdas that the emulator runs in
+   * containers (LocalStack, MiniStack in Docker) need 0.0.0.0 here.
+   * @default '127.0.0.1'
+   */
+  proxyHost?: string;
 }
 
 export interface LocalDatabase {
@@ -37,7 +43,7 @@ export async function startLocalDatabase(options: LocalDatabaseOptions = {}): Pr
   const pgServer = new PGLiteSocketServer({ db, host, port: options.pgPort ?? 0, maxConnections: 64 });
   await pgServer.start();
   const pgPort = Number(pgServer.getServerConn().split(':').pop());
-  const proxy = await startWsProxy(options.proxyPort ?? 0, `${host}:${pgPort}`);
+  const proxy = await startWsProxy(options.proxyHost ?? host, options.proxyPort ?? 0, `${host}:${pgPort}`);
   const proxyPort = proxy.port;
   return {
     url: `postgres://postgres:postgres@${host}:${pgPort}/postgres`,
@@ -57,6 +63,7 @@ export async function startLocalDatabase(options: LocalDatabaseOptions = {}): Pr
  * as binary frames. Only the local database is reachable: this is not an open proxy.
  */
 async function startWsProxy(
+  listenHost: string,
   port: number,
   allowedTarget: string,
 ): Promise<{ port: number; close(): Promise<void> }> {
@@ -86,7 +93,7 @@ async function startWsProxy(
   });
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
-    http.listen(port, host, () => resolve());
+    http.listen(port, listenHost, () => resolve());
   });
   return {
     port: (http.address() as AddressInfo).port,

@@ -10,7 +10,14 @@ import { createPool } from '../shared/adapters/database.ts';
 import { ecsMetricAlarmEvent } from '../shared/testing/alarm-events.ts';
 import { deployLocal, localClientConfig, stackOutputs } from './deploy-local.ts';
 import { captureEvents, createEcsService, uniqueName } from './fixtures.ts';
-import { ensureEmulator, ensureLocalDatabase, readLocalDbState, stopLocalDatabase, stopRecorded, waitFor } from './harness.ts';
+import {
+  ensureEmulator,
+  ensureLocalDatabase,
+  readLocalDbState,
+  stopLocalDatabase,
+  stopRecorded,
+  waitFor,
+} from './harness.ts';
 
 const keep = process.argv.includes('--keep');
 const started = Date.now();
@@ -58,7 +65,9 @@ try {
   const alarm = ecsMetricAlarmEvent({ cluster, service: 'api', alarmName: 'api-memory-high' });
   const put = await new EventBridgeClient(config).send(
     new PutEventsCommand({
-      Entries: [{ Source: alarm.source, DetailType: alarm['detail-type'], Detail: JSON.stringify(alarm.detail) }],
+      Entries: [
+        { Source: alarm.source, DetailType: alarm['detail-type'], Detail: JSON.stringify(alarm.detail) },
+      ],
     }),
   );
   const eventId = put.Entries?.[0]?.EventId ?? '';
@@ -88,7 +97,9 @@ try {
 
   console.log(`\nDone in ${elapsed().trim()}. Where to look next:`);
   console.log('  • agent logs: .local/emulator.log (the emulator runs the Lambdas)');
-  console.log('  • the knowledge database: npm run local:up, then psql "postgres://postgres:postgres@127.0.0.1:54329/postgres"');
+  console.log(
+    '  • the knowledge database: npm run local:up, then psql "postgres://postgres:postgres@127.0.0.1:54329/postgres"',
+  );
   console.log('  • the tests: npm test   • deploy to AWS: see README.md');
 } catch (error) {
   console.error(`\nDemo failed: ${(error as Error).message}`);

@@ -1,6 +1,10 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { CloudFormationClient, DeleteStackCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import {
+  CloudFormationClient,
+  DeleteStackCommand,
+  DescribeStacksCommand,
+} from '@aws-sdk/client-cloudformation';
 import {
   CreateSecretCommand,
   PutSecretValueCommand,
@@ -92,7 +96,8 @@ export async function deployLocal(options: LocalDeployOptions): Promise<void> {
     `homeostat:stackName=${options.stackName ?? 'Homeostat'}`,
     `homeostat:busName=${options.busName ?? 'homeostat'}`,
     `homeostat:databaseUrlSecretName=${secretName}`,
-    `homeostat:databaseWsProxy=${options.database.wsProxy}`,
+    // Lambdas running in containers reach the host as host.docker.internal, say.
+    `homeostat:databaseWsProxy=${process.env.HOMEOSTAT_LAMBDA_DB_PROXY ?? options.database.wsProxy}`,
     // MiniStack's CloudFormation has no AWS::Events::Archive.
     'homeostat:archive=false',
   ].flatMap((c) => ['-c', c]);
@@ -113,7 +118,9 @@ export async function stackOutputs(endpoint: string, stackName: string): Promise
   const client = new CloudFormationClient(localClientConfig(endpoint));
   try {
     const out = await client.send(new DescribeStacksCommand({ StackName: stackName }));
-    return Object.fromEntries((out.Stacks?.[0]?.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']));
+    return Object.fromEntries(
+      (out.Stacks?.[0]?.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']),
+    );
   } finally {
     client.destroy();
   }

@@ -1,6 +1,11 @@
 /** Emulator fixtures shared by the tests and the demo: an ECS service, and a queue capturing bus events. */
 import { randomUUID } from 'node:crypto';
-import { CreateClusterCommand, CreateServiceCommand, ECSClient, RegisterTaskDefinitionCommand } from '@aws-sdk/client-ecs';
+import {
+  CreateClusterCommand,
+  CreateServiceCommand,
+  type ECSClient,
+  RegisterTaskDefinitionCommand,
+} from '@aws-sdk/client-ecs';
 import {
   DeleteRuleCommand,
   EventBridgeClient,
@@ -23,7 +28,12 @@ export const uniqueName = (prefix: string) => `${prefix}-${randomUUID().slice(0,
 type ClientConfig = ReturnType<typeof localClientConfig>;
 
 /** Registers a task definition and creates a service in the emulator's ECS control plane. */
-export async function createEcsService(ecs: ECSClient, cluster: string, service: string, desiredCount: number) {
+export async function createEcsService(
+  ecs: ECSClient,
+  cluster: string,
+  service: string,
+  desiredCount: number,
+) {
   await ecs.send(new CreateClusterCommand({ clusterName: cluster }));
   const td = await ecs.send(
     new RegisterTaskDefinitionCommand({
@@ -66,9 +76,15 @@ export async function captureEvents(
   const name = uniqueName('capture');
   const queue = await sqs.send(new CreateQueueCommand({ QueueName: name }));
   const queueUrl = queue.QueueUrl as string;
-  const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
+  const attrs = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }),
+  );
   await events.send(
-    new PutRuleCommand({ Name: name, EventBusName: busName, EventPattern: JSON.stringify({ 'detail-type': [detailType] }) }),
+    new PutRuleCommand({
+      Name: name,
+      EventBusName: busName,
+      EventPattern: JSON.stringify({ 'detail-type': [detailType] }),
+    }),
   );
   await events.send(
     new PutTargetsCommand({
@@ -82,7 +98,8 @@ export async function captureEvents(
     const out = await sqs.send(
       new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
     );
-    for (const message of out.Messages ?? []) seen.push(JSON.parse(message.Body ?? '{}') as Record<string, unknown>);
+    for (const message of out.Messages ?? [])
+      seen.push(JSON.parse(message.Body ?? '{}') as Record<string, unknown>);
   };
   return {
     received: () => seen,

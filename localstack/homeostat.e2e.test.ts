@@ -65,7 +65,9 @@ describe('deployed Homeostat stack in the emulator', () => {
     const events = new EventBridgeClient(emulatorClientConfig());
     const put = await events.send(
       new PutEventsCommand({
-        Entries: [{ Source: alarm.source, DetailType: alarm['detail-type'], Detail: JSON.stringify(alarm.detail) }],
+        Entries: [
+          { Source: alarm.source, DetailType: alarm['detail-type'], Detail: JSON.stringify(alarm.detail) },
+        ],
       }),
     );
     expect(put.FailedEntryCount ?? 0).toBe(0);
@@ -89,7 +91,11 @@ describe('deployed Homeostat stack in the emulator', () => {
 
   it('sends a malformed event to the failure destination with the reason, writing no row', async () => {
     const lambda = new LambdaClient(emulatorClientConfig());
-    const bad = { id: uniqueName('malformed'), source: 'aws.cloudwatch', 'detail-type': 'CloudWatch Alarm State Change' };
+    const bad = {
+      id: uniqueName('malformed'),
+      source: 'aws.cloudwatch',
+      'detail-type': 'CloudWatch Alarm State Change',
+    };
     const invoked = await lambda.send(
       new InvokeCommand({
         FunctionName: outputs.PerceptionFunctionName,
@@ -104,7 +110,11 @@ describe('deployed Homeostat stack in the emulator', () => {
       'the failure record in the DLQ',
       async () => {
         const out = await sqs.send(
-          new ReceiveMessageCommand({ QueueUrl: outputs.PerceptionDeadLetterQueueUrl, WaitTimeSeconds: 1, MaxNumberOfMessages: 10 }),
+          new ReceiveMessageCommand({
+            QueueUrl: outputs.PerceptionDeadLetterQueueUrl,
+            WaitTimeSeconds: 1,
+            MaxNumberOfMessages: 10,
+          }),
         );
         return (out.Messages ?? []).map((m) => m.Body ?? '').find((body) => body.includes(bad.id));
       },

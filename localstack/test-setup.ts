@@ -6,14 +6,16 @@
  */
 import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
-import { ensureEmulator, type EmulatorHandle, stopRecorded } from './harness.ts';
+import { type EmulatorHandle, ensureEmulator, stopRecorded } from './harness.ts';
 
 interface Shared {
   emulator?: Promise<EmulatorHandle>;
   users: number;
 }
 
-const shared: Shared = ((globalThis as { __homeostatEmulator?: Shared }).__homeostatEmulator ??= { users: 0 });
+const holder = globalThis as { __homeostatEmulator?: Shared };
+holder.__homeostatEmulator ??= { users: 0 };
+const shared = holder.__homeostatEmulator;
 
 export default async function setup(project: TestProject) {
   shared.users += 1;

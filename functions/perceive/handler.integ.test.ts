@@ -3,6 +3,14 @@ import { ECSClient } from '@aws-sdk/client-ecs';
 import { CreateEventBusCommand, DeleteEventBusCommand, EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPool } from '#shared/adapters/database.ts';
+import { EcsServiceReaderAdapter } from '#shared/adapters/ecs.ts';
+import { EventBridgePublisher } from '#shared/adapters/event-bus.ts';
+import { PostgresSignalStore } from '#shared/adapters/signal-store.ts';
+import { DependencyUnavailableError, InvalidEventError } from '#shared/domain/errors.ts';
+import { systemClock } from '#shared/domain/ports.ts';
+import { ecsMetricAlarmEvent } from '#shared/testing/alarm-events.ts';
+import type { ReceiveAlarmDeps } from '#shared/usecases/receive-alarm.ts';
 import {
   captureEvents,
   createEcsService,
@@ -12,14 +20,6 @@ import {
   type TestDatabase,
   uniqueName,
 } from '../../localstack/testing.ts';
-import { createPool } from '#shared/adapters/database.ts';
-import { EcsServiceReaderAdapter } from '#shared/adapters/ecs.ts';
-import { EventBridgePublisher } from '#shared/adapters/event-bus.ts';
-import { PostgresSignalStore } from '#shared/adapters/signal-store.ts';
-import { DependencyUnavailableError, InvalidEventError } from '#shared/domain/errors.ts';
-import { systemClock } from '#shared/domain/ports.ts';
-import { ecsMetricAlarmEvent } from '#shared/testing/alarm-events.ts';
-import type { ReceiveAlarmDeps } from '#shared/usecases/receive-alarm.ts';
 import { createHandler } from './handler.ts';
 
 /** The perception handler in-process, on real adapters: emulator ECS + EventBridge, PGlite via the Neon driver. */
@@ -60,7 +60,10 @@ describe('perceive handler against the emulator and Postgres', () => {
   });
 
   const rowsFor = async (id: string) =>
-    (await database.pool.query('SELECT * FROM signals WHERE id = $1', [id])).rows as Record<string, unknown>[];
+    (await database.pool.query('SELECT * FROM signals WHERE id = $1', [id])).rows as Record<
+      string,
+      unknown
+    >[];
 
   it('writes the signal with the ECS snapshot and publishes signal.received on the bus', async () => {
     const handler = createHandler(async () => deps, logger);
@@ -112,7 +115,11 @@ describe('perceive handler against the emulator and Postgres', () => {
     const handler = createHandler(
       async () => ({
         ...deps,
-        signals: new PostgresSignalStore(deadPool, { attempts: 3, baseDelayMs: 10, onRetry: (_e, n) => retries.push(n) }),
+        signals: new PostgresSignalStore(deadPool, {
+          attempts: 3,
+          baseDelayMs: 10,
+          onRetry: (_e, n) => retries.push(n),
+        }),
       }),
       logger,
     );
@@ -121,8 +128,8 @@ describe('perceive handler against the emulator and Postgres', () => {
     expect(retries).toEqual([1, 2]);
     await deadPool.end();
     expect(await rowsFor(event.id)).toEqual([]);
-    expect(capture.received().some((e) => (e.detail as { data: { signalId: string } }).data.signalId === event.id)).toBe(
-      false,
-    );
+    expect(
+      capture.received().some((e) => (e.detail as { data: { signalId: string } }).data.signalId === event.id),
+    ).toBe(false);
   });
 });

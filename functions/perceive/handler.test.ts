@@ -25,10 +25,19 @@ function capturingLogger() {
   return { logger, lines };
 }
 
-const context = { functionName: 'perceive', awsRequestId: 'req-1', getRemainingTimeInMillis: () => 30_000 } as Context;
+const context = {
+  functionName: 'perceive',
+  awsRequestId: 'req-1',
+  getRemainingTimeInMillis: () => 30_000,
+} as Context;
 
 function setup() {
-  const deps = { ecs: new FakeEcs(), signals: new FakeSignalStore(), bus: new FakeBus(), clock: fixedClock('2026-11-20T10:00:00Z') };
+  const deps = {
+    ecs: new FakeEcs(),
+    signals: new FakeSignalStore(),
+    bus: new FakeBus(),
+    clock: fixedClock('2026-11-20T10:00:00Z'),
+  };
   const { logger, lines } = capturingLogger();
   return { deps, lines, handler: createHandler(async () => deps, logger) };
 }
@@ -36,16 +45,25 @@ function setup() {
 describe('perceive handler', () => {
   it('returns the signal id and logs it with the event id as correlation id', async () => {
     const { handler, lines, deps } = setup();
-    const result = await handler(ecsMetricAlarmEvent({ id: 'evt-9', cluster: 'shop', service: 'api' }), context);
+    const result = await handler(
+      ecsMetricAlarmEvent({ id: 'evt-9', cluster: 'shop', service: 'api' }),
+      context,
+    );
     expect(result).toEqual({ signalId: 'evt-9', firstDelivery: true });
     expect(deps.bus.published).toHaveLength(1);
     const line = lines.find((l) => l.message === 'signal received');
-    expect(line).toMatchObject({ correlationId: 'evt-9', signalId: 'evt-9', ecsService: { cluster: 'shop', service: 'api' } });
+    expect(line).toMatchObject({
+      correlationId: 'evt-9',
+      signalId: 'evt-9',
+      ecsService: { cluster: 'shop', service: 'api' },
+    });
   });
 
   it('logs the reason for a malformed event and fails the invocation so the DLQ keeps it', async () => {
     const { handler, lines, deps } = setup();
-    await expect(handler({ id: 'bad-1', source: 'aws.cloudwatch' }, context)).rejects.toBeInstanceOf(InvalidEventError);
+    await expect(handler({ id: 'bad-1', source: 'aws.cloudwatch' }, context)).rejects.toBeInstanceOf(
+      InvalidEventError,
+    );
     const line = lines.find((l) => l.message === 'event rejected');
     expect(line?.level).toBe('ERROR');
     expect(line?.correlationId).toBe('bad-1');

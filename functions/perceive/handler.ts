@@ -1,5 +1,6 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
+import * as z from 'zod/mini';
 import { lazy } from '#shared/adapters/aws-clients.ts';
 import { createEcsClient, EcsServiceReaderAdapter } from '#shared/adapters/ecs.ts';
 import { createEventBridgeClient, EventBridgePublisher } from '#shared/adapters/event-bus.ts';
@@ -8,7 +9,6 @@ import { PostgresSignalStore } from '#shared/adapters/signal-store.ts';
 import { envWithDatabase, loadEnv } from '#shared/config/env.ts';
 import { InvalidEventError } from '#shared/domain/errors.ts';
 import { systemClock } from '#shared/domain/ports.ts';
-import { z } from '#shared/events/zod.ts';
 import { createLogger, type Logger } from '#shared/observability/logger.ts';
 import { type ReceiveAlarmDeps, receiveAlarm } from '#shared/usecases/receive-alarm.ts';
 

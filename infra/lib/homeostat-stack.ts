@@ -29,7 +29,9 @@ export class HomeostatStack extends Stack {
 
     new CfnOutput(this, 'BusName', { value: this.bus.bus.eventBusName });
     new CfnOutput(this, 'PerceptionFunctionName', { value: this.perception.agent.function.functionName });
-    new CfnOutput(this, 'PerceptionDeadLetterQueueUrl', { value: this.perception.agent.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'PerceptionDeadLetterQueueUrl', {
+      value: this.perception.agent.deadLetterQueue.queueUrl,
+    });
     new CfnOutput(this, 'MigratorFunctionName', { value: this.database.migrator.function.functionName });
   }
 }

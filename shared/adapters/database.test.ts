@@ -12,7 +12,10 @@ describe('isTransientDatabaseError', () => {
     ['serialization failure', withCode('40001')],
     ['a dropped WebSocket', new Error('WebSocket connection closed')],
     ['a pool timeout', new Error('timeout exceeded when trying to connect')],
-    ['a WebSocket ErrorEvent (not an Error) from a refused connection', { type: 'error', message: 'connect ECONNREFUSED' }],
+    [
+      'a WebSocket ErrorEvent (not an Error) from a refused connection',
+      { type: 'error', message: 'connect ECONNREFUSED' },
+    ],
   ])('retries %s', (_name, error) => {
     expect(isTransientDatabaseError(error)).toBe(true);
   });
@@ -20,7 +23,10 @@ describe('isTransientDatabaseError', () => {
   it.each([
     ['a syntax error', withCode('42601', 'syntax error at or near "SELEC"')],
     ['a unique violation', withCode('23505', 'duplicate key value violates unique constraint')],
-    ['an undefined table even if the message says connection', withCode('42P01', 'relation "connection" does not exist')],
+    [
+      'an undefined table even if the message says connection',
+      withCode('42P01', 'relation "connection" does not exist'),
+    ],
     ['a non-error', 'connection lost'],
   ])('does not retry %s', (_name, error) => {
     expect(isTransientDatabaseError(error)).toBe(false);

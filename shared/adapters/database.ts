@@ -59,9 +59,12 @@ function asError(value: unknown): unknown {
   if (event.type !== 'error') return value;
   const cause = event.error instanceof Error ? event.error.message : '';
   const message = typeof event.message === 'string' && event.message ? event.message : cause;
-  return Object.assign(new Error(`WebSocket connection failed${message ? `: ${message}` : ''}`, { cause: value }), {
-    code: 'ECONNREFUSED',
-  });
+  return Object.assign(
+    new Error(`WebSocket connection failed${message ? `: ${message}` : ''}`, { cause: value }),
+    {
+      code: 'ECONNREFUSED',
+    },
+  );
 }
 
 /** Connection-level failures and transient server states are worth retrying; SQL errors are not. */

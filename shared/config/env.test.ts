@@ -1,14 +1,18 @@
 import { describe, expect, it } from 'vitest';
+import * as z from 'zod/mini';
 import { ConfigurationError } from '../domain/errors.ts';
-import { z } from '../events/zod.ts';
 import { envWithDatabase, loadEnv } from './env.ts';
 
 const schema = envWithDatabase({ HOMEOSTAT_BUS_NAME: z.string().check(z.minLength(1)) });
 
 describe('loadEnv', () => {
   it('accepts a local URL or a secret id', () => {
-    expect(loadEnv(schema, { DATABASE_URL: 'postgres://x', HOMEOSTAT_BUS_NAME: 'b' }).DATABASE_URL).toBe('postgres://x');
-    expect(loadEnv(schema, { DATABASE_URL_SECRET_ID: 's', HOMEOSTAT_BUS_NAME: 'b' }).DATABASE_URL_SECRET_ID).toBe('s');
+    expect(loadEnv(schema, { DATABASE_URL: 'postgres://x', HOMEOSTAT_BUS_NAME: 'b' }).DATABASE_URL).toBe(
+      'postgres://x',
+    );
+    expect(
+      loadEnv(schema, { DATABASE_URL_SECRET_ID: 's', HOMEOSTAT_BUS_NAME: 'b' }).DATABASE_URL_SECRET_ID,
+    ).toBe('s');
   });
 
   it('names every missing variable in one ConfigurationError', () => {
@@ -20,6 +24,8 @@ describe('loadEnv', () => {
   });
 
   it('rejects a URL that is not postgres', () => {
-    expect(() => loadEnv(schema, { DATABASE_URL: 'mysql://x', HOMEOSTAT_BUS_NAME: 'b' })).toThrow(/DATABASE_URL/);
+    expect(() => loadEnv(schema, { DATABASE_URL: 'mysql://x', HOMEOSTAT_BUS_NAME: 'b' })).toThrow(
+      /DATABASE_URL/,
+    );
   });
 });

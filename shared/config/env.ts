@@ -1,5 +1,6 @@
+import * as z from 'zod/mini';
 import { ConfigurationError } from '../domain/errors.ts';
-import { describeIssues, z } from '../events/zod.ts';
+import { describeIssues } from '../events/zod.ts';
 
 /**
  * Reads and validates environment variables once. Throws at cold start with a

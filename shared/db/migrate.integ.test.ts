@@ -2,7 +2,7 @@ import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startLocalDatabase, type LocalDatabase } from '../../localstack/db-server.ts';
+import { type LocalDatabase, startLocalDatabase } from '../../localstack/db-server.ts';
 import { migrationsDir } from '../../localstack/migrate-local.ts';
 import { createPool, type Pool } from '../adapters/database.ts';
 import { MigrationError } from '../domain/errors.ts';
@@ -55,7 +55,9 @@ describe('migration runner', () => {
     await migrate(pool, await loadMigrations(dir));
     await writeFile(join(dir, '0001_init.sql'), '-- edited\nSELECT 1;');
     await writeFile(join(dir, '0099_later.sql'), 'CREATE TABLE later (id int);');
-    await expect(migrate(pool, await loadMigrations(dir))).rejects.toThrow(/0001_init.sql was changed after it was applied/);
+    await expect(migrate(pool, await loadMigrations(dir))).rejects.toThrow(
+      /0001_init.sql was changed after it was applied/,
+    );
     expect(await tableExists('later')).toBe(false);
   });
 
@@ -67,7 +69,9 @@ describe('migration runner', () => {
     expect((error as Error).message).toMatch(/0099_bad.sql failed: .*no_such_function/);
     expect(await tableExists('good')).toBe(true);
     expect(await tableExists('half')).toBe(false);
-    const names = (await pool.query('SELECT name FROM schema_migrations ORDER BY name')).rows.map((r) => r.name);
+    const names = (await pool.query('SELECT name FROM schema_migrations ORDER BY name')).rows.map(
+      (r) => r.name,
+    );
     expect(names).toEqual(['0001_init.sql', '0098_good.sql']);
   });
 

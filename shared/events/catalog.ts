@@ -1,4 +1,4 @@
-import { z } from './zod.ts';
+import * as z from 'zod/mini';
 
 /** Detail-types Homeostat publishes on its bus, with the schema of their `data`. */
 export const serviceRefSchema = z.object({

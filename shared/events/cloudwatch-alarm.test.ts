@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { InvalidEventError } from '../domain/errors.ts';
 import { compositeAlarmEvent, ecsMetricAlarmEvent, metricMathAlarmEvent } from '../testing/alarm-events.ts';
 import { parseAlarmEvent } from '../usecases/receive-alarm.ts';
-import { InvalidEventError } from '../domain/errors.ts';
 
 describe('alarm state change parsing', () => {
   it.each([
@@ -20,17 +20,29 @@ describe('alarm state change parsing', () => {
 
   it.each([
     ['not an object', 'hello', /\(root\)/],
-    ['another detail-type', { ...ecsMetricAlarmEvent(), 'detail-type': 'ECS Task State Change' }, /detail-type/],
-    ['an unknown state', (() => {
-      const e = ecsMetricAlarmEvent();
-      (e.detail.state as { value: string }).value = 'BROKEN';
-      return e;
-    })(), /detail\.state\.value/],
-    ['a missing alarm name', (() => {
-      const e = ecsMetricAlarmEvent();
-      (e.detail as { alarmName?: string }).alarmName = undefined;
-      return e;
-    })(), /detail\.alarmName/],
+    [
+      'another detail-type',
+      { ...ecsMetricAlarmEvent(), 'detail-type': 'ECS Task State Change' },
+      /detail-type/,
+    ],
+    [
+      'an unknown state',
+      (() => {
+        const e = ecsMetricAlarmEvent();
+        (e.detail.state as { value: string }).value = 'BROKEN';
+        return e;
+      })(),
+      /detail\.state\.value/,
+    ],
+    [
+      'a missing alarm name',
+      (() => {
+        const e = ecsMetricAlarmEvent();
+        (e.detail as { alarmName?: string }).alarmName = undefined;
+        return e;
+      })(),
+      /detail\.alarmName/,
+    ],
     ['a bad timestamp', { ...ecsMetricAlarmEvent(), time: 'yesterday' }, /time: Invalid ISO datetime/],
   ])('rejects %s with a reason naming the field', (_name, event, reason) => {
     let caught: unknown;

@@ -1,4 +1,4 @@
-import { z } from './zod.ts';
+import * as z from 'zod/mini';
 
 /**
  * "CloudWatch Alarm State Change" as EventBridge delivers it (metric, metric-math

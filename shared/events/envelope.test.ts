@@ -3,7 +3,9 @@ import { buildEnvelope, deterministicEventId, envelopeSchema } from './envelope.
 
 describe('deterministicEventId', () => {
   it('is stable for the same type and cause, so a redelivery yields the same id', () => {
-    expect(deterministicEventId('signal.received', 'evt-1')).toBe(deterministicEventId('signal.received', 'evt-1'));
+    expect(deterministicEventId('signal.received', 'evt-1')).toBe(
+      deterministicEventId('signal.received', 'evt-1'),
+    );
   });
 
   it('differs across causes and across types', () => {
@@ -16,7 +18,9 @@ describe('deterministicEventId', () => {
   });
 
   it('is shaped like a version-5 UUID', () => {
-    expect(deterministicEventId('t', 'c')).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(deterministicEventId('t', 'c')).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    );
   });
 });
 
@@ -43,7 +47,13 @@ describe('buildEnvelope', () => {
   });
 
   it('rejects a source outside homeostat.<agent>', () => {
-    const envelope = buildEnvelope({ type: 't', source: 'aws.ecs', time: new Date(), causationId: 'c', data: null });
+    const envelope = buildEnvelope({
+      type: 't',
+      source: 'aws.ecs',
+      time: new Date(),
+      causationId: 'c',
+      data: null,
+    });
     const parsed = envelopeSchema.safeParse(envelope);
     expect(parsed.success).toBe(false);
     expect(parsed.error?.issues[0]?.message).toBe('source must be homeostat.<agent>');

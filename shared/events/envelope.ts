@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { z } from './zod.ts';
+import * as z from 'zod/mini';
 
 /** Every message on the homeostat bus carries this envelope inside the EventBridge `detail`. */
 const nonEmpty = () => z.string().check(z.minLength(1));

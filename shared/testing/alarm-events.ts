@@ -75,12 +75,20 @@ export function metricMathAlarmEvent(options: AlarmEventOptions = {}) {
     { id: 'e1', expression: 'm1/m2*100', label: 'error rate', returnData: true },
     {
       id: 'm1',
-      metricStat: { metric: { dimensions: dims, name: 'HTTPCode_Target_5XX_Count', namespace: 'AWS/ECS' }, period: 60, stat: 'Sum' },
+      metricStat: {
+        metric: { dimensions: dims, name: 'HTTPCode_Target_5XX_Count', namespace: 'AWS/ECS' },
+        period: 60,
+        stat: 'Sum',
+      },
       returnData: false,
     },
     {
       id: 'm2',
-      metricStat: { metric: { dimensions: dims, name: 'RequestCount', namespace: 'AWS/ECS' }, period: 60, stat: 'Sum' },
+      metricStat: {
+        metric: { dimensions: dims, name: 'RequestCount', namespace: 'AWS/ECS' },
+        period: 60,
+        stat: 'Sum',
+      },
       returnData: false,
     },
   ] as unknown as typeof base.detail.configuration.metrics;

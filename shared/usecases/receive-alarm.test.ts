@@ -6,10 +6,21 @@ import { compositeAlarmEvent, ecsMetricAlarmEvent } from '../testing/alarm-event
 import { FakeBus, FakeEcs, FakeSignalStore, fixedClock } from '../testing/fakes.ts';
 import { receiveAlarm } from './receive-alarm.ts';
 
-const snapshot = { status: 'ACTIVE', desiredCount: 3, runningCount: 2, pendingCount: 1, taskDefinition: 'arn:td/api:7' };
+const snapshot = {
+  status: 'ACTIVE',
+  desiredCount: 3,
+  runningCount: 2,
+  pendingCount: 1,
+  taskDefinition: 'arn:td/api:7',
+};
 
 function setup(ecs = new FakeEcs(new Map([['shop/api', snapshot]]))) {
-  const deps = { ecs, signals: new FakeSignalStore(), bus: new FakeBus(), clock: fixedClock('2026-11-20T10:00:05Z') };
+  const deps = {
+    ecs,
+    signals: new FakeSignalStore(),
+    bus: new FakeBus(),
+    clock: fixedClock('2026-11-20T10:00:05Z'),
+  };
   return deps;
 }
 
@@ -50,7 +61,10 @@ describe('receiveAlarm', () => {
   it('keeps the service reference when ECS does not know the service', async () => {
     const deps = setup(new FakeEcs());
     await receiveAlarm(ecsMetricAlarmEvent({ id: 'evt-3', cluster: 'shop', service: 'gone' }), deps);
-    expect(deps.bus.published[0]?.data).toMatchObject({ service: { cluster: 'shop', service: 'gone' }, serviceSnapshot: null });
+    expect(deps.bus.published[0]?.data).toMatchObject({
+      service: { cluster: 'shop', service: 'gone' },
+      serviceSnapshot: null,
+    });
   });
 
   it('treats a redelivered event as a duplicate: one row, the same event id published again', async () => {
@@ -65,9 +79,9 @@ describe('receiveAlarm', () => {
 
   it('rejects a malformed event before writing or publishing anything', async () => {
     const deps = setup();
-    await expect(receiveAlarm({ 'detail-type': 'CloudWatch Alarm State Change' }, deps)).rejects.toBeInstanceOf(
-      InvalidEventError,
-    );
+    await expect(
+      receiveAlarm({ 'detail-type': 'CloudWatch Alarm State Change' }, deps),
+    ).rejects.toBeInstanceOf(InvalidEventError);
     expect(deps.ecs.calls).toEqual([]);
     expect(deps.signals.rows.size).toBe(0);
     expect(deps.bus.published).toEqual([]);

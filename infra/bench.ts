@@ -1,0 +1,48 @@
+/**
+ * npm run bench — per agent: minified bundle size (the deployed bundle) and the
+ * cold module-load time (a fresh `node` importing the bundle), median of N runs.
+ * Target at this stage: ≤ 250 KB per function.
+ */
+import { execFileSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
+import { buildAgent } from './build-functions.ts';
+import { agentNames } from './bundling.ts';
+
+const runs = Number(process.env.BENCH_RUNS ?? 15);
+const targetKb = 250;
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+};
+
+/** Time to import the bundle in a fresh process, measured inside it (excludes node's own start-up). */
+function coldImportMs(file: string): number {
+  const script = `const t=performance.now();await import(${JSON.stringify(pathToFileURL(file).href)});console.log(performance.now()-t)`;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+    env: { ...process.env, AWS_REGION: 'us-east-1', POWERTOOLS_DEV: 'false' },
+  });
+  return Number(out.toString().trim());
+}
+
+console.log(`Homeostat bench — node ${process.version}, ${runs} cold imports per agent\n`);
+console.log('agent       bundle KB   target   cold import ms (median / min / max)   largest packages');
+let over = 0;
+for (const agent of agentNames) {
+  const built = await buildAgent(agent);
+  const times = Array.from({ length: runs }, () => coldImportMs(built.file));
+  const kb = built.bytes / 1024;
+  if (kb > targetKb) over += 1;
+  const top = Object.entries(built.byPackage)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 4)
+    .map(([pkg, bytes]) => `${pkg} ${(bytes / 1024).toFixed(0)}K`)
+    .join(', ');
+  console.log(
+    `${agent.padEnd(10)} ${kb.toFixed(1).padStart(9)}   ${kb <= targetKb ? '  ok  ' : ' OVER '}   ${median(times).toFixed(1).padStart(8)} / ${Math.min(...times).toFixed(1)} / ${Math.max(...times).toFixed(1)}`.padEnd(
+      86,
+    ) + top,
+  );
+}
+console.log(`\n${agentNames.length - over} of ${agentNames.length} bundles within ${targetKb} KB`);
