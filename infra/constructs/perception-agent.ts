@@ -65,7 +65,10 @@ export class PerceptionAgent extends Construct {
           reason:
             'DescribeServices is read-only and the watched services are not known at deploy time; the secret ARN suffix is random.',
           appliesTo: [
-            { regex: '/^Resource::arn:<AWS::Partition>:ecs:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):service\\/\\*$/' },
+            {
+              regex:
+                '/^Resource::arn:<AWS::Partition>:ecs:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):service\\/\\*$/',
+            },
             { regex: '/^Resource::arn:<AWS::Partition>:secretsmanager:.*-\\?\\?\\?\\?\\?\\?$/' },
           ],
         },
