@@ -7,7 +7,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
-import { type AgentName, agentEntry, agentNames, bundleSettings, projectRoot } from './bundling.ts';
+import {
+  type AgentName,
+  agentEntry,
+  agentNames,
+  bundleAliases,
+  bundleSettings,
+  projectRoot,
+} from './bundling.ts';
 
 export interface BuiltAgent {
   agent: AgentName;
@@ -35,6 +42,7 @@ export async function buildAgent(agent: AgentName): Promise<BuiltAgent> {
     mainFields: [...bundleSettings.mainFields],
     banner: { js: bundleSettings.banner },
     external: bundleSettings.external,
+    alias: bundleAliases,
   });
   writeFileSync(join(outdir, 'meta.json'), JSON.stringify(result.metafile));
   const output =

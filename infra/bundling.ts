@@ -17,6 +17,14 @@ export const agentEntry = (name: AgentName) => join(projectRoot, 'functions', na
 export const esmRequireBanner =
   "import { createRequire as __homeostatCreateRequire } from 'node:module'; const require = __homeostatCreateRequire(import.meta.url);";
 
+/**
+ * Lambda always receives credentials in environment variables; swapping the
+ * default provider chain for the environment provider drops ~90 KB per bundle.
+ */
+export const bundleAliases = {
+  '@aws-sdk/credential-provider-node': join(projectRoot, 'shared', 'adapters', 'lambda-credentials.ts'),
+};
+
 export const bundleSettings = {
   format: 'esm',
   platform: 'node',

@@ -5,7 +5,7 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { type AgentName, agentEntry, bundleSettings, projectRoot } from '../bundling.ts';
+import { type AgentName, agentEntry, bundleAliases, bundleSettings, projectRoot } from '../bundling.ts';
 import { NagSuppressions } from '../nag.ts';
 
 export interface AgentFunctionProps {
@@ -75,6 +75,9 @@ export class AgentFunction extends Construct {
         mainFields: [...bundleSettings.mainFields],
         banner: bundleSettings.banner,
         externalModules: bundleSettings.external,
+        esbuildArgs: Object.fromEntries(
+          Object.entries(bundleAliases).map(([module, path]) => [`--alias:${module}`, path]),
+        ),
         commandHooks: {
           beforeBundling: () => [],
           beforeInstall: () => [],
