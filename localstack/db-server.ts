@@ -59,6 +59,56 @@ export async function startLocalDatabase(options: LocalDatabaseOptions = {}): Pr
 }
 
 /**
+ * One client at a time talks to PGlite: a client takes the turn with its first
+ * message and hands it back when the server says ReadyForQuery with status
+ * idle ('I'), i.e. outside any transaction. pglite-socket multiplexes clients
+ * per message, which interleaves one client's Parse/Bind with another's.
+ */
+class Turns {
+  private owner: object | null = null;
+  private readonly waiting: { who: object; go: () => void }[] = [];
+
+  acquire(who: object, go: () => void): void {
+    if (this.owner === null || this.owner === who) {
+      this.owner = who;
+      go();
+    } else if (!this.waiting.some((w) => w.who === who)) {
+      this.waiting.push({ who, go });
+    }
+  }
+
+  release(who: object): void {
+    const index = this.waiting.findIndex((w) => w.who === who);
+    if (index >= 0) this.waiting.splice(index, 1);
+    if (this.owner !== who) return;
+    this.owner = null;
+    const next = this.waiting.shift();
+    if (next) this.acquire(next.who, next.go);
+  }
+}
+
+/** Finds ReadyForQuery messages in the server's byte stream and reports their status byte. */
+function readyForQueryWatcher(onReady: (status: string) => void) {
+  let buffer = Buffer.alloc(0);
+  let startup = true;
+  return (chunk: Buffer) => {
+    buffer = Buffer.concat([buffer, chunk]);
+    // The only unframed server byte is the answer to an SSLRequest ('N' / 'S') before startup.
+    if (startup && buffer.length > 0 && (buffer[0] === 0x4e || buffer[0] === 0x53) && buffer.length === 1) {
+      buffer = Buffer.alloc(0);
+      return;
+    }
+    startup = false;
+    while (buffer.length >= 5) {
+      const length = buffer.readUInt32BE(1);
+      if (buffer.length < 1 + length) break;
+      if (buffer[0] === 0x5a) onReady(String.fromCharCode(buffer[5] ?? 0));
+      buffer = buffer.subarray(1 + length);
+    }
+  };
+}
+
+/**
  * Neon's wsproxy protocol: ws://proxy/v2?address=host:port, then raw TCP bytes
  * as binary frames. Only the local database is reachable: this is not an open proxy.
  */
@@ -69,6 +119,7 @@ async function startWsProxy(
 ): Promise<{ port: number; close(): Promise<void> }> {
   const http = createServer((_req, res) => res.writeHead(426).end('WebSocket only'));
   const wss = new WebSocketServer({ server: http });
+  const turns = new Turns();
   wss.on('connection', (ws, req) => {
     const address = new URL(req.url ?? '/', 'http://proxy').searchParams.get('address') ?? '';
     const [targetHost, targetPort] = address.split(':');
@@ -80,16 +131,49 @@ async function startWsProxy(
     const tcp = connect(Number(targetPort), host);
     const pending: Buffer[] = [];
     let connected = false;
+    let holding = false;
+    const flush = () => {
+      holding = true;
+      if (!connected) return;
+      for (const chunk of pending.splice(0)) {
+        tcp.write(chunk);
+        // Terminate ('X') gets no answer: the client is leaving, so is its turn.
+        if (chunk[0] === 0x58 && chunk.length === 5) {
+          holding = false;
+          turns.release(ws);
+        }
+      }
+    };
     tcp.on('connect', () => {
       connected = true;
-      for (const chunk of pending.splice(0)) tcp.write(chunk);
+      if (holding) flush();
     });
-    ws.on('message', (data: Buffer) => (connected ? tcp.write(data) : pending.push(data)));
-    tcp.on('data', (data) => ws.send(data));
+    ws.on('message', (data: Buffer) => {
+      pending.push(data);
+      turns.acquire(ws, flush);
+    });
+    const watch = readyForQueryWatcher((status) => {
+      if (status !== 'I') return;
+      holding = false;
+      turns.release(ws);
+      // Messages that arrived while this client waited for its own answer go out on its next turn.
+      if (pending.length > 0) turns.acquire(ws, flush);
+    });
+    tcp.on('data', (data) => {
+      watch(data);
+      ws.send(data);
+    });
+    const done = () => {
+      turns.release(ws);
+      tcp.destroy();
+    };
     tcp.on('error', () => ws.close(1011));
-    tcp.on('close', () => ws.close());
-    ws.on('close', () => tcp.destroy());
-    ws.on('error', () => tcp.destroy());
+    tcp.on('close', () => {
+      turns.release(ws);
+      ws.close();
+    });
+    ws.on('close', done);
+    ws.on('error', done);
   });
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);

@@ -1,16 +1,20 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { CloudWatchClient, PutMetricAlarmCommand, TagResourceCommand } from '@aws-sdk/client-cloudwatch';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { CreateEventBusCommand, DeleteEventBusCommand, EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CloudWatchAlarmTagReader } from '#shared/adapters/cloudwatch.ts';
 import { createPool } from '#shared/adapters/database.ts';
 import { EcsServiceReaderAdapter } from '#shared/adapters/ecs.ts';
 import { EventBridgePublisher } from '#shared/adapters/event-bus.ts';
-import { PostgresSignalStore } from '#shared/adapters/signal-store.ts';
+import { PostgresPerceptionStore } from '#shared/adapters/perception-store.ts';
 import { DependencyUnavailableError, InvalidEventError } from '#shared/domain/errors.ts';
 import { systemClock } from '#shared/domain/ports.ts';
 import { ecsMetricAlarmEvent } from '#shared/testing/alarm-events.ts';
-import type { ReceiveAlarmDeps } from '#shared/usecases/receive-alarm.ts';
+import { FakeCounters, watched } from '#shared/testing/fakes.ts';
+import type { PerceiveDeps } from '#shared/usecases/perceive.ts';
 import {
   captureEvents,
   createEcsService,
@@ -22,33 +26,40 @@ import {
 } from '../../localstack/testing.ts';
 import { createHandler } from './handler.ts';
 
-/** The perception handler in-process, on real adapters: emulator ECS + EventBridge, PGlite via the Neon driver. */
+/** The perception handler in-process on real adapters: emulator ECS, CloudWatch and EventBridge; PGlite via Neon. */
 describe('perceive handler against the emulator and Postgres', () => {
   const context = { functionName: 'perceive', awsRequestId: 'integ' } as Context;
   const logger = new Logger({ serviceName: 'perceive-integ', logLevel: 'SILENT' });
+  const metrics = new Metrics({ namespace: 'Test', serviceName: 'perceive-integ' });
   const cluster = uniqueName('shop');
   const service = 'api';
   let database: TestDatabase;
-  let ecs: ECSClient;
   let events: EventBridgeClient;
+  let cloudwatch: CloudWatchClient;
   let busName: string;
   let capture: EventCapture;
-  let deps: ReceiveAlarmDeps;
+  let deps: PerceiveDeps;
+  let store: PostgresPerceptionStore;
   let taskDefinitionArn: string;
 
   beforeAll(async () => {
     const config = emulatorClientConfig();
-    ecs = new ECSClient(config);
+    const ecs = new ECSClient(config);
     events = new EventBridgeClient(config);
+    cloudwatch = new CloudWatchClient(config);
     busName = uniqueName('homeostat-integ');
     await events.send(new CreateEventBusCommand({ Name: busName }));
-    capture = await captureEvents(busName, 'signal.received');
+    capture = await captureEvents(busName, 'incident.opened');
     taskDefinitionArn = await createEcsService(ecs, cluster, service, 3);
     database = await startMigratedDatabase();
+    store = new PostgresPerceptionStore(database.pool);
+    await store.registerService(watched(cluster, service));
     deps = {
       ecs: new EcsServiceReaderAdapter(ecs),
+      alarmTags: new CloudWatchAlarmTagReader(cloudwatch),
       bus: new EventBridgePublisher(events, busName),
-      signals: new PostgresSignalStore(database.pool),
+      store,
+      counters: new FakeCounters(),
       clock: systemClock,
     };
   });
@@ -59,77 +70,78 @@ describe('perceive handler against the emulator and Postgres', () => {
     await database?.stop();
   });
 
-  const rowsFor = async (id: string) =>
-    (await database.pool.query('SELECT * FROM signals WHERE id = $1', [id])).rows as Record<
-      string,
-      unknown
-    >[];
-
-  it('writes the signal with the ECS snapshot and publishes signal.received on the bus', async () => {
-    const handler = createHandler(async () => deps, logger);
+  it('opens an incident with the ECS snapshot and publishes incident.opened on the bus', async () => {
+    const handler = createHandler(async () => deps, logger, metrics);
     const event = ecsMetricAlarmEvent({ cluster, service, alarmName: 'api-memory-high' });
-    await handler(event, context);
+    const result = await handler(event, context);
+    expect(result).toMatchObject({ outcome: 'opened', signalId: event.id });
 
-    const [row] = await rowsFor(event.id);
-    expect(row).toMatchObject({ name: 'api-memory-high', state: 'ALARM', cluster, service });
-    expect(row?.service_snapshot).toMatchObject({ desiredCount: 3, taskDefinition: taskDefinitionArn });
-    expect(row?.raw).toMatchObject({ id: event.id, detail: { alarmName: 'api-memory-high' } });
-
-    const published = await capture.next<{ data: { signalId: string } }>((d) => d.data.signalId === event.id);
+    const [incident] = (await database.pool.query('SELECT * FROM incidents WHERE cluster = $1', [cluster]))
+      .rows;
+    expect(incident?.service_snapshot).toMatchObject({ desiredCount: 3, taskDefinition: taskDefinitionArn });
+    const published = await capture.next<{ data: { firstSignalId: string } }>(
+      (d) => d.data.firstSignalId === event.id,
+    );
     expect(published).toMatchObject({
-      type: 'signal.received',
+      type: 'incident.opened',
       source: 'homeostat.perceive',
-      causationId: event.id,
+      incidentId: incident?.id,
       data: { service: { cluster, service }, serviceSnapshot: { desiredCount: 3 } },
     });
   });
 
-  it('writes one row for a redelivered event and republishes the same event id', async () => {
-    const handler = createHandler(async () => deps, logger);
-    const event = ecsMetricAlarmEvent({ cluster, service });
-    expect(await handler(event, context)).toMatchObject({ firstDelivery: true });
-    expect(await handler(event, context)).toMatchObject({ firstDelivery: false });
-    expect(await rowsFor(event.id)).toHaveLength(1);
-    await capture.next<{ data: { signalId: string } }>((d) => d.data.signalId === event.id);
-    const ids = new Set(
-      capture
-        .received()
-        .map((e) => e.detail as { id: string; data: { signalId: string } })
-        .filter((d) => d.data.signalId === event.id)
-        .map((d) => d.id),
+  it('resolves an alarm without dimensions from its homeostat:cluster / homeostat:service tags', async () => {
+    const alarmName = uniqueName('tagged-alarm');
+    await cloudwatch.send(
+      new PutMetricAlarmCommand({
+        AlarmName: alarmName,
+        Namespace: 'Shop',
+        MetricName: 'CheckoutErrors',
+        Statistic: 'Sum',
+        Period: 60,
+        EvaluationPeriods: 1,
+        Threshold: 5,
+        ComparisonOperator: 'GreaterThanThreshold',
+      }),
     );
-    expect(ids.size).toBe(1);
+    // TagResource rather than PutMetricAlarm's Tags: MiniStack drops the latter.
+    await cloudwatch.send(
+      new TagResourceCommand({
+        ResourceARN: `arn:aws:cloudwatch:us-east-1:000000000000:alarm:${alarmName}`,
+        Tags: [
+          { Key: 'homeostat:cluster', Value: cluster },
+          { Key: 'homeostat:service', Value: service },
+        ],
+      }),
+    );
+    const event = ecsMetricAlarmEvent({ alarmName, account: '000000000000', region: 'us-east-1' });
+    const handler = createHandler(async () => deps, logger, metrics);
+    expect(await handler(event, context)).toMatchObject({ outcome: 'attached', signalId: event.id });
   });
 
   it('rejects a malformed event without writing a row', async () => {
-    const handler = createHandler(async () => deps, logger);
+    const handler = createHandler(async () => deps, logger, metrics);
     const event = { ...ecsMetricAlarmEvent({ cluster, service }), detail: { alarmName: 'x' } };
     await expect(handler(event, context)).rejects.toBeInstanceOf(InvalidEventError);
-    expect(await rowsFor(event.id)).toEqual([]);
+    expect((await database.pool.query('SELECT 1 FROM signals WHERE id = $1', [event.id])).rows).toEqual([]);
   });
 
   it('retries an unreachable database with backoff, then fails the invocation without publishing', async () => {
     // A proxy port nobody listens on: every connection is refused.
     const deadPool = createPool({ url: database.db.url, wsProxy: '127.0.0.1:1' });
     const retries: number[] = [];
-    const handler = createHandler(
-      async () => ({
-        ...deps,
-        signals: new PostgresSignalStore(deadPool, {
-          attempts: 3,
-          baseDelayMs: 10,
-          onRetry: (_e, n) => retries.push(n),
-        }),
-      }),
-      logger,
-    );
-    const event = ecsMetricAlarmEvent({ cluster, service });
+    const deadStore = new PostgresPerceptionStore(deadPool, {
+      attempts: 3,
+      baseDelayMs: 10,
+      onRetry: (_error, attempt) => retries.push(attempt),
+    });
+    // The registry read succeeds (a healthy replica, say); the write path is what loses the database.
+    deadStore.watchedService = (ref) => store.watchedService(ref);
+    const handler = createHandler(async () => ({ ...deps, store: deadStore }), logger, metrics);
+    const event = ecsMetricAlarmEvent({ cluster, service, alarmName: 'api-disk' });
     await expect(handler(event, context)).rejects.toBeInstanceOf(DependencyUnavailableError);
     expect(retries).toEqual([1, 2]);
     await deadPool.end();
-    expect(await rowsFor(event.id)).toEqual([]);
-    expect(
-      capture.received().some((e) => (e.detail as { data: { signalId: string } }).data.signalId === event.id),
-    ).toBe(false);
+    expect((await database.pool.query('SELECT 1 FROM signals WHERE id = $1', [event.id])).rows).toEqual([]);
   });
 });

@@ -25,3 +25,23 @@ export class EcsServiceReaderAdapter implements EcsServiceReader {
     };
   }
 }
+
+/** Service snapshots cached briefly, so an alarm storm describes each service once, not per signal. */
+export class CachedEcsServiceReader implements EcsServiceReader {
+  private readonly cache = new Map<string, { value: ServiceSnapshot | null; until: number }>();
+
+  constructor(
+    private readonly inner: EcsServiceReader,
+    private readonly ttlMs = 30_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async describeService(ref: ServiceRef): Promise<ServiceSnapshot | null> {
+    const key = `${ref.cluster}/${ref.service}`;
+    const hit = this.cache.get(key);
+    if (hit && hit.until > this.now()) return hit.value;
+    const value = await this.inner.describeService(ref);
+    this.cache.set(key, { value, until: this.now() + this.ttlMs });
+    return value;
+  }
+}

@@ -1,5 +1,6 @@
 /** Ports the use-cases depend on. Adapters in shared/adapters implement them. */
 import type { Envelope } from '../events/envelope.ts';
+import type { CorrelationContext, CorrelationSettings, Decision, IncidentState } from './incident.ts';
 import type { ServiceRef, ServiceSnapshot, Signal } from './signal.ts';
 
 export interface Clock {
@@ -14,11 +15,79 @@ export interface EcsServiceReader {
   describeService(ref: ServiceRef): Promise<ServiceSnapshot | null>;
 }
 
-export interface SignalStore {
-  /** Stores the signal once; returns false when a signal with the same id already exists. */
-  record(signal: Signal, snapshot: ServiceSnapshot | null): Promise<boolean>;
+/** Tags on a CloudWatch alarm (homeostat:cluster / homeostat:service name its service). */
+export interface AlarmTagReader {
+  tagsOf(alarmArn: string): Promise<Record<string, string>>;
 }
 
 export interface EventPublisher {
   publish(envelope: Envelope): Promise<void>;
+}
+
+/** Operational counters (EMF metrics in Lambda). */
+export interface Counters {
+  increment(name: string, dimensions?: Record<string, string>): void;
+}
+
+export interface IncidentRecord {
+  id: string;
+  service: ServiceRef;
+  state: IncidentState;
+  version: number;
+  title: string;
+  fingerprint: string;
+  openedAt: Date;
+  lastSignalAt: Date;
+  signalCount: number;
+  chaosExperimentId: string | null;
+  serviceSnapshot: ServiceSnapshot | null;
+}
+
+/** What recording a signal did. */
+export type Applied =
+  | { kind: 'redelivery' }
+  | { kind: 'repeat'; signalId: string; incidentId: string | null; occurrences: number }
+  | { kind: 'opened'; incident: IncidentRecord }
+  | { kind: 'attached'; incident: IncidentRecord; recovery: boolean }
+  | { kind: 'suppressed'; reason: 'benign' | 'recovery_without_incident' };
+
+export interface IngestRequest {
+  eventId: string;
+  signal: Signal;
+  service: ServiceRef;
+  fingerprint: string;
+  snapshot: ServiceSnapshot | null;
+  /** Chooses what to do once the store has read the service's context inside its transaction. */
+  decide(context: CorrelationContext): Decision;
+  /** The events announcing what was applied; stored in the outbox in the same transaction. */
+  announce(applied: Applied): Envelope[];
+}
+
+export interface IngestResult {
+  applied: Applied;
+  /** Envelopes still to publish (for a redelivery: whatever an earlier attempt left unpublished). */
+  pending: Envelope[];
+}
+
+export interface WatchedServiceRecord extends ServiceRef {
+  alarmPrefixes: string[];
+  allowedActions: string[];
+  minTasks: number;
+  maxTasks: number;
+}
+
+/** The knowledge base as the perception agent sees it. */
+export interface PerceptionStore {
+  watchedService(ref: ServiceRef): Promise<WatchedServiceRecord | null>;
+  /** The watched service whose alarm prefix matches this alarm name (longest prefix wins). */
+  serviceForAlarmName(alarmName: string): Promise<ServiceRef | null>;
+  /** Records one delivery atomically: ledger, signal, incident, timeline and outbox. */
+  ingest(request: IngestRequest): Promise<IngestResult>;
+  markPublished(envelopeIds: string[]): Promise<void>;
+  /** Closes incidents whose quiet period after a recovery has passed; returns their announcements. */
+  selfResolveDue(
+    now: Date,
+    settings: CorrelationSettings,
+    announce: (incident: IncidentRecord, resolvedAt: Date) => Envelope,
+  ): Promise<Envelope[]>;
 }

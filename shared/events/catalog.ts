@@ -1,10 +1,47 @@
 import * as z from 'zod/mini';
+import type { DetailType } from './detail-types.ts';
 
-/** Detail-types Homeostat publishes on its bus, with the schema of their `data`. */
-export const serviceRefSchema = z.object({
-  cluster: z.string().check(z.minLength(1)),
-  service: z.string().check(z.minLength(1)),
-});
+export { type DetailType, detailTypes } from './detail-types.ts';
+
+/**
+ * The event contract of the whole loop: the schema of `data` for every
+ * detail-type Homeostat publishes on its bus (inside the DESIGN envelope).
+ * CDK publishes each one as a JSON Schema into the EventBridge Schema Registry.
+ */
+
+const nonEmpty = () => z.string().check(z.minLength(1));
+const timestamp = () => z.iso.datetime({ offset: true });
+
+export const rootCauses = [
+  'bad_deployment',
+  'oom',
+  'cpu_saturation',
+  'crash_loop',
+  'config_error',
+  'dependency_failure',
+  'secret_invalid',
+  'image_pull_failure',
+  'health_check_failure',
+  'capacity_shortfall',
+  'latency_degradation',
+  'no_fault',
+] as const;
+
+export const catalogActions = [
+  'restart_service',
+  'scale_out',
+  'scale_in',
+  'rollback_task_definition',
+  'stop_task',
+  'switch_to_fallback',
+  'rotate_secret_and_redeploy',
+  'run_task',
+  'increase_memory',
+  'escalate',
+  'none',
+] as const;
+
+export const serviceRefSchema = z.object({ cluster: nonEmpty(), service: nonEmpty() });
 
 export const serviceSnapshotSchema = z.object({
   status: z.string(),
@@ -14,20 +51,208 @@ export const serviceSnapshotSchema = z.object({
   taskDefinition: z.nullable(z.string()),
 });
 
+const incidentStateSchema = z.enum([
+  'open',
+  'diagnosing',
+  'planned',
+  'awaiting_approval',
+  'acting',
+  'verifying',
+  'resolved',
+  'failed',
+  'escalated',
+  'self_resolved',
+]);
+
+const parameters = () => z.record(z.string(), z.unknown());
+
 export const signalReceivedDataSchema = z.object({
-  signalId: z.string(),
-  kind: z.literal('alarm'),
+  signalId: nonEmpty(),
+  kind: z.enum(['alarm', 'task_stopped', 'deployment', 'service_action', 'app', 'chaos']),
+  classification: z.enum(['fault', 'recovery', 'benign']),
   name: z.string(),
-  state: z.enum(['OK', 'ALARM', 'INSUFFICIENT_DATA']),
+  state: z.string(),
   previousState: z.nullable(z.string()),
   reason: z.string(),
-  occurredAt: z.iso.datetime({ offset: true }),
-  service: z.nullable(serviceRefSchema),
+  occurredAt: timestamp(),
+  service: serviceRefSchema,
+  fingerprint: nonEmpty(),
+  incidentId: z.nullable(nonEmpty()),
+  attributes: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
+});
+
+export const incidentOpenedDataSchema = z.object({
+  incidentId: nonEmpty(),
+  service: serviceRefSchema,
+  title: z.string(),
+  fingerprint: nonEmpty(),
+  firstSignalId: nonEmpty(),
+  openedAt: timestamp(),
+  chaosExperimentId: z.nullable(z.string()),
   serviceSnapshot: z.nullable(serviceSnapshotSchema),
 });
 
-export type SignalReceivedData = z.infer<typeof signalReceivedDataSchema>;
+export const incidentUpdatedDataSchema = z.object({
+  incidentId: nonEmpty(),
+  service: serviceRefSchema,
+  state: incidentStateSchema,
+  signalId: nonEmpty(),
+  classification: z.enum(['fault', 'recovery', 'benign']),
+  signalCount: z.int(),
+});
 
-export const detailTypes = {
-  signalReceived: 'signal.received',
-} as const;
+export const incidentResolvedDataSchema = z.object({
+  incidentId: nonEmpty(),
+  service: serviceRefSchema,
+  resolution: z.enum(['resolved', 'self_resolved']),
+  resolvedAt: timestamp(),
+  openedAt: timestamp(),
+});
+
+export const diagnosisCompletedDataSchema = z.object({
+  incidentId: nonEmpty(),
+  hypotheses: z.array(
+    z.object({
+      rootCause: z.enum(rootCauses),
+      component: z.string(),
+      confidence: z.number().check(z.gte(0), z.lte(1)),
+      evidenceIds: z.array(nonEmpty()),
+      explanation: z.string(),
+    }),
+  ),
+  recommendedActions: z.array(z.enum(catalogActions)),
+  insufficientEvidence: z.boolean(),
+  model: z.nullable(z.string()),
+  tokens: z.object({ input: z.int(), output: z.int() }),
+});
+
+export const planApprovedDataSchema = z.object({
+  incidentId: nonEmpty(),
+  action: z.enum(catalogActions),
+  parameters: parameters(),
+  autonomy: z.enum(['observe', 'approve', 'auto']),
+  policyVersion: nonEmpty(),
+});
+
+export const approvalRequestedDataSchema = z.object({
+  incidentId: nonEmpty(),
+  action: z.enum(catalogActions),
+  parameters: parameters(),
+  token: nonEmpty(),
+  expiresAt: timestamp(),
+  approveUrl: z.nullable(z.string()),
+  rejectUrl: z.nullable(z.string()),
+});
+
+export const actionExecutedDataSchema = z.object({
+  incidentId: nonEmpty(),
+  action: z.enum(catalogActions),
+  parameters: parameters(),
+  idempotencyKey: nonEmpty(),
+  dryRun: z.boolean(),
+  snapshotId: z.nullable(z.string()),
+  executedAt: timestamp(),
+});
+
+export const verificationDueDataSchema = z.object({
+  incidentId: nonEmpty(),
+  action: z.enum(catalogActions),
+  checkAt: timestamp(),
+  attempt: z.int(),
+});
+
+export const remediationFailedDataSchema = z.object({
+  incidentId: nonEmpty(),
+  action: z.enum(catalogActions),
+  outcome: z.enum(['no_effect', 'worse', 'error']),
+  reason: z.string(),
+  undone: z.boolean(),
+});
+
+export const incidentEscalatedDataSchema = z.object({
+  incidentId: nonEmpty(),
+  reason: z.string(),
+  service: serviceRefSchema,
+});
+
+export const chaosInjectedDataSchema = z.object({
+  experimentId: nonEmpty(),
+  experiment: nonEmpty(),
+  cluster: nonEmpty(),
+  service: nonEmpty(),
+  parameters: parameters(),
+  revertAt: timestamp(),
+});
+
+/** Every published detail-type with its data schema and a one-line description (README, registry). */
+export const eventCatalog: Record<
+  DetailType,
+  { data: z.ZodMiniType; publisher: string; description: string }
+> = {
+  'signal.received': {
+    data: signalReceivedDataSchema,
+    publisher: 'perceive',
+    description:
+      'A new signal on a watched service (repeats inside the dedupe window are counted, not republished).',
+  },
+  'incident.opened': {
+    data: incidentOpenedDataSchema,
+    publisher: 'perceive',
+    description: 'The first fault on a service with no live incident.',
+  },
+  'incident.updated': {
+    data: incidentUpdatedDataSchema,
+    publisher: 'perceive',
+    description: 'A further signal joined the live incident.',
+  },
+  'incident.resolved': {
+    data: incidentResolvedDataSchema,
+    publisher: 'perceive, verify',
+    description: 'Closed: repaired and verified, or self-resolved after a quiet period with no action taken.',
+  },
+  'diagnosis.completed': {
+    data: diagnosisCompletedDataSchema,
+    publisher: 'diagnose',
+    description: 'Ranked hypotheses citing evidence ids, recommended catalog actions.',
+  },
+  'plan.approved': {
+    data: planApprovedDataSchema,
+    publisher: 'plan',
+    description: 'An action passed the catalog and the policy.',
+  },
+  'approval.requested': {
+    data: approvalRequestedDataSchema,
+    publisher: 'plan',
+    description: 'A human must approve; the token is bound to the exact action and expires.',
+  },
+  'action.executed': {
+    data: actionExecutedDataSchema,
+    publisher: 'act',
+    description: 'An action ran (or was recorded as a dry run) after a pre-state snapshot.',
+  },
+  'verification.due': {
+    data: verificationDueDataSchema,
+    publisher: 'act',
+    description: 'Time to check whether the action worked.',
+  },
+  'remediation.failed': {
+    data: remediationFailedDataSchema,
+    publisher: 'verify',
+    description: 'The action did not help or made things worse; undone when possible.',
+  },
+  'incident.escalated': {
+    data: incidentEscalatedDataSchema,
+    publisher: 'plan, verify',
+    description: 'Handed to humans: insufficient evidence, policy, or the circuit breaker.',
+  },
+  'chaos.injected': {
+    data: chaosInjectedDataSchema,
+    publisher: 'chaos',
+    description: 'A chaos experiment injected a fault; incidents it causes record its id.',
+  },
+};
+
+export type SignalReceivedData = z.infer<typeof signalReceivedDataSchema>;
+export type IncidentOpenedData = z.infer<typeof incidentOpenedDataSchema>;
+export type IncidentUpdatedData = z.infer<typeof incidentUpdatedDataSchema>;
+export type IncidentResolvedData = z.infer<typeof incidentResolvedDataSchema>;

@@ -1,6 +1,16 @@
-/** Small in-memory implementations of the ports, for unit tests of domain logic. */
-import type { Clock, EcsServiceReader, EventPublisher, SignalStore } from '../domain/ports.ts';
-import type { ServiceRef, ServiceSnapshot, Signal } from '../domain/signal.ts';
+/** Small in-memory implementations of the ports, for unit tests of domain logic and handlers. */
+import type {
+  AlarmTagReader,
+  Clock,
+  Counters,
+  EcsServiceReader,
+  EventPublisher,
+  IngestRequest,
+  IngestResult,
+  PerceptionStore,
+  WatchedServiceRecord,
+} from '../domain/ports.ts';
+import type { ServiceRef, ServiceSnapshot } from '../domain/signal.ts';
 import type { Envelope } from '../events/envelope.ts';
 
 export class FakeEcs implements EcsServiceReader {
@@ -17,20 +27,88 @@ export class FakeEcs implements EcsServiceReader {
   }
 }
 
-export class FakeSignalStore implements SignalStore {
-  readonly rows = new Map<string, { signal: Signal; snapshot: ServiceSnapshot | null }>();
-  async record(signal: Signal, snapshot: ServiceSnapshot | null): Promise<boolean> {
-    if (this.rows.has(signal.id)) return false;
-    this.rows.set(signal.id, { signal, snapshot });
-    return true;
-  }
-}
-
 export class FakeBus implements EventPublisher {
   readonly published: Envelope[] = [];
   async publish(envelope: Envelope): Promise<void> {
     this.published.push(envelope);
   }
 }
+
+export class FakeAlarmTags implements AlarmTagReader {
+  constructor(readonly tags: Record<string, Record<string, string>> = {}) {}
+  async tagsOf(alarmArn: string): Promise<Record<string, string>> {
+    return this.tags[alarmArn] ?? {};
+  }
+}
+
+export class FakeCounters implements Counters {
+  readonly counts = new Map<string, number>();
+  increment(name: string, dimensions: Record<string, string> = {}): void {
+    const key = [name, ...Object.entries(dimensions).map(([k, v]) => `${k}=${v}`)].join(' ');
+    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+  }
+}
+
+/**
+ * A store that knows only its registry and decides every signal on an empty
+ * context (no earlier signals, no live incident): enough to test handlers.
+ * Correlation over real history is tested against Postgres.
+ */
+export class EmptyHistoryStore implements PerceptionStore {
+  readonly ingested: IngestRequest[] = [];
+  constructor(readonly watched: WatchedServiceRecord[] = []) {}
+
+  async watchedService(ref: ServiceRef) {
+    return this.watched.find((w) => w.cluster === ref.cluster && w.service === ref.service) ?? null;
+  }
+  async serviceForAlarmName(alarmName: string) {
+    const hit = this.watched.find((w) => w.alarmPrefixes.some((p) => alarmName.startsWith(p)));
+    return hit ? { cluster: hit.cluster, service: hit.service } : null;
+  }
+  async ingest(request: IngestRequest): Promise<IngestResult> {
+    this.ingested.push(request);
+    const decision = request.decide({ sameFingerprint: null, openIncident: null, lastChaos: null });
+    const applied =
+      decision.kind === 'open'
+        ? {
+            kind: 'opened' as const,
+            incident: {
+              id: `incident-${this.ingested.length}`,
+              service: request.service,
+              state: 'open' as const,
+              version: 1,
+              title: request.signal.name,
+              fingerprint: request.fingerprint,
+              openedAt: request.signal.occurredAt,
+              lastSignalAt: request.signal.occurredAt,
+              signalCount: 1,
+              chaosExperimentId: decision.chaosExperimentId,
+              serviceSnapshot: request.snapshot,
+            },
+          }
+        : {
+            kind: 'suppressed' as const,
+            reason: decision.kind === 'suppress' ? decision.reason : ('benign' as const),
+          };
+    return { applied, pending: request.announce(applied) };
+  }
+  async markPublished(): Promise<void> {}
+  async selfResolveDue(): Promise<Envelope[]> {
+    return [];
+  }
+}
+
+export const watched = (
+  cluster: string,
+  service: string,
+  alarmPrefixes: string[] = [],
+): WatchedServiceRecord => ({
+  cluster,
+  service,
+  alarmPrefixes,
+  allowedActions: [],
+  minTasks: 1,
+  maxTasks: 10,
+});
 
 export const fixedClock = (iso: string): Clock => ({ now: () => new Date(iso) });

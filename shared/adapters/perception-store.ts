@@ -1,0 +1,371 @@
+import { HomeostatError } from '../domain/errors.ts';
+import {
+  type CorrelationContext,
+  type CorrelationSettings,
+  type IncidentState,
+  isSelfResolutionDue,
+  type OpenIncidentView,
+  terminalStates,
+} from '../domain/incident.ts';
+import type {
+  Applied,
+  IncidentRecord,
+  IngestRequest,
+  IngestResult,
+  PerceptionStore,
+  WatchedServiceRecord,
+} from '../domain/ports.ts';
+import type { RetryOptions } from '../domain/retry.ts';
+import type { ServiceRef, ServiceSnapshot } from '../domain/signal.ts';
+import type { Envelope } from '../events/envelope.ts';
+import { isTransientDatabaseError, type Pool, type PoolClient, withTransaction } from './database.ts';
+
+/** Another writer changed the incident (or opened one) first; the transaction is retried on fresh data. */
+export class ConcurrencyConflictError extends HomeostatError {
+  override readonly name = 'ConcurrencyConflictError';
+}
+
+const isConflict = (error: unknown) =>
+  error instanceof ConcurrencyConflictError ||
+  // Two writers opening the first incident of a service: the partial unique index lets one win.
+  ((error as { code?: string } | null)?.code === '23505' &&
+    /incidents_one_live_per_service/.test(
+      (error as Error).message + String((error as { constraint?: string }).constraint),
+    ));
+
+const terminal = terminalStates.map((s) => `'${s}'`).join(', ');
+
+interface IncidentRow {
+  id: string;
+  cluster: string;
+  service: string;
+  state: IncidentState;
+  version: number;
+  title: string;
+  fingerprint: string;
+  opened_at: Date;
+  last_signal_at: Date;
+  last_fault_at: Date | null;
+  recovery_seen_at: Date | null;
+  signal_count: number;
+  chaos_experiment_id: string | null;
+  service_snapshot: ServiceSnapshot | null;
+}
+
+const toRecord = (r: IncidentRow): IncidentRecord => ({
+  id: r.id,
+  service: { cluster: r.cluster, service: r.service },
+  state: r.state,
+  version: r.version,
+  title: r.title,
+  fingerprint: r.fingerprint,
+  openedAt: new Date(r.opened_at),
+  lastSignalAt: new Date(r.last_signal_at),
+  signalCount: r.signal_count,
+  chaosExperimentId: r.chaos_experiment_id,
+  serviceSnapshot: r.service_snapshot,
+});
+
+const toView = (r: IncidentRow): OpenIncidentView => ({
+  id: r.id,
+  state: r.state,
+  version: r.version,
+  lastSignalAt: new Date(r.last_signal_at),
+  lastFaultAt: r.last_fault_at ? new Date(r.last_fault_at) : null,
+  recoverySeenAt: r.recovery_seen_at ? new Date(r.recovery_seen_at) : null,
+});
+
+export class PostgresPerceptionStore implements PerceptionStore {
+  constructor(
+    private readonly pool: Pool,
+    private readonly retry: RetryOptions = {},
+  ) {}
+
+  private transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    return withTransaction(this.pool, work, {
+      attempts: 6,
+      ...this.retry,
+      retryable: (e) => isTransientDatabaseError(e) || isConflict(e),
+    });
+  }
+
+  async watchedService(ref: ServiceRef): Promise<WatchedServiceRecord | null> {
+    const { rows } = await this.pool.query(
+      `SELECT cluster, service, alarm_prefixes, allowed_actions, min_tasks, max_tasks
+         FROM watched_services WHERE cluster = $1 AND service = $2`,
+      [ref.cluster, ref.service],
+    );
+    const row = rows[0];
+    if (!row) return null;
+    return {
+      cluster: row.cluster,
+      service: row.service,
+      alarmPrefixes: row.alarm_prefixes,
+      allowedActions: row.allowed_actions,
+      minTasks: row.min_tasks,
+      maxTasks: row.max_tasks,
+    };
+  }
+
+  async serviceForAlarmName(alarmName: string): Promise<ServiceRef | null> {
+    const { rows } = await this.pool.query(
+      `SELECT cluster, service, max(length(p)) AS len
+         FROM watched_services, unnest(alarm_prefixes) AS p
+        WHERE p <> '' AND starts_with($1, p)
+        GROUP BY cluster, service
+        ORDER BY len DESC LIMIT 1`,
+      [alarmName],
+    );
+    return rows[0] ? { cluster: rows[0].cluster, service: rows[0].service } : null;
+  }
+
+  async ingest(request: IngestRequest): Promise<IngestResult> {
+    return this.transaction(async (client) => {
+      const seen = await client.query('SELECT 1 FROM signal_events WHERE event_id = $1', [request.eventId]);
+      if ((seen.rowCount ?? 0) > 0) {
+        const pending = await client.query(
+          'SELECT envelope FROM outbox WHERE causation_id = $1 AND published_at IS NULL ORDER BY seq',
+          [request.eventId],
+        );
+        return { applied: { kind: 'redelivery' }, pending: pending.rows.map((r) => r.envelope as Envelope) };
+      }
+      const context = await this.context(client, request);
+      const applied = await this.apply(client, request, context);
+      const envelopes = request.announce(applied);
+      for (const envelope of envelopes) {
+        await client.query(
+          'INSERT INTO outbox (id, causation_id, envelope) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING',
+          [envelope.id, request.eventId, JSON.stringify(envelope)],
+        );
+      }
+      return { applied, pending: envelopes };
+    });
+  }
+
+  private async context(client: PoolClient, request: IngestRequest): Promise<CorrelationContext> {
+    const { cluster, service } = request.service;
+    const same = await client.query(
+      `SELECT id, last_seen_at, incident_id FROM signals
+        WHERE fingerprint = $1 ORDER BY last_seen_at DESC LIMIT 1`,
+      [request.fingerprint],
+    );
+    const open = await client.query<IncidentRow>(
+      `SELECT * FROM incidents WHERE cluster = $1 AND service = $2 AND state NOT IN (${terminal}) LIMIT 1`,
+      [cluster, service],
+    );
+    const chaos = await client.query(
+      `SELECT attributes->>'chaosExperimentId' AS experiment_id, occurred_at FROM signals
+        WHERE kind = 'chaos' AND cluster = $1 AND service = $2 ORDER BY occurred_at DESC LIMIT 1`,
+      [cluster, service],
+    );
+    const s = same.rows[0];
+    const c = chaos.rows[0];
+    return {
+      sameFingerprint: s
+        ? { signalId: s.id, lastSeenAt: new Date(s.last_seen_at), incidentId: s.incident_id }
+        : null,
+      openIncident: open.rows[0] ? toView(open.rows[0]) : null,
+      lastChaos: c?.experiment_id ? { experimentId: c.experiment_id, at: new Date(c.occurred_at) } : null,
+    };
+  }
+
+  private async apply(
+    client: PoolClient,
+    request: IngestRequest,
+    context: CorrelationContext,
+  ): Promise<Applied> {
+    const { signal } = request;
+    const decision = request.decide(context);
+    const at = signal.occurredAt.toISOString();
+    switch (decision.kind) {
+      case 'repeat': {
+        const { rows } = await client.query(
+          `UPDATE signals SET occurrences = occurrences + 1, last_seen_at = greatest(last_seen_at, $2)
+            WHERE id = $1 RETURNING occurrences`,
+          [decision.signalId, at],
+        );
+        await this.ledger(client, request.eventId, decision.signalId);
+        return {
+          kind: 'repeat',
+          signalId: decision.signalId,
+          incidentId: decision.incidentId,
+          occurrences: rows[0]?.occurrences ?? 0,
+        };
+      }
+      case 'open': {
+        const { rows } = await client.query<IncidentRow>(
+          `INSERT INTO incidents (cluster, service, title, fingerprint, opened_at, updated_at, last_signal_at,
+                                  last_fault_at, chaos_experiment_id, service_snapshot)
+           VALUES ($1, $2, $3, $4, $5, now(), $5, $5, $6, $7) RETURNING *`,
+          [
+            request.service.cluster,
+            request.service.service,
+            `${signal.name} on ${request.service.cluster}/${request.service.service}`,
+            request.fingerprint,
+            at,
+            decision.chaosExperimentId,
+            request.snapshot ? JSON.stringify(request.snapshot) : null,
+          ],
+        );
+        const incident = rows[0] as IncidentRow;
+        await this.insertSignal(client, request, incident.id, null);
+        await this.timeline(client, incident.id, at, 'opened', {
+          signalId: signal.id,
+          fingerprint: request.fingerprint,
+          chaosExperimentId: decision.chaosExperimentId,
+        });
+        await this.timeline(client, incident.id, at, 'signal', this.signalSummary(request));
+        return { kind: 'opened', incident: toRecord(incident) };
+      }
+      case 'attach': {
+        const { rows } = await client.query<IncidentRow>(
+          `UPDATE incidents
+              SET signal_count = signal_count + 1,
+                  last_signal_at = greatest(last_signal_at, $3),
+                  last_fault_at = CASE WHEN $4 THEN last_fault_at ELSE greatest(coalesce(last_fault_at, $3), $3) END,
+                  recovery_seen_at = CASE WHEN $4 THEN greatest(coalesce(recovery_seen_at, $3), $3) ELSE recovery_seen_at END,
+                  version = version + 1,
+                  updated_at = now()
+            WHERE id = $1 AND version = $2
+          RETURNING *`,
+          [decision.incidentId, decision.expectedVersion, at, decision.recovery],
+        );
+        if (!rows[0])
+          throw new ConcurrencyConflictError(`incident ${decision.incidentId} changed since it was read`);
+        await this.insertSignal(client, request, decision.incidentId, null);
+        await this.timeline(client, decision.incidentId, at, 'signal', this.signalSummary(request));
+        return { kind: 'attached', incident: toRecord(rows[0]), recovery: decision.recovery };
+      }
+      case 'suppress':
+        await this.insertSignal(client, request, null, decision.reason);
+        return { kind: 'suppressed', reason: decision.reason };
+    }
+  }
+
+  private signalSummary(request: IngestRequest) {
+    const { signal } = request;
+    return {
+      signalId: signal.id,
+      kind: signal.kind,
+      name: signal.name,
+      classification: signal.classification,
+      reason: signal.reason,
+    };
+  }
+
+  private async insertSignal(
+    client: PoolClient,
+    request: IngestRequest,
+    incidentId: string | null,
+    suppressed: string | null,
+  ) {
+    const { signal } = request;
+    await client.query(
+      `INSERT INTO signals (id, kind, name, state, previous_state, reason, occurred_at, last_seen_at, cluster, service,
+                            service_snapshot, raw, classification, fingerprint, attributes, incident_id, suppressed_reason)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+      [
+        signal.id,
+        signal.kind,
+        signal.name,
+        signal.state,
+        signal.previousState,
+        signal.reason,
+        signal.occurredAt.toISOString(),
+        request.service.cluster,
+        request.service.service,
+        request.snapshot ? JSON.stringify(request.snapshot) : null,
+        JSON.stringify(signal.raw),
+        signal.classification,
+        request.fingerprint,
+        JSON.stringify(signal.attributes),
+        incidentId,
+        suppressed,
+      ],
+    );
+    await this.ledger(client, request.eventId, signal.id);
+  }
+
+  private async ledger(client: PoolClient, eventId: string, signalId: string) {
+    await client.query('INSERT INTO signal_events (event_id, signal_id) VALUES ($1, $2)', [
+      eventId,
+      signalId,
+    ]);
+  }
+
+  private async timeline(client: PoolClient, incidentId: string, at: string, kind: string, detail: object) {
+    await client.query(
+      'INSERT INTO incident_timeline (incident_id, at, kind, detail) VALUES ($1, $2, $3, $4)',
+      [incidentId, at, kind, JSON.stringify(detail)],
+    );
+  }
+
+  async markPublished(envelopeIds: string[]): Promise<void> {
+    await this.pool.query(
+      'UPDATE outbox SET published_at = now() WHERE id = ANY($1) AND published_at IS NULL',
+      [envelopeIds],
+    );
+  }
+
+  async selfResolveDue(
+    now: Date,
+    settings: CorrelationSettings,
+    announce: (incident: IncidentRecord, resolvedAt: Date) => Envelope,
+  ): Promise<Envelope[]> {
+    const cutoff = new Date(now.getTime() - settings.quietPeriodMs).toISOString();
+    const { rows } = await this.pool.query<IncidentRow>(
+      `SELECT * FROM incidents WHERE state NOT IN (${terminal}) AND recovery_seen_at IS NOT NULL AND recovery_seen_at <= $1`,
+      [cutoff],
+    );
+    const envelopes: Envelope[] = [];
+    for (const candidate of rows) {
+      if (!isSelfResolutionDue(toView(candidate), settings, now)) continue;
+      const envelope = await this.transaction(async (client) => {
+        const updated = await client.query<IncidentRow>(
+          `UPDATE incidents SET state = 'self_resolved', closed_at = $3, version = version + 1, updated_at = now()
+            WHERE id = $1 AND version = $2 RETURNING *`,
+          [candidate.id, candidate.version, now.toISOString()],
+        );
+        // Changed meanwhile (a new fault, an action): not ours to close any more.
+        if (!updated.rows[0]) return null;
+        await this.timeline(client, candidate.id, now.toISOString(), 'self_resolved', {
+          quietSinceRecovery: candidate.recovery_seen_at,
+        });
+        const env = announce(toRecord(updated.rows[0]), now);
+        await client.query(
+          'INSERT INTO outbox (id, causation_id, envelope) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING',
+          [env.id, env.causationId, JSON.stringify(env)],
+        );
+        return env;
+      });
+      if (envelope) envelopes.push(envelope);
+    }
+    return envelopes;
+  }
+
+  /** Adds or updates a watched service (the registry used by WatchedService and the tests). */
+  async registerService(record: WatchedServiceRecord): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO watched_services (cluster, service, alarm_prefixes, allowed_actions, min_tasks, max_tasks)
+       VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (cluster, service) DO UPDATE
+         SET alarm_prefixes = EXCLUDED.alarm_prefixes, allowed_actions = EXCLUDED.allowed_actions,
+             min_tasks = EXCLUDED.min_tasks, max_tasks = EXCLUDED.max_tasks`,
+      [
+        record.cluster,
+        record.service,
+        record.alarmPrefixes,
+        record.allowedActions,
+        record.minTasks,
+        record.maxTasks,
+      ],
+    );
+  }
+
+  async unregisterService(ref: ServiceRef): Promise<void> {
+    await this.pool.query('DELETE FROM watched_services WHERE cluster = $1 AND service = $2', [
+      ref.cluster,
+      ref.service,
+    ]);
+  }
+}

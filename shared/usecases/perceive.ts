@@ -1,0 +1,231 @@
+import { fingerprintOf, symptomKey } from '../domain/fingerprint.ts';
+import { type CorrelationSettings, decide, defaultCorrelationSettings } from '../domain/incident.ts';
+import type {
+  AlarmTagReader,
+  Applied,
+  Clock,
+  Counters,
+  EcsServiceReader,
+  EventPublisher,
+  PerceptionStore,
+} from '../domain/ports.ts';
+import { type ServiceRef, type Signal, toSignal } from '../domain/signal.ts';
+import type {
+  IncidentOpenedData,
+  IncidentResolvedData,
+  IncidentUpdatedData,
+  SignalReceivedData,
+} from '../events/catalog.ts';
+import { detailTypes } from '../events/detail-types.ts';
+import { buildEnvelope, type Envelope } from '../events/envelope.ts';
+import { parseInbound } from '../events/inbound.ts';
+
+export interface PerceiveDeps {
+  store: PerceptionStore;
+  ecs: EcsServiceReader;
+  alarmTags: AlarmTagReader;
+  bus: EventPublisher;
+  counters: Counters;
+  clock: Clock;
+  settings?: CorrelationSettings;
+}
+
+export type PerceiveResult =
+  | { outcome: 'ignored'; reason: 'unknown_detail_type'; detailType: string; source: string }
+  | {
+      outcome: 'ignored';
+      reason: 'unresolved_service' | 'not_watched';
+      signal: Signal;
+      service: ServiceRef | null;
+    }
+  | {
+      outcome: Applied['kind'];
+      signal: Signal;
+      service: ServiceRef;
+      fingerprint: string;
+      incidentId: string | null;
+      published: Envelope[];
+    };
+
+const source = 'homeostat.perceive';
+
+/**
+ * The service a signal concerns: from the event itself, else from the alarm's
+ * homeostat:cluster / homeostat:service tags, else from the registry's alarm prefixes.
+ */
+export async function resolveService(
+  signal: Signal,
+  deps: Pick<PerceiveDeps, 'alarmTags' | 'store'>,
+): Promise<ServiceRef | null> {
+  if (signal.service) return signal.service;
+  if (signal.kind !== 'alarm') return null;
+  const alarmArn = signal.attributes.alarmArn;
+  if (typeof alarmArn === 'string' && alarmArn) {
+    const tags = await deps.alarmTags.tagsOf(alarmArn);
+    const cluster = tags['homeostat:cluster'];
+    const service = tags['homeostat:service'];
+    if (cluster && service) return { cluster, service };
+  }
+  return deps.store.serviceForAlarmName(signal.name);
+}
+
+/** The events announcing what recording a signal did (none for repeats). */
+export function announce(
+  signal: Signal,
+  service: ServiceRef,
+  fingerprint: string,
+  applied: Applied,
+  now: Date,
+): Envelope[] {
+  if (applied.kind === 'redelivery' || applied.kind === 'repeat') return [];
+  const incident = applied.kind === 'opened' || applied.kind === 'attached' ? applied.incident : null;
+  const common = {
+    source,
+    time: now,
+    causationId: signal.id,
+    correlationId: incident?.id ?? signal.id,
+    incidentId: incident?.id ?? null,
+  };
+  const envelopes: Envelope[] = [
+    buildEnvelope<SignalReceivedData>({
+      ...common,
+      type: detailTypes.signalReceived,
+      data: {
+        signalId: signal.id,
+        kind: signal.kind,
+        classification: signal.classification,
+        name: signal.name,
+        state: signal.state,
+        previousState: signal.previousState,
+        reason: signal.reason,
+        occurredAt: signal.occurredAt.toISOString(),
+        service,
+        fingerprint,
+        incidentId: incident?.id ?? null,
+        attributes: signal.attributes,
+      },
+    }),
+  ];
+  if (applied.kind === 'opened') {
+    envelopes.push(
+      buildEnvelope<IncidentOpenedData>({
+        ...common,
+        type: detailTypes.incidentOpened,
+        data: {
+          incidentId: applied.incident.id,
+          service,
+          title: applied.incident.title,
+          fingerprint,
+          firstSignalId: signal.id,
+          openedAt: applied.incident.openedAt.toISOString(),
+          chaosExperimentId: applied.incident.chaosExperimentId,
+          serviceSnapshot: applied.incident.serviceSnapshot,
+        },
+      }),
+    );
+  } else if (applied.kind === 'attached') {
+    envelopes.push(
+      buildEnvelope<IncidentUpdatedData>({
+        ...common,
+        type: detailTypes.incidentUpdated,
+        data: {
+          incidentId: applied.incident.id,
+          service,
+          state: applied.incident.state,
+          signalId: signal.id,
+          classification: signal.classification,
+          signalCount: applied.incident.signalCount,
+        },
+      }),
+    );
+  }
+  return envelopes;
+}
+
+async function publishAll(envelopes: Envelope[], deps: Pick<PerceiveDeps, 'bus' | 'store'>): Promise<void> {
+  for (const envelope of envelopes) await deps.bus.publish(envelope);
+  if (envelopes.length > 0) await deps.store.markPublished(envelopes.map((e) => e.id));
+}
+
+/**
+ * One inbound event → at most one signal → joined to the service's live
+ * incident, a new incident, a counted repeat, or a recorded suppression.
+ * Everything is written in one transaction together with the events that
+ * announce it (outbox), then published; a redelivery publishes what is left.
+ */
+export async function perceive(event: unknown, deps: PerceiveDeps): Promise<PerceiveResult> {
+  const parsed = parseInbound(event);
+  if (parsed.status === 'unknown') {
+    deps.counters.increment('EventsIgnored', { reason: 'unknown_detail_type' });
+    return {
+      outcome: 'ignored',
+      reason: 'unknown_detail_type',
+      detailType: parsed.detailType,
+      source: parsed.source,
+    };
+  }
+  const signal = toSignal(parsed.inbound, event);
+  const service = await resolveService(signal, deps);
+  if (!service) {
+    deps.counters.increment('EventsIgnored', { reason: 'unresolved_service' });
+    return { outcome: 'ignored', reason: 'unresolved_service', signal, service: null };
+  }
+  if (!(await deps.store.watchedService(service))) {
+    deps.counters.increment('EventsIgnored', { reason: 'not_watched' });
+    return { outcome: 'ignored', reason: 'not_watched', signal, service };
+  }
+  const settings = deps.settings ?? defaultCorrelationSettings;
+  const fingerprint = fingerprintOf(service, symptomKey(signal));
+  const now = deps.clock.now();
+  // Only a fault can open an incident, and the snapshot is kept with it.
+  const snapshot = signal.classification === 'fault' ? await deps.ecs.describeService(service) : null;
+  const result = await deps.store.ingest({
+    eventId: signal.id,
+    signal,
+    service,
+    fingerprint,
+    snapshot,
+    decide: (context) => decide({ ...signal, service }, context, settings, now),
+    announce: (applied) => announce(signal, service, fingerprint, applied, now),
+  });
+  await publishAll(result.pending, deps);
+  deps.counters.increment('Signals', { outcome: result.applied.kind });
+  const applied = result.applied;
+  const incidentId =
+    applied.kind === 'opened' || applied.kind === 'attached'
+      ? applied.incident.id
+      : applied.kind === 'repeat'
+        ? applied.incidentId
+        : null;
+  return { outcome: applied.kind, signal, service, fingerprint, incidentId, published: result.pending };
+}
+
+/** Self-resolves incidents that recovered and stayed quiet, and announces them. */
+export async function sweepQuietIncidents(
+  deps: Pick<PerceiveDeps, 'store' | 'bus' | 'clock' | 'settings' | 'counters'>,
+): Promise<Envelope[]> {
+  const now = deps.clock.now();
+  const envelopes = await deps.store.selfResolveDue(
+    now,
+    deps.settings ?? defaultCorrelationSettings,
+    (incident, at) =>
+      buildEnvelope<IncidentResolvedData>({
+        type: detailTypes.incidentResolved,
+        source,
+        time: now,
+        incidentId: incident.id,
+        correlationId: incident.id,
+        causationId: `self-resolution:${incident.id}`,
+        data: {
+          incidentId: incident.id,
+          service: incident.service,
+          resolution: 'self_resolved',
+          resolvedAt: at.toISOString(),
+          openedAt: incident.openedAt.toISOString(),
+        },
+      }),
+  );
+  await publishAll(envelopes, deps);
+  if (envelopes.length > 0) deps.counters.increment('IncidentsSelfResolved', {});
+  return envelopes;
+}
