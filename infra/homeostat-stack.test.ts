@@ -49,19 +49,67 @@ describe('HomeostatStack', () => {
     template.hasResourceProperties('AWS::Events::Archive', { RetentionDays: 30 });
   });
 
-  it('routes CloudWatch alarm state changes on the default bus to the perception agent, with a DLQ', () => {
-    const rules = template.findResources('AWS::Events::Rule');
-    const [rule] = Object.values(rules);
-    expect(Object.keys(rules)).toHaveLength(1);
-    expect(rule?.Properties.EventBusName).toBeUndefined();
-    expect(rule?.Properties.EventPattern).toEqual({
+  it('routes alarms and ECS events (default bus), app signals and chaos markers (homeostat bus) and a sweep to perception', () => {
+    const rules = Object.values(template.findResources('AWS::Events::Rule'));
+    const busId = stack.getLogicalId(stack.bus.bus.node.defaultChild as CfnElement);
+    const byPattern = (source: string) =>
+      rules.find((r) => JSON.stringify(r.Properties?.EventPattern ?? {}).includes(source));
+    expect(byPattern('aws.cloudwatch')?.Properties?.EventPattern).toEqual({
       source: ['aws.cloudwatch'],
       'detail-type': ['CloudWatch Alarm State Change'],
     });
-    const [target] = (rule?.Properties?.Targets ?? []) as Record<string, unknown>[];
-    expect(target?.Arn).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^PerceptionAgentFunction/), 'Arn'] });
-    expect(target?.DeadLetterConfig).toBeDefined();
-    expect(target?.RetryPolicy).toMatchObject({ MaximumRetryAttempts: 8 });
+    expect(byPattern('aws.ecs')?.Properties?.EventPattern).toEqual({
+      source: ['aws.ecs'],
+      'detail-type': ['ECS Task State Change', 'ECS Deployment State Change', 'ECS Service Action'],
+    });
+    const inputs = byPattern('homeostat.app');
+    expect(inputs?.Properties?.EventPattern).toEqual({
+      source: ['homeostat.app', 'homeostat.chaos'],
+      'detail-type': ['app.signal', 'chaos.injected'],
+    });
+    expect(inputs?.Properties?.EventBusName).toEqual({ Ref: busId });
+    expect(byPattern('aws.cloudwatch')?.Properties?.EventBusName).toBeUndefined();
+    const sweep = rules.find((r) => r.Properties?.ScheduleExpression);
+    expect(sweep?.Properties?.ScheduleExpression).toBe('rate(1 minute)');
+    expect(rules).toHaveLength(4);
+    for (const rule of rules) {
+      const [target] = (rule.Properties?.Targets ?? []) as Record<string, unknown>[];
+      expect(target?.Arn).toEqual({
+        'Fn::GetAtt': [expect.stringMatching(/^PerceptionAgentFunction/), 'Arn'],
+      });
+      expect(target?.DeadLetterConfig).toBeDefined();
+      expect(target?.RetryPolicy).toMatchObject({ MaximumRetryAttempts: 8 });
+    }
+  });
+
+  it('publishes one JSON Schema per detail-type in an EventBridge Schema Registry', () => {
+    template.resourceCountIs('AWS::EventSchemas::Registry', 1);
+    const schemas = Object.values(template.findResources('AWS::EventSchemas::Schema'));
+    expect(schemas.map((s) => s.Properties?.SchemaName).sort()).toEqual(
+      [
+        'action.executed',
+        'approval.requested',
+        'chaos.injected',
+        'diagnosis.completed',
+        'incident.escalated',
+        'incident.opened',
+        'incident.resolved',
+        'incident.updated',
+        'plan.approved',
+        'remediation.failed',
+        'signal.received',
+        'verification.due',
+      ].map((t) => `homeostat@${t}`),
+    );
+    const opened = JSON.parse(
+      String(
+        schemas.find((s) => s.Properties?.SchemaName === 'homeostat@incident.opened')?.Properties?.Content,
+      ),
+    );
+    expect(opened.properties.data.required).toEqual(
+      expect.arrayContaining(['incidentId', 'service', 'fingerprint']),
+    );
+    expect(opened.properties.type).toMatchObject({ enum: ['incident.opened'] });
   });
 
   it('runs every agent on nodejs22.x arm64 with tracing, JSON logs and a failure destination', () => {
@@ -91,6 +139,7 @@ describe('HomeostatStack', () => {
     expect(actionsOf(statements)).toEqual(
       new Set([
         'ecs:DescribeServices',
+        'cloudwatch:ListTagsForResource',
         'events:PutEvents',
         'secretsmanager:GetSecretValue',
         'secretsmanager:DescribeSecret',
@@ -137,6 +186,57 @@ describe('HomeostatStack', () => {
     const agnostic = synth({}, 'agnostic').stack;
     const errors = Annotations.fromStack(agnostic).findError('*', Match.stringLikeRegexp('AwsSolutions-.*'));
     expect(errors.map((e) => `${e.id}: ${String(e.entry.data).split('[')[1]?.split(']')[0]}`)).toEqual([]);
+  });
+});
+
+describe('watched services from context', () => {
+  it('creates tagged standard alarms and registers the service through the migrator', () => {
+    const { template } = synth({
+      'homeostat:watchedServices': JSON.stringify([
+        {
+          cluster: 'shop',
+          service: 'api',
+          targetGroup: { targetGroupFullName: 'targetgroup/api/1', loadBalancerFullName: 'app/shop/2' },
+          alarmNamePrefixes: ['legacy-api-'],
+        },
+      ]),
+    });
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
+    expect(alarms.map((a) => a.Properties?.AlarmName).sort()).toEqual(
+      [
+        'cpu-high',
+        'memory-high',
+        'p99-latency',
+        'running-below-desired',
+        'target-5xx-rate',
+        'unhealthy-hosts',
+      ].map((n) => `homeostat-shop-api-${n}`),
+    );
+    for (const alarm of alarms) {
+      expect(alarm.Properties?.Tags).toEqual(
+        expect.arrayContaining([
+          { Key: 'homeostat:cluster', Value: 'shop' },
+          { Key: 'homeostat:service', Value: 'api' },
+        ]),
+      );
+    }
+    const migrator = Object.values(template.findResources('AWS::Lambda::Function')).find((f) =>
+      String(f.Properties?.Description).startsWith('Applies Homeostat'),
+    );
+    expect(JSON.parse(migrator?.Properties?.Environment?.Variables?.HOMEOSTAT_WATCHED_SERVICES)).toEqual([
+      {
+        cluster: 'shop',
+        service: 'api',
+        alarmPrefixes: ['homeostat-shop-api-', 'legacy-api-'],
+        minTasks: 1,
+        maxTasks: 10,
+      },
+    ]);
+  });
+
+  it('refuses a watched service without a name', () => {
+    const app = new App({ context: { 'homeostat:watchedServices': '[{"cluster":"shop"}]' } });
+    expect(() => readSettings(app.node)).toThrow(/every entry needs cluster and service/);
   });
 });
 

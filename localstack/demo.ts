@@ -8,6 +8,7 @@ import { ECSClient } from '@aws-sdk/client-ecs';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { createPool } from '../shared/adapters/database.ts';
 import { ecsMetricAlarmEvent } from '../shared/testing/alarm-events.ts';
+import { taskStoppedEvent } from '../shared/testing/ecs-events.ts';
 import { deployLocal, localClientConfig, stackOutputs } from './deploy-local.ts';
 import { captureEvents, createEcsService, uniqueName } from './fixtures.ts';
 import {
@@ -26,7 +27,9 @@ let stepNo = 0;
 const step = (title: string) => console.log(`\n[${elapsed()}] ${++stepNo}. ${title}`);
 const detail = (line: string) => console.log(`          ${line}`);
 
-console.log('Homeostat demo — alarm → perception agent → ECS → Postgres → homeostat bus, all local');
+console.log(
+  'Homeostat demo — alarms and ECS events → perception agent → one incident in Postgres → homeostat bus, all local',
+);
 
 step('Local AWS emulator');
 const hadDatabase = readLocalDbState() !== undefined;
@@ -48,52 +51,100 @@ const cleanup = async () => {
 };
 
 try {
-  step('Deploy the CDK app into the emulator (cdklocal bootstrap + deploy)');
-  await deployLocal({ endpoint: emulator.endpoint, database, log: detail });
+  const cluster = uniqueName('shop');
+  step(`Deploy the CDK app into the emulator (cdklocal bootstrap + deploy), watching ${cluster}/api`);
+  // The standard alarms use metric math, which MiniStack's CloudFormation lacks: register only.
+  await deployLocal({
+    endpoint: emulator.endpoint,
+    database,
+    log: detail,
+    watchedServices: [{ cluster, service: 'api', standardAlarms: false }],
+  });
   const outputs = await stackOutputs(emulator.endpoint, 'Homeostat');
   detail(`bus ${outputs.BusName}; perception agent ${outputs.PerceptionFunctionName}`);
-  detail('the migrator trigger applied migrations/ during the deploy');
+  detail('the migrator trigger applied migrations/ and registered the watched service during the deploy');
 
   const config = localClientConfig(emulator.endpoint);
-  const cluster = uniqueName('shop');
-  step(`Register a sample ECS service ${cluster}/api with 3 tasks`);
+  step(`Create the sample ECS service ${cluster}/api with 3 tasks in the emulator`);
   const taskDefinition = await createEcsService(new ECSClient(config), cluster, 'api', 3);
   detail(`task definition ${taskDefinition}`);
 
-  const capture = await captureEvents(config, outputs.BusName ?? 'homeostat', 'signal.received');
+  const capture = await captureEvents(config, outputs.BusName ?? 'homeostat', 'incident.opened');
+  const events = new EventBridgeClient(config);
+  const put = async (event: { source: string; 'detail-type': string; detail: unknown }) => {
+    const out = await events.send(
+      new PutEventsCommand({
+        Entries: [
+          { Source: event.source, DetailType: event['detail-type'], Detail: JSON.stringify(event.detail) },
+        ],
+      }),
+    );
+    return out.Entries?.[0]?.EventId ?? '';
+  };
   step('Play CloudWatch: put an "api-memory-high" ALARM state change on the default bus');
   const alarm = ecsMetricAlarmEvent({ cluster, service: 'api', alarmName: 'api-memory-high' });
-  const put = await new EventBridgeClient(config).send(
-    new PutEventsCommand({
-      Entries: [
-        { Source: alarm.source, DetailType: alarm['detail-type'], Detail: JSON.stringify(alarm.detail) },
-      ],
-    }),
-  );
-  const eventId = put.Entries?.[0]?.EventId ?? '';
+  const eventId = await put(alarm);
   detail(`event ${eventId}: MemoryUtilization above 90% on ClusterName=${cluster}, ServiceName=api`);
 
-  step('Perception agent (Lambda) resolved the service in ECS and recorded the signal in Postgres');
+  step('Perception agent (Lambda) opened an incident in Postgres, with the ECS snapshot');
   const pool = createPool({ url: database.url, wsProxy: database.wsProxy });
-  const row = await waitFor(
-    'the signal row',
-    async () =>
-      (
-        await pool.query(
-          'SELECT id, name, state, cluster, service, service_snapshot, received_at FROM signals WHERE id = $1',
-          [eventId],
-        )
-      ).rows[0],
-    { timeoutMs: 60_000 },
+  const signalRow = (id: string) =>
+    waitFor(
+      'the signal row',
+      async () => (await pool.query('SELECT * FROM signals WHERE id = $1', [id])).rows[0],
+      {
+        timeoutMs: 60_000,
+      },
+    );
+  const row = await signalRow(eventId);
+  const incident = (await pool.query('SELECT * FROM incidents WHERE id = $1', [row.incident_id])).rows[0];
+  detail(
+    `incident ${incident.id}: "${incident.title}", state ${incident.state}, fingerprint ${row.fingerprint}`,
   );
-  await pool.end();
-  detail(`signals row: ${row.name} ${row.state} on ${row.cluster}/${row.service}`);
-  detail(`ECS snapshot: ${JSON.stringify(row.service_snapshot)}`);
+  detail(`ECS snapshot: ${JSON.stringify(incident.service_snapshot)}`);
 
-  step('signal.received published on the homeostat bus');
+  step('incident.opened published on the homeostat bus');
   const envelope = await capture.next<Record<string, unknown>>((d) => d.causationId === eventId, 60_000);
   await capture.dispose();
   for (const line of JSON.stringify(envelope, null, 2).split('\n')) detail(line);
+
+  step('Play ECS: two OOM-killed tasks, then the same alarm back to OK');
+  const first = await put(taskStoppedEvent({ cluster, service: 'api' }));
+  const second = await put(taskStoppedEvent({ cluster, service: 'api' }));
+  const ok = await put(
+    ecsMetricAlarmEvent({
+      cluster,
+      service: 'api',
+      alarmName: 'api-memory-high',
+      state: 'OK',
+      previousState: 'ALARM',
+    }),
+  );
+  await signalRow(first);
+  await waitFor(
+    'the repeat to be counted',
+    async () => (await pool.query('SELECT 1 FROM signal_events WHERE event_id = $1', [second])).rows[0],
+  );
+  await signalRow(ok);
+  const timeline = await pool.query(
+    'SELECT kind, detail FROM incident_timeline WHERE incident_id = $1 ORDER BY id',
+    [incident.id],
+  );
+  const after = (
+    await pool.query('SELECT signal_count, state, recovery_seen_at FROM incidents WHERE id = $1', [
+      incident.id,
+    ])
+  ).rows[0];
+  const oom = (await pool.query('SELECT occurrences FROM signals WHERE id = $1', [first])).rows[0];
+  detail(
+    `one incident, ${after.signal_count} signals; the second OOM counted as a repeat (occurrences ${oom.occurrences})`,
+  );
+  detail(
+    `recovery seen at ${new Date(after.recovery_seen_at).toISOString()}: self-resolves after 10 quiet minutes unless it fires again`,
+  );
+  for (const entry of timeline.rows)
+    detail(`timeline: ${entry.kind} ${entry.detail.name ?? ''} ${entry.detail.classification ?? ''}`);
+  await pool.end();
 
   console.log(`\nDone in ${elapsed().trim()}. Where to look next:`);
   console.log('  • agent logs: .local/emulator.log (the emulator runs the Lambdas)');

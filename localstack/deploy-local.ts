@@ -22,6 +22,13 @@ export interface LocalDeployOptions {
   busName?: string;
   /** @default 'homeostat/database-url' */
   secretName?: string;
+  /** Context homeostat:watchedServices for the deploy. @default [] */
+  watchedServices?: {
+    cluster: string;
+    service: string;
+    alarmNamePrefixes?: string[];
+    standardAlarms?: boolean;
+  }[];
   log?: (line: string) => void;
 }
 
@@ -98,8 +105,10 @@ export async function deployLocal(options: LocalDeployOptions): Promise<void> {
     `homeostat:databaseUrlSecretName=${secretName}`,
     // Lambdas running in containers reach the host as host.docker.internal, say.
     `homeostat:databaseWsProxy=${process.env.HOMEOSTAT_LAMBDA_DB_PROXY ?? options.database.wsProxy}`,
-    // MiniStack's CloudFormation has no AWS::Events::Archive.
+    // MiniStack's CloudFormation has no AWS::Events::Archive nor AWS::EventSchemas::*.
     'homeostat:archive=false',
+    'homeostat:schemaRegistry=false',
+    `homeostat:watchedServices=${JSON.stringify(options.watchedServices ?? [])}`,
   ].flatMap((c) => ['-c', c]);
   log('cdklocal bootstrap');
   await run(cdklocal, ['bootstrap', '--quiet', ...context], env, log);

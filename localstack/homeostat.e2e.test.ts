@@ -5,6 +5,7 @@ import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, type Pool } from '../shared/adapters/database.ts';
 import { ecsMetricAlarmEvent } from '../shared/testing/alarm-events.ts';
+import { appSignalEvent, taskStoppedEvent } from '../shared/testing/ecs-events.ts';
 import { type LocalDatabase, startLocalDatabase } from './db-server.ts';
 import { deleteStack, deployLocal, stackOutputs } from './deploy-local.ts';
 import { waitFor } from './harness.ts';
@@ -18,9 +19,11 @@ import {
 } from './testing.ts';
 
 /**
- * Through a real cdklocal deployment: an alarm on the default bus reaches the
- * deployed perception Lambda, which describes the ECS service, writes Postgres
- * through the Neon driver, and emits signal.received on the homeostat bus.
+ * Through a real cdklocal deployment: the migrator creates the schema and
+ * registers the watched service; an alarm and an ECS event on the default bus
+ * and an app signal on the homeostat bus reach the deployed perception Lambda
+ * through the stack's rules, which records them in Postgres (Neon driver) as
+ * one incident and publishes the incident's events on the homeostat bus.
  */
 describe('deployed Homeostat stack in the emulator', () => {
   const stackName = 'HomeostatE2E';
@@ -41,9 +44,12 @@ describe('deployed Homeostat stack in the emulator', () => {
       stackName,
       busName,
       secretName: `${stackName}/database-url`,
+      // MiniStack's CloudFormation rejects metric-math alarms; CDK tests cover the standard alarms.
+      watchedServices: [{ cluster, service: 'api', standardAlarms: false }],
+      log: (line) => process.stderr.write(`[deploy] ${line}\n`),
     });
     outputs = await stackOutputs(emulatorEndpoint(), stackName);
-    capture = await captureEvents(busName, 'signal.received');
+    capture = await captureEvents(busName, 'incident.opened');
     await createEcsService(new ECSClient(emulatorClientConfig()), cluster, 'api', 2);
   });
 
@@ -54,39 +60,74 @@ describe('deployed Homeostat stack in the emulator', () => {
     await database?.stop();
   });
 
-  it('ran the migrations on deploy through the migrator trigger', async () => {
-    const { rows } = await pool.query('SELECT name FROM schema_migrations');
-    expect(rows.map((r) => r.name)).toContain('0001_init.sql');
+  it('ran the migrations and registered the watched service on deploy through the migrator trigger', async () => {
+    const { rows } = await pool.query('SELECT name FROM schema_migrations ORDER BY name');
+    expect(rows.map((r) => r.name)).toEqual(['0001_init.sql', '0002_incidents.sql']);
+    const watched = await pool.query('SELECT cluster, service, alarm_prefixes FROM watched_services');
+    expect(watched.rows).toEqual([
+      { cluster, service: 'api', alarm_prefixes: [`homeostat-${cluster}-api-`] },
+    ]);
     expect(outputs.BusName).toBe(busName);
   });
 
-  it('turns an alarm on the default bus into a Postgres row and a signal.received event', async () => {
-    const alarm = ecsMetricAlarmEvent({ cluster, service: 'api', alarmName: 'api-memory-high-e2e' });
+  it('turns an alarm, an ECS task failure and an app signal into one incident through the deployed rules', async () => {
     const events = new EventBridgeClient(emulatorClientConfig());
-    const put = await events.send(
-      new PutEventsCommand({
-        Entries: [
-          { Source: alarm.source, DetailType: alarm['detail-type'], Detail: JSON.stringify(alarm.detail) },
-        ],
-      }),
-    );
-    expect(put.FailedEntryCount ?? 0).toBe(0);
-    const eventId = put.Entries?.[0]?.EventId as string;
+    const put = async (entry: { source: string; 'detail-type': string; detail: unknown }, bus?: string) => {
+      const out = await events.send(
+        new PutEventsCommand({
+          Entries: [
+            {
+              Source: entry.source,
+              DetailType: entry['detail-type'],
+              Detail: JSON.stringify(entry.detail),
+              EventBusName: bus,
+            },
+          ],
+        }),
+      );
+      expect(out.FailedEntryCount ?? 0).toBe(0);
+      return out.Entries?.[0]?.EventId as string;
+    };
+    const signalRow = (id: string) =>
+      waitFor(
+        'the signal row',
+        async () => (await pool.query('SELECT * FROM signals WHERE id = $1', [id])).rows[0],
+        {
+          timeoutMs: 60_000,
+        },
+      );
 
-    const row = await waitFor(
-      'the signal row',
-      async () => (await pool.query('SELECT * FROM signals WHERE id = $1', [eventId])).rows[0],
-      { timeoutMs: 60_000 },
+    const alarmId = await put(
+      ecsMetricAlarmEvent({ cluster, service: 'api', alarmName: 'api-memory-high-e2e' }),
     );
-    expect(row).toMatchObject({ name: 'api-memory-high-e2e', state: 'ALARM', cluster, service: 'api' });
-    expect(row.service_snapshot).toMatchObject({ desiredCount: 2, status: 'ACTIVE' });
-
-    const published = await capture.next<{ causationId: string }>((d) => d.causationId === eventId, 60_000);
-    expect(published).toMatchObject({
-      type: 'signal.received',
-      source: 'homeostat.perceive',
-      data: { name: 'api-memory-high-e2e', service: { cluster, service: 'api' } },
+    const alarmRow = await signalRow(alarmId);
+    expect(alarmRow).toMatchObject({
+      name: 'api-memory-high-e2e',
+      classification: 'fault',
+      cluster,
+      service: 'api',
     });
+    const [incident] = (await pool.query('SELECT * FROM incidents WHERE id = $1', [alarmRow.incident_id]))
+      .rows;
+    expect(incident?.service_snapshot).toMatchObject({ desiredCount: 2, status: 'ACTIVE' });
+    const opened = await capture.next<{ data: { firstSignalId: string } }>(
+      (d) => d.data.firstSignalId === alarmId,
+      60_000,
+    );
+    expect(opened).toMatchObject({
+      type: 'incident.opened',
+      source: 'homeostat.perceive',
+      incidentId: incident?.id,
+    });
+
+    const taskId = await put(taskStoppedEvent({ cluster, service: 'api' }));
+    expect(await signalRow(taskId)).toMatchObject({ kind: 'task_stopped', incident_id: incident?.id });
+
+    const appId = await put(appSignalEvent({ cluster, service: 'api', severity: 'fault' }), busName);
+    expect(await signalRow(appId)).toMatchObject({ kind: 'app', incident_id: incident?.id });
+    const [after] = (await pool.query('SELECT signal_count FROM incidents WHERE id = $1', [incident?.id]))
+      .rows;
+    expect(after?.signal_count).toBe(3);
   });
 
   it('sends a malformed event to the failure destination with the reason, writing no row', async () => {
@@ -120,7 +161,9 @@ describe('deployed Homeostat stack in the emulator', () => {
       },
       { timeoutMs: 90_000 },
     );
-    expect(record).toMatch(/not a CloudWatch Alarm State Change event/);
+    expect(record).toMatch(
+      /malformed \\"CloudWatch Alarm State Change\\" event|malformed "CloudWatch Alarm State Change" event/,
+    );
     expect(record).toMatch(/detail/);
     const { rows } = await pool.query('SELECT 1 FROM signals WHERE id = $1', [bad.id]);
     expect(rows).toEqual([]);

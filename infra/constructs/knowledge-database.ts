@@ -6,6 +6,7 @@ import * as triggers from 'aws-cdk-lib/triggers';
 import { Construct } from 'constructs';
 import { NagSuppressions } from '../nag.ts';
 import { AgentFunction } from './agent-function.ts';
+import type { WatchedServiceRegistration } from './watched-service.ts';
 
 export interface KnowledgeDatabaseProps {
   /**
@@ -20,12 +21,15 @@ export interface KnowledgeDatabaseProps {
    * @default undefined
    */
   readonly webSocketProxy?: string;
+  /** Services to register on every deploy (the migrator upserts them). @default none */
+  readonly watchedServices?: WatchedServiceRegistration[];
 }
 
 /**
  * The knowledge database (Neon serverless Postgres with pgvector): the secret
  * that holds its URL, and a migrator that applies migrations/ on every deploy
- * whose migrator bundle (code or SQL) changed. A failed migration fails the deploy.
+ * whose migrator bundle (code, SQL or watched services) changed. A failed
+ * migration fails the deploy. It also registers the watched services.
  */
 export class KnowledgeDatabase extends Construct {
   readonly secret: secretsmanager.ISecret;
@@ -46,6 +50,7 @@ export class KnowledgeDatabase extends Construct {
       description: 'Applies Homeostat knowledge-base migrations on deploy',
       timeout: Duration.minutes(5),
       copyIntoBundle: ['migrations'],
+      environment: { HOMEOSTAT_WATCHED_SERVICES: JSON.stringify(props.watchedServices ?? []) },
     });
     this.connect(this.migrator.function);
     this.trigger = new triggers.Trigger(this, 'MigrateOnDeploy', {

@@ -1,8 +1,10 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { EventSchemas } from '../constructs/event-schemas.ts';
 import { HomeostatBus } from '../constructs/homeostat-bus.ts';
 import { KnowledgeDatabase } from '../constructs/knowledge-database.ts';
 import { PerceptionAgent } from '../constructs/perception-agent.ts';
+import { WatchedService } from '../constructs/watched-service.ts';
 import type { HomeostatSettings } from './settings.ts';
 
 export interface HomeostatStackProps extends StackProps {
@@ -14,15 +16,22 @@ export class HomeostatStack extends Stack {
   readonly bus: HomeostatBus;
   readonly database: KnowledgeDatabase;
   readonly perception: PerceptionAgent;
+  readonly watched: WatchedService[];
+  readonly schemas: EventSchemas | undefined;
 
   constructor(scope: Construct, id: string, props: HomeostatStackProps) {
     super(scope, id, props);
     const { settings } = props;
     this.bus = new HomeostatBus(this, 'Bus', { busName: settings.busName, archive: settings.archive });
+    this.watched = settings.watchedServices.map(
+      (props) => new WatchedService(this, `Watched-${props.cluster}-${props.service}`, props),
+    );
     this.database = new KnowledgeDatabase(this, 'KnowledgeDatabase', {
       databaseUrlSecretName: settings.databaseUrlSecretName,
       webSocketProxy: settings.databaseWsProxy,
+      watchedServices: this.watched.map((w) => w.registration),
     });
+    this.schemas = settings.schemaRegistry ? new EventSchemas(this, 'EventSchemas') : undefined;
     this.perception = new PerceptionAgent(this, 'Perception', { bus: this.bus, database: this.database });
     // Agents start only on a migrated schema.
     this.database.trigger.executeBefore(this.perception.agent.function);

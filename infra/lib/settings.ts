@@ -1,4 +1,5 @@
 import type { Node } from 'constructs';
+import type { WatchedServiceProps } from '../constructs/watched-service.ts';
 
 /** Deploy-time settings, read from CDK context (cdk.json or `-c key=value`). */
 export interface HomeostatSettings {
@@ -13,6 +14,10 @@ export interface HomeostatSettings {
    * (the local harness turns it off: MiniStack's CloudFormation has no AWS::Events::Archive).
    */
   readonly archive: boolean;
+  /** Publish the event catalog to an EventBridge Schema Registry. Context `homeostat:schemaRegistry`. @default true */
+  readonly schemaRegistry: boolean;
+  /** Services to watch. Context `homeostat:watchedServices` (array of WatchedServiceProps). @default [] */
+  readonly watchedServices: WatchedServiceProps[];
   /** Agent log retention. Context `homeostat:logRetentionDays`. @default 30 */
   readonly logRetentionDays: number;
 }
@@ -23,6 +28,7 @@ export function readSettings(node: Node): HomeostatSettings {
     const value = get(key);
     return typeof value === 'string' && value.length > 0 ? value : fallback;
   };
+  const flag = (key: string) => get(key) !== false && get(key) !== 'false';
   const proxy = get('databaseWsProxy');
   const retention = Number(get('logRetentionDays') ?? 30);
   if (!Number.isInteger(retention) || retention <= 0) {
@@ -32,9 +38,26 @@ export function readSettings(node: Node): HomeostatSettings {
   }
   return {
     busName: text('busName', 'homeostat'),
-    archive: get('archive') !== false && get('archive') !== 'false',
+    archive: flag('archive'),
+    schemaRegistry: flag('schemaRegistry'),
+    watchedServices: watchedServices(get('watchedServices')),
     databaseUrlSecretName: text('databaseUrlSecretName', 'homeostat/database-url'),
     databaseWsProxy: typeof proxy === 'string' && proxy.length > 0 ? proxy : undefined,
     logRetentionDays: retention,
   };
+}
+
+/** Context may hold the list as JSON (from `-c`) or as an array (cdk.json). */
+function watchedServices(value: unknown): WatchedServiceProps[] {
+  const list = typeof value === 'string' ? (JSON.parse(value) as unknown) : (value ?? []);
+  if (!Array.isArray(list))
+    throw new Error('context homeostat:watchedServices must be an array of {cluster, service, …}');
+  for (const entry of list) {
+    if (typeof entry?.cluster !== 'string' || typeof entry?.service !== 'string') {
+      throw new Error(
+        `context homeostat:watchedServices: every entry needs cluster and service, got ${JSON.stringify(entry)}`,
+      );
+    }
+  }
+  return list as WatchedServiceProps[];
 }

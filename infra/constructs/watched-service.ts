@@ -1,0 +1,162 @@
+import { Duration, Tags } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { Construct } from 'constructs';
+
+/** How the registry knows a watched service (stored by the migrator on deploy). */
+export interface WatchedServiceRegistration {
+  readonly cluster: string;
+  readonly service: string;
+  readonly alarmPrefixes: string[];
+  readonly minTasks: number;
+  readonly maxTasks: number;
+}
+
+export interface WatchedServiceProps {
+  /** ECS cluster name. */
+  readonly cluster: string;
+  /** ECS service name. */
+  readonly service: string;
+  /** The service's ALB target group, for the 5xx, latency and unhealthy-host alarms. @default no ALB alarms */
+  readonly targetGroup?: { readonly targetGroupFullName: string; readonly loadBalancerFullName: string };
+  /** Existing alarms of the service, by name prefix. @default none */
+  readonly alarmNamePrefixes?: string[];
+  /** Existing alarms of the service, by ARN. @default none */
+  readonly alarmArns?: string[];
+  /** Create the standard alarms. @default true */
+  readonly standardAlarms?: boolean;
+  /** @default 1 */
+  readonly minTasks?: number;
+  /** @default 10 */
+  readonly maxTasks?: number;
+  /** Thresholds of the standard alarms. */
+  readonly thresholds?: {
+    /** @default 85 (%) */ readonly cpuPercent?: number;
+    /** @default 90 (%) */ readonly memoryPercent?: number;
+    /** @default 5 (% of requests) */ readonly target5xxPercent?: number;
+    /** @default Duration.seconds(2) */ readonly p99ResponseTime?: Duration;
+  };
+}
+
+/**
+ * An ECS service Homeostat watches: the standard alarms (CPU, memory, running
+ * below desired, target 5xx rate, p99 response time, unhealthy hosts) tagged
+ * `homeostat:cluster` / `homeostat:service`, plus the service's registration.
+ * Use it in the Homeostat stack (context `homeostat:watchedServices`) or in
+ * your own app next to the service.
+ */
+export class WatchedService extends Construct {
+  readonly alarms: cloudwatch.Alarm[] = [];
+  readonly registration: WatchedServiceRegistration;
+
+  constructor(scope: Construct, id: string, props: WatchedServiceProps) {
+    super(scope, id);
+    const { cluster, service } = props;
+    const prefix = `homeostat-${cluster}-${service}-`;
+    const t = props.thresholds ?? {};
+    const ecsDims = { ClusterName: cluster, ServiceName: service };
+    const minute = Duration.minutes(1);
+    const alarm = (
+      name: string,
+      description: string,
+      metric: cloudwatch.IMetric,
+      threshold: number,
+      periods = 3,
+    ) => {
+      const created = new cloudwatch.Alarm(this, name, {
+        alarmName: `${prefix}${name}`,
+        alarmDescription: `${description} (${cluster}/${service}) — watched by Homeostat`,
+        metric,
+        threshold,
+        evaluationPeriods: periods,
+        datapointsToAlarm: periods,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      Tags.of(created).add('homeostat:cluster', cluster);
+      Tags.of(created).add('homeostat:service', service);
+      this.alarms.push(created);
+    };
+
+    if (props.standardAlarms !== false) {
+      const ecs = (metricName: string) =>
+        new cloudwatch.Metric({
+          namespace: 'AWS/ECS',
+          metricName,
+          dimensionsMap: ecsDims,
+          period: minute,
+          statistic: 'Average',
+        });
+      alarm('cpu-high', 'CPU above threshold', ecs('CPUUtilization'), t.cpuPercent ?? 85);
+      alarm('memory-high', 'Memory above threshold', ecs('MemoryUtilization'), t.memoryPercent ?? 90);
+      const insights = (metricName: string) =>
+        new cloudwatch.Metric({
+          namespace: 'ECS/ContainerInsights',
+          metricName,
+          dimensionsMap: ecsDims,
+          period: minute,
+          statistic: 'Average',
+        });
+      alarm(
+        'running-below-desired',
+        'Fewer running tasks than desired (needs Container Insights)',
+        new cloudwatch.MathExpression({
+          expression: 'desired - running',
+          usingMetrics: { desired: insights('DesiredTaskCount'), running: insights('RunningTaskCount') },
+          period: minute,
+          label: 'missing tasks',
+        }),
+        0,
+        5,
+      );
+      if (props.targetGroup) {
+        const tgDims = {
+          TargetGroup: props.targetGroup.targetGroupFullName,
+          LoadBalancer: props.targetGroup.loadBalancerFullName,
+        };
+        const alb = (metricName: string, statistic: string) =>
+          new cloudwatch.Metric({
+            namespace: 'AWS/ApplicationELB',
+            metricName,
+            dimensionsMap: tgDims,
+            period: minute,
+            statistic,
+          });
+        alarm(
+          'target-5xx-rate',
+          'Target 5xx share of requests above threshold',
+          new cloudwatch.MathExpression({
+            expression: 'IF(requests > 0, 100 * errors / requests, 0)',
+            usingMetrics: {
+              errors: alb('HTTPCode_Target_5XX_Count', 'Sum'),
+              requests: alb('RequestCount', 'Sum'),
+            },
+            period: minute,
+            label: '5xx %',
+          }),
+          t.target5xxPercent ?? 5,
+        );
+        alarm(
+          'p99-latency',
+          'p99 target response time above threshold',
+          alb('TargetResponseTime', 'p99'),
+          (t.p99ResponseTime ?? Duration.seconds(2)).toMilliseconds() / 1000,
+        );
+        alarm(
+          'unhealthy-hosts',
+          'Unhealthy targets behind the load balancer',
+          alb('UnHealthyHostCount', 'Maximum'),
+          0,
+        );
+      }
+    }
+
+    const named = (props.alarmArns ?? []).map((arn) => arn.split(':alarm:')[1] ?? arn);
+    this.registration = {
+      cluster,
+      service,
+      alarmPrefixes: [prefix, ...(props.alarmNamePrefixes ?? []), ...named],
+      minTasks: props.minTasks ?? 1,
+      maxTasks: props.maxTasks ?? 10,
+    };
+  }
+}
