@@ -46,3 +46,26 @@ for (const agent of agentNames) {
   );
 }
 console.log(`\n${agentNames.length - over} of ${agentNames.length} bundles within ${targetKb} KB`);
+
+// Alarm storm through the perception use-case against PGlite (targets: ≥ 1,000 signals/s,
+// ≥ 95% reduction, p99 ≤ 100 ms, 0 lost). BENCH_STORM_SIGNALS=0 skips it.
+const stormSignals = Number(process.env.BENCH_STORM_SIGNALS ?? 10_000);
+if (stormSignals > 0) {
+  const { runStorm } = await import('../localstack/bench-storm.ts');
+  console.log(
+    `\nAlarm storm: ${stormSignals} signals across 50 services through perceive() on PGlite (4 concurrent)…`,
+  );
+  const r = await runStorm({ signals: stormSignals, services: 50, concurrency: 4 });
+  const mark = (ok: boolean) => (ok ? 'ok' : 'BELOW TARGET');
+  console.log(
+    `  throughput       ${r.signalsPerSecond.toFixed(0).padStart(7)} signals/s   (${r.seconds.toFixed(1)} s)   ${mark(r.signalsPerSecond >= 1000)}`,
+  );
+  console.log(
+    `  incidents        ${String(r.incidents).padStart(7)}   storm reduction ${r.reductionPercent.toFixed(2)}%   ${mark(r.reductionPercent >= 95)}`,
+  );
+  console.log(
+    `  decision latency ${r.p50Ms.toFixed(1).padStart(7)} ms p50   ${r.p99Ms.toFixed(1)} ms p99   ${mark(r.p99Ms <= 100)}`,
+  );
+  console.log(`  lost signals     ${String(r.lost).padStart(7)}   ${mark(r.lost === 0)}`);
+  console.log(`  outcomes         ${JSON.stringify(r.outcomes)}`);
+}

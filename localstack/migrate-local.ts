@@ -17,3 +17,19 @@ export async function migrateLocal(db: {
     await pool.end();
   }
 }
+
+/** A fresh in-memory PGlite, migrated, reached through the Neon driver (bench and tests). */
+export async function startMigratedDatabaseFor() {
+  const { startLocalDatabase } = await import('./db-server.ts');
+  const db = await startLocalDatabase();
+  const pool = createPool({ url: db.url, wsProxy: db.wsProxy });
+  await migrate(pool, await loadMigrations(migrationsDir));
+  return {
+    db,
+    pool,
+    async stop() {
+      await pool.end();
+      await db.stop();
+    },
+  };
+}

@@ -1,0 +1,78 @@
+import { InvalidEventError } from '../domain/errors.ts';
+import { fingerprintOf, symptomKey } from '../domain/fingerprint.ts';
+import { toSignal } from '../domain/signal.ts';
+import { parseInbound } from '../events/inbound.ts';
+
+export interface Explanation {
+  kind: 'fault' | 'recovery' | 'benign' | 'ignored';
+  cluster: string | null;
+  service: string | null;
+  fingerprint: string | null;
+  signal: unknown;
+  /** Whether the service is in the registry; null when no database was consulted. */
+  watched: boolean | null;
+  reason?: string;
+}
+
+export interface CliOutput {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * How Homeostat reads one raw EventBridge event: the normalised signal, the
+ * service (as far as the event says; alarm tags and the registry's alarm
+ * prefixes need AWS and the database), the fingerprint and the classification.
+ */
+export async function explainEvent(
+  text: string,
+  options: { json: boolean; isWatched?: (cluster: string, service: string) => Promise<boolean> },
+): Promise<CliOutput> {
+  let event: unknown;
+  try {
+    event = JSON.parse(text);
+  } catch (error) {
+    return { exitCode: 2, stdout: '', stderr: `not JSON: ${(error as Error).message}\n` };
+  }
+  let explanation: Explanation;
+  try {
+    const parsed = parseInbound(event);
+    if (parsed.status === 'unknown') {
+      explanation = {
+        kind: 'ignored',
+        cluster: null,
+        service: null,
+        fingerprint: null,
+        signal: null,
+        watched: null,
+        reason: `Homeostat does not handle ${parsed.source} "${parsed.detailType}"`,
+      };
+    } else {
+      const signal = toSignal(parsed.inbound, event);
+      const service = signal.service;
+      explanation = {
+        kind: signal.classification,
+        cluster: service?.cluster ?? null,
+        service: service?.service ?? null,
+        fingerprint: fingerprintOf(service, symptomKey(signal)),
+        signal: { ...signal, occurredAt: signal.occurredAt.toISOString(), raw: undefined },
+        watched:
+          service && options.isWatched ? await options.isWatched(service.cluster, service.service) : null,
+      };
+    }
+  } catch (error) {
+    if (error instanceof InvalidEventError)
+      return { exitCode: 1, stdout: '', stderr: `invalid event: ${error.message}\n` };
+    throw error;
+  }
+  if (options.json) return { exitCode: 0, stdout: `${JSON.stringify(explanation, null, 2)}\n`, stderr: '' };
+  const lines = [
+    `kind:        ${explanation.kind}${explanation.reason ? ` (${explanation.reason})` : ''}`,
+    `service:     ${explanation.cluster ? `${explanation.cluster}/${explanation.service}` : 'not named by the event (alarm tags or registry prefixes may resolve it)'}`,
+    `watched:     ${explanation.watched === null ? 'unknown (no database consulted)' : explanation.watched ? 'yes' : 'no — would be counted and ignored'}`,
+    `fingerprint: ${explanation.fingerprint ?? '-'}`,
+  ];
+  if (explanation.signal) lines.push('signal:', JSON.stringify(explanation.signal, null, 2));
+  return { exitCode: 0, stdout: `${lines.join('\n')}\n`, stderr: '' };
+}
