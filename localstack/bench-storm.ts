@@ -9,7 +9,7 @@ import { ecsMetricAlarmEvent } from '../shared/testing/alarm-events.ts';
 import { deploymentEvent, serviceActionEvent, taskStoppedEvent } from '../shared/testing/ecs-events.ts';
 import { FakeAlarmTags, FakeBus, FakeCounters, FakeEcs, watched } from '../shared/testing/fakes.ts';
 import { perceive } from '../shared/usecases/perceive.ts';
-import { startMigratedDatabaseFor } from './migrate-local.ts';
+import { startMigratedDatabase } from './migrate-local.ts';
 
 export interface StormReport {
   signals: number;
@@ -69,7 +69,7 @@ export async function runStorm({
   services = 50,
   concurrency = 4,
 } = {}): Promise<StormReport> {
-  const { pool, stop } = await startMigratedDatabaseFor();
+  const { pool, stop } = await startMigratedDatabase();
   try {
     const store = new PostgresPerceptionStore(pool);
     for (let s = 0; s < services; s++) await store.registerService(watched('storm', `svc-${s}`));

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { createPool } from '../shared/adapters/database.ts';
 import { loadMigrations, type MigrationReport, migrate } from '../shared/db/migrate.ts';
+import { startLocalDatabase } from './db-server.ts';
 import { projectRoot } from './harness.ts';
 
 export const migrationsDir = join(projectRoot, 'migrations');
@@ -18,9 +19,8 @@ export async function migrateLocal(db: {
   }
 }
 
-/** A fresh in-memory PGlite, migrated, reached through the Neon driver (bench and tests). */
-export async function startMigratedDatabaseFor() {
-  const { startLocalDatabase } = await import('./db-server.ts');
+/** A fresh in-memory PGlite, migrated, reached through the Neon driver (tests and the bench). */
+export async function startMigratedDatabase() {
   const db = await startLocalDatabase();
   const pool = createPool({ url: db.url, wsProxy: db.wsProxy });
   await migrate(pool, await loadMigrations(migrationsDir));

@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { incidentStates } from '../domain/incident.ts';
 import type { DetailType } from './detail-types.ts';
 
 export { type DetailType, detailTypes } from './detail-types.ts';
@@ -51,18 +52,7 @@ export const serviceSnapshotSchema = z.object({
   taskDefinition: z.nullable(z.string()),
 });
 
-const incidentStateSchema = z.enum([
-  'open',
-  'diagnosing',
-  'planned',
-  'awaiting_approval',
-  'acting',
-  'verifying',
-  'resolved',
-  'failed',
-  'escalated',
-  'self_resolved',
-]);
+const incidentStateSchema = z.enum(incidentStates);
 
 const parameters = () => z.record(z.string(), z.unknown());
 
