@@ -129,6 +129,8 @@ async function startWsProxy(
       return;
     }
     const tcp = connect(Number(targetPort), host);
+    // Small request/response messages: Nagle's algorithm would hold each one back.
+    tcp.setNoDelay(true);
     const pending: Buffer[] = [];
     let connected = false;
     let holding = false;

@@ -76,9 +76,13 @@ const toView = (r: IncidentRow): OpenIncidentView => ({
 });
 
 export class PostgresPerceptionStore implements PerceptionStore {
+  /** Registry reads are cached briefly: it changes on deploys, signals arrive in storms. */
+  private readonly watchedCache = new Map<string, { value: WatchedServiceRecord | null; until: number }>();
+
   constructor(
     private readonly pool: Pool,
     private readonly retry: RetryOptions = {},
+    private readonly registryTtlMs = 30_000,
   ) {}
 
   private transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
@@ -90,6 +94,15 @@ export class PostgresPerceptionStore implements PerceptionStore {
   }
 
   async watchedService(ref: ServiceRef): Promise<WatchedServiceRecord | null> {
+    const key = `${ref.cluster}/${ref.service}`;
+    const hit = this.watchedCache.get(key);
+    if (hit && hit.until > Date.now()) return hit.value;
+    const value = await this.readWatchedService(ref);
+    this.watchedCache.set(key, { value, until: Date.now() + this.registryTtlMs });
+    return value;
+  }
+
+  private async readWatchedService(ref: ServiceRef): Promise<WatchedServiceRecord | null> {
     const { rows } = await this.pool.query(
       `SELECT cluster, service, alarm_prefixes, allowed_actions, min_tasks, max_tasks
          FROM watched_services WHERE cluster = $1 AND service = $2`,
@@ -121,50 +134,56 @@ export class PostgresPerceptionStore implements PerceptionStore {
 
   async ingest(request: IngestRequest): Promise<IngestResult> {
     return this.transaction(async (client) => {
-      const seen = await client.query('SELECT 1 FROM signal_events WHERE event_id = $1', [request.eventId]);
-      if ((seen.rowCount ?? 0) > 0) {
+      const context = await this.context(client, request);
+      if (context === 'redelivery') {
         const pending = await client.query(
           'SELECT envelope FROM outbox WHERE causation_id = $1 AND published_at IS NULL ORDER BY seq',
           [request.eventId],
         );
         return { applied: { kind: 'redelivery' }, pending: pending.rows.map((r) => r.envelope as Envelope) };
       }
-      const context = await this.context(client, request);
       const applied = await this.apply(client, request, context);
       const envelopes = request.announce(applied);
-      for (const envelope of envelopes) {
+      if (envelopes.length > 0) {
         await client.query(
-          'INSERT INTO outbox (id, causation_id, envelope) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING',
-          [envelope.id, request.eventId, JSON.stringify(envelope)],
+          `INSERT INTO outbox (id, causation_id, envelope)
+           SELECT e->>'id', $1, e FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n
+           ON CONFLICT (id) DO NOTHING`,
+          [request.eventId, JSON.stringify(envelopes)],
         );
       }
       return { applied, pending: envelopes };
     });
   }
 
-  private async context(client: PoolClient, request: IngestRequest): Promise<CorrelationContext> {
-    const { cluster, service } = request.service;
-    const same = await client.query(
-      `SELECT id, last_seen_at, incident_id FROM signals
-        WHERE fingerprint = $1 ORDER BY last_seen_at DESC LIMIT 1`,
-      [request.fingerprint],
+  /** The delivery ledger and the service's correlation context, in one round trip. */
+  private async context(
+    client: PoolClient,
+    request: IngestRequest,
+  ): Promise<CorrelationContext | 'redelivery'> {
+    const { rows } = await client.query(
+      `SELECT
+         EXISTS (SELECT 1 FROM signal_events WHERE event_id = $1) AS seen,
+         (SELECT row_to_json(s) FROM (
+            SELECT id, last_seen_at, incident_id FROM signals
+             WHERE fingerprint = $2 ORDER BY last_seen_at DESC LIMIT 1) s) AS same,
+         (SELECT row_to_json(i) FROM (
+            SELECT * FROM incidents
+             WHERE cluster = $3 AND service = $4 AND state NOT IN (${terminal}) LIMIT 1) i) AS open,
+         (SELECT row_to_json(c) FROM (
+            SELECT attributes->>'chaosExperimentId' AS experiment_id, occurred_at FROM signals
+             WHERE kind = 'chaos' AND cluster = $3 AND service = $4 ORDER BY occurred_at DESC LIMIT 1) c) AS chaos`,
+      [request.eventId, request.fingerprint, request.service.cluster, request.service.service],
     );
-    const open = await client.query<IncidentRow>(
-      `SELECT * FROM incidents WHERE cluster = $1 AND service = $2 AND state NOT IN (${terminal}) LIMIT 1`,
-      [cluster, service],
-    );
-    const chaos = await client.query(
-      `SELECT attributes->>'chaosExperimentId' AS experiment_id, occurred_at FROM signals
-        WHERE kind = 'chaos' AND cluster = $1 AND service = $2 ORDER BY occurred_at DESC LIMIT 1`,
-      [cluster, service],
-    );
-    const s = same.rows[0];
-    const c = chaos.rows[0];
+    const row = rows[0] ?? {};
+    if (row.seen) return 'redelivery';
+    const s = row.same;
+    const c = row.chaos;
     return {
       sameFingerprint: s
         ? { signalId: s.id, lastSeenAt: new Date(s.last_seen_at), incidentId: s.incident_id }
         : null,
-      openIncident: open.rows[0] ? toView(open.rows[0]) : null,
+      openIncident: row.open ? toView(row.open as IncidentRow) : null,
       lastChaos: c?.experiment_id ? { experimentId: c.experiment_id, at: new Date(c.occurred_at) } : null,
     };
   }
@@ -180,11 +199,13 @@ export class PostgresPerceptionStore implements PerceptionStore {
     switch (decision.kind) {
       case 'repeat': {
         const { rows } = await client.query(
-          `UPDATE signals SET occurrences = occurrences + 1, last_seen_at = greatest(last_seen_at, $2)
-            WHERE id = $1 RETURNING occurrences`,
-          [decision.signalId, at],
+          `WITH repeated AS (
+             UPDATE signals SET occurrences = occurrences + 1, last_seen_at = greatest(last_seen_at, $2)
+              WHERE id = $1 RETURNING id, occurrences)
+           INSERT INTO signal_events (event_id, signal_id) SELECT $3, id FROM repeated RETURNING
+             (SELECT occurrences FROM repeated)`,
+          [decision.signalId, at, request.eventId],
         );
-        await this.ledger(client, request.eventId, decision.signalId);
         return {
           kind: 'repeat',
           signalId: decision.signalId,
@@ -261,9 +282,11 @@ export class PostgresPerceptionStore implements PerceptionStore {
   ) {
     const { signal } = request;
     await client.query(
-      `INSERT INTO signals (id, kind, name, state, previous_state, reason, occurred_at, last_seen_at, cluster, service,
-                            service_snapshot, raw, classification, fingerprint, attributes, incident_id, suppressed_reason)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+      `WITH inserted AS (
+         INSERT INTO signals (id, kind, name, state, previous_state, reason, occurred_at, last_seen_at, cluster, service,
+                              service_snapshot, raw, classification, fingerprint, attributes, incident_id, suppressed_reason)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id)
+       INSERT INTO signal_events (event_id, signal_id) SELECT id, id FROM inserted`,
       [
         signal.id,
         signal.kind,
@@ -283,14 +306,6 @@ export class PostgresPerceptionStore implements PerceptionStore {
         suppressed,
       ],
     );
-    await this.ledger(client, request.eventId, signal.id);
-  }
-
-  private async ledger(client: PoolClient, eventId: string, signalId: string) {
-    await client.query('INSERT INTO signal_events (event_id, signal_id) VALUES ($1, $2)', [
-      eventId,
-      signalId,
-    ]);
   }
 
   private async timeline(client: PoolClient, incidentId: string, at: string, kind: string, detail: object) {
@@ -345,6 +360,7 @@ export class PostgresPerceptionStore implements PerceptionStore {
 
   /** Adds or updates a watched service (the registry used by WatchedService and the tests). */
   async registerService(record: WatchedServiceRecord): Promise<void> {
+    this.watchedCache.delete(`${record.cluster}/${record.service}`);
     await this.pool.query(
       `INSERT INTO watched_services (cluster, service, alarm_prefixes, allowed_actions, min_tasks, max_tasks)
        VALUES ($1, $2, $3, $4, $5, $6)
@@ -363,6 +379,7 @@ export class PostgresPerceptionStore implements PerceptionStore {
   }
 
   async unregisterService(ref: ServiceRef): Promise<void> {
+    this.watchedCache.delete(`${ref.cluster}/${ref.service}`);
     await this.pool.query('DELETE FROM watched_services WHERE cluster = $1 AND service = $2', [
       ref.cluster,
       ref.service,
