@@ -1,9 +1,11 @@
 import { HomeostatError } from '../domain/errors.ts';
 import {
+  assertTransition,
   type CorrelationContext,
   type CorrelationSettings,
   type IncidentState,
   isSelfResolutionDue,
+  isTerminal,
   type OpenIncidentView,
   terminalStates,
 } from '../domain/incident.ts';
@@ -313,6 +315,40 @@ export class PostgresPerceptionStore implements PerceptionStore {
       'INSERT INTO incident_timeline (incident_id, at, kind, detail) VALUES ($1, $2, $3, $4)',
       [incidentId, at, kind, JSON.stringify(detail)],
     );
+  }
+
+  async transition(
+    incidentId: string,
+    expectedVersion: number,
+    to: IncidentState,
+    detail: object = {},
+  ): Promise<IncidentRecord> {
+    return withTransaction(this.pool, async (client) => {
+      const current = await client.query<IncidentRow>('SELECT * FROM incidents WHERE id = $1 FOR UPDATE', [
+        incidentId,
+      ]);
+      const row = current.rows[0];
+      if (!row) throw new HomeostatError(`no incident ${incidentId}`);
+      if (row.version !== expectedVersion) {
+        throw new ConcurrencyConflictError(
+          `incident ${incidentId} is at version ${row.version}, not ${expectedVersion}`,
+        );
+      }
+      assertTransition(row.state, to);
+      const closing = isTerminal(to);
+      const { rows } = await client.query<IncidentRow>(
+        `UPDATE incidents SET state = $2, version = version + 1, updated_at = now(),
+                closed_at = CASE WHEN $3 THEN now() ELSE closed_at END
+          WHERE id = $1 AND version = $4 RETURNING *`,
+        [incidentId, to, closing, expectedVersion],
+      );
+      const updated = rows[0] as IncidentRow;
+      await this.timeline(client, incidentId, new Date().toISOString(), `state:${to}`, {
+        from: row.state,
+        ...detail,
+      });
+      return toRecord(updated);
+    });
   }
 
   async markPublished(envelopeIds: string[]): Promise<void> {

@@ -84,6 +84,17 @@ export interface PerceptionStore {
   /** Records one delivery atomically: ledger, signal, incident, timeline and outbox. */
   ingest(request: IngestRequest): Promise<IngestResult>;
   markPublished(envelopeIds: string[]): Promise<void>;
+  /**
+   * Moves an incident to `to` if it is still at `expectedVersion` and the state
+   * machine allows it; records the move on the timeline. Throws
+   * IllegalTransitionError or ConcurrencyConflictError otherwise.
+   */
+  transition(
+    incidentId: string,
+    expectedVersion: number,
+    to: IncidentState,
+    detail?: object,
+  ): Promise<IncidentRecord>;
   /** Closes incidents whose quiet period after a recovery has passed; returns their announcements. */
   selfResolveDue(
     now: Date,

@@ -93,6 +93,9 @@ export class EmptyHistoryStore implements PerceptionStore {
     return { applied, pending: request.announce(applied) };
   }
   async markPublished(): Promise<void> {}
+  async transition(): Promise<never> {
+    throw new Error('EmptyHistoryStore keeps no incidents');
+  }
   async selfResolveDue(): Promise<Envelope[]> {
     return [];
   }

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMigratedDatabase, type TestDatabase } from '../../localstack/testing.ts';
-import { PostgresPerceptionStore } from '../adapters/perception-store.ts';
-import { defaultCorrelationSettings } from '../domain/incident.ts';
+import { ConcurrencyConflictError, PostgresPerceptionStore } from '../adapters/perception-store.ts';
+import { defaultCorrelationSettings, IllegalTransitionError } from '../domain/incident.ts';
 import type { EventPublisher } from '../domain/ports.ts';
 import type { Envelope } from '../events/envelope.ts';
 import { ecsMetricAlarmEvent } from '../testing/alarm-events.ts';
@@ -230,6 +230,29 @@ describe('perception against Postgres', () => {
       deps(),
     );
     expect(result).toMatchObject({ outcome: 'opened', service: svc });
+  });
+
+  it('moves incidents only along the state machine, at the version the caller read', async () => {
+    const svc = await newService();
+    clock.set(at(141));
+    const opened = await perceive(alarm(svc, 'ALARM', 140), deps());
+    const id = ('incidentId' in opened ? opened.incidentId : null) as string;
+    const diagnosing = await store.transition(id, 1, 'diagnosing', { by: 'test' });
+    expect(diagnosing).toMatchObject({ state: 'diagnosing', version: 2 });
+    await expect(store.transition(id, 1, 'planned')).rejects.toBeInstanceOf(ConcurrencyConflictError);
+    await expect(store.transition(id, 2, 'resolved')).rejects.toBeInstanceOf(IllegalTransitionError);
+    expect(await store.transition(id, 2, 'escalated')).toMatchObject({ state: 'escalated', version: 3 });
+    const [row] = await query('SELECT state, version, closed_at FROM incidents WHERE id = $1', [id]);
+    expect(row).toMatchObject({ state: 'escalated', version: 3 });
+    expect(row?.closed_at).not.toBeNull();
+    const timeline = await query(
+      'SELECT kind, detail FROM incident_timeline WHERE incident_id = $1 ORDER BY id',
+      [id],
+    );
+    expect(timeline.slice(-2)).toEqual([
+      { kind: 'state:diagnosing', detail: { from: 'open', by: 'test' } },
+      { kind: 'state:escalated', detail: { from: 'diagnosing' } },
+    ]);
   });
 
   it('refuses to change or delete the incident timeline', async () => {
