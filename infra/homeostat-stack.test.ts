@@ -253,8 +253,17 @@ describe('settings', () => {
     });
   });
 
+  it('applies the configured log retention to every agent', () => {
+    const { template } = synth({ 'homeostat:logRetentionDays': 90 });
+    template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
+  });
+
   it('refuses a nonsensical log retention', () => {
-    const app = new App({ context: { 'homeostat:logRetentionDays': 'forever' } });
-    expect(() => readSettings(app.node)).toThrow(/homeostat:logRetentionDays/);
+    for (const value of ['forever', 31]) {
+      const app = new App({ context: { 'homeostat:logRetentionDays': value } });
+      expect(() => readSettings(app.node)).toThrow(
+        /homeostat:logRetentionDays must be a CloudWatch Logs retention/,
+      );
+    }
   });
 });

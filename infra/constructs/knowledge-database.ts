@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as triggers from 'aws-cdk-lib/triggers';
 import { Construct } from 'constructs';
@@ -21,6 +22,8 @@ export interface KnowledgeDatabaseProps {
    * @default undefined
    */
   readonly webSocketProxy?: string;
+  /** @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
   /** Services to register on every deploy (the migrator upserts them). @default none */
   readonly watchedServices?: WatchedServiceRegistration[];
 }
@@ -50,6 +53,7 @@ export class KnowledgeDatabase extends Construct {
       description: 'Applies Homeostat knowledge-base migrations on deploy',
       timeout: Duration.minutes(5),
       copyIntoBundle: ['migrations'],
+      logRetention: props.logRetention,
       environment: { HOMEOSTAT_WATCHED_SERVICES: JSON.stringify(props.watchedServices ?? []) },
     });
     this.connect(this.migrator.function);

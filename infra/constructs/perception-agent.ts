@@ -2,6 +2,7 @@ import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { NagSuppressions } from '../nag.ts';
 import { AgentFunction } from './agent-function.ts';
@@ -11,6 +12,8 @@ import type { KnowledgeDatabase } from './knowledge-database.ts';
 export interface PerceptionAgentProps {
   readonly bus: HomeostatBus;
   readonly database: KnowledgeDatabase;
+  /** @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
 }
 
 /** CloudWatch alarm state changes on the account's default bus. */
@@ -51,6 +54,7 @@ export class PerceptionAgent extends Construct {
       agent: 'perceive',
       description: 'Homeostat perception: alarms and ECS events to signals',
       environment: { HOMEOSTAT_BUS_NAME: props.bus.bus.eventBusName },
+      logRetention: props.logRetention,
     });
     const fn = this.agent.function;
     props.database.connect(fn);

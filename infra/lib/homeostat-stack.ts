@@ -30,9 +30,14 @@ export class HomeostatStack extends Stack {
       databaseUrlSecretName: settings.databaseUrlSecretName,
       webSocketProxy: settings.databaseWsProxy,
       watchedServices: this.watched.map((w) => w.registration),
+      logRetention: settings.logRetentionDays,
     });
     this.schemas = settings.schemaRegistry ? new EventSchemas(this, 'EventSchemas') : undefined;
-    this.perception = new PerceptionAgent(this, 'Perception', { bus: this.bus, database: this.database });
+    this.perception = new PerceptionAgent(this, 'Perception', {
+      bus: this.bus,
+      database: this.database,
+      logRetention: settings.logRetentionDays,
+    });
     // Agents start only on a migrated schema.
     this.database.trigger.executeBefore(this.perception.agent.function);
 

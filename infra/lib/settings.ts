@@ -1,3 +1,4 @@
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Node } from 'constructs';
 import type { WatchedServiceProps } from '../constructs/watched-service.ts';
 
@@ -19,7 +20,7 @@ export interface HomeostatSettings {
   /** Services to watch. Context `homeostat:watchedServices` (array of WatchedServiceProps). @default [] */
   readonly watchedServices: WatchedServiceProps[];
   /** Agent log retention. Context `homeostat:logRetentionDays`. @default 30 */
-  readonly logRetentionDays: number;
+  readonly logRetentionDays: RetentionDays;
 }
 
 export function readSettings(node: Node): HomeostatSettings {
@@ -31,9 +32,9 @@ export function readSettings(node: Node): HomeostatSettings {
   const flag = (key: string) => get(key) !== false && get(key) !== 'false';
   const proxy = get('databaseWsProxy');
   const retention = Number(get('logRetentionDays') ?? 30);
-  if (!Number.isInteger(retention) || retention <= 0) {
+  if (!(Object.values(RetentionDays) as unknown[]).includes(retention)) {
     throw new Error(
-      `context homeostat:logRetentionDays must be a positive whole number of days, got ${retention}`,
+      `context homeostat:logRetentionDays must be a CloudWatch Logs retention (1, 3, 5, 7, 14, 30, 60, 90, … days), got ${get('logRetentionDays')}`,
     );
   }
   return {
