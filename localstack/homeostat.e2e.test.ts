@@ -161,10 +161,15 @@ describe('deployed Homeostat stack in the emulator', () => {
       },
       { timeoutMs: 90_000 },
     );
-    expect(record).toMatch(
-      /malformed \\"CloudWatch Alarm State Change\\" event|malformed "CloudWatch Alarm State Change" event/,
+    // The Lambda on-failure record: the event as sent, and the error the agent threw.
+    const failure = JSON.parse(record) as {
+      requestPayload: { id: string };
+      responsePayload: { errorMessage: string };
+    };
+    expect(failure.requestPayload.id).toBe(bad.id);
+    expect(failure.responsePayload.errorMessage).toMatch(
+      /^malformed "CloudWatch Alarm State Change" event: .*detail/,
     );
-    expect(record).toMatch(/detail/);
     const { rows } = await pool.query('SELECT 1 FROM signals WHERE id = $1', [bad.id]);
     expect(rows).toEqual([]);
   });
