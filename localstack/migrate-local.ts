@@ -1,10 +1,13 @@
 import { join } from 'node:path';
-import { createPool } from '../shared/adapters/database.ts';
+import { createPool, type Pool } from '../shared/adapters/database.ts';
 import { loadMigrations, type MigrationReport, migrate } from '../shared/db/migrate.ts';
 import { startLocalDatabase } from './db-server.ts';
 import { projectRoot } from './harness.ts';
 
 export const migrationsDir = join(projectRoot, 'migrations');
+
+/** Applies the project's migrations/ through `pool`. */
+const migrateProject = async (pool: Pool) => migrate(pool, await loadMigrations(migrationsDir));
 
 /** Applies the project's migrations to a database reached through the Neon driver. */
 export async function migrateLocal(db: {
@@ -13,7 +16,7 @@ export async function migrateLocal(db: {
 }): Promise<MigrationReport> {
   const pool = createPool({ url: db.url, wsProxy: db.wsProxy });
   try {
-    return await migrate(pool, await loadMigrations(migrationsDir));
+    return await migrateProject(pool);
   } finally {
     await pool.end();
   }
@@ -23,7 +26,7 @@ export async function migrateLocal(db: {
 export async function startMigratedDatabase() {
   const db = await startLocalDatabase();
   const pool = createPool({ url: db.url, wsProxy: db.wsProxy });
-  await migrate(pool, await loadMigrations(migrationsDir));
+  await migrateProject(pool);
   return {
     db,
     pool,

@@ -140,20 +140,13 @@ export class PostgresPerceptionStore implements PerceptionStore {
       if (context === 'redelivery') {
         const pending = await client.query(
           'SELECT envelope FROM outbox WHERE causation_id = $1 AND published_at IS NULL ORDER BY seq',
-          [request.eventId],
+          [request.signal.id],
         );
         return { applied: { kind: 'redelivery' }, pending: pending.rows.map((r) => r.envelope as Envelope) };
       }
       const applied = await this.apply(client, request, context);
       const envelopes = request.announce(applied);
-      if (envelopes.length > 0) {
-        await client.query(
-          `INSERT INTO outbox (id, causation_id, envelope)
-           SELECT e->>'id', $1, e FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n
-           ON CONFLICT (id) DO NOTHING`,
-          [request.eventId, JSON.stringify(envelopes)],
-        );
-      }
+      await this.outbox(client, request.signal.id, envelopes);
       return { applied, pending: envelopes };
     });
   }
@@ -175,7 +168,7 @@ export class PostgresPerceptionStore implements PerceptionStore {
          (SELECT row_to_json(c) FROM (
             SELECT attributes->>'chaosExperimentId' AS experiment_id, occurred_at FROM signals
              WHERE kind = 'chaos' AND cluster = $3 AND service = $4 ORDER BY occurred_at DESC LIMIT 1) c) AS chaos`,
-      [request.eventId, request.fingerprint, request.service.cluster, request.service.service],
+      [request.signal.id, request.fingerprint, request.service.cluster, request.service.service],
     );
     const row = rows[0] ?? {};
     if (row.seen) return 'redelivery';
@@ -206,7 +199,7 @@ export class PostgresPerceptionStore implements PerceptionStore {
               WHERE id = $1 RETURNING id, occurrences)
            INSERT INTO signal_events (event_id, signal_id) SELECT $3, id FROM repeated RETURNING
              (SELECT occurrences FROM repeated)`,
-          [decision.signalId, at, request.eventId],
+          [decision.signalId, at, request.signal.id],
         );
         return {
           kind: 'repeat',
@@ -310,6 +303,17 @@ export class PostgresPerceptionStore implements PerceptionStore {
     );
   }
 
+  /** Stores the events announcing a change in the change's own transaction, in order. */
+  private async outbox(client: PoolClient, causationId: string, envelopes: Envelope[]) {
+    if (envelopes.length === 0) return;
+    await client.query(
+      `INSERT INTO outbox (id, causation_id, envelope)
+       SELECT e->>'id', $1, e FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n
+       ON CONFLICT (id) DO NOTHING`,
+      [causationId, JSON.stringify(envelopes)],
+    );
+  }
+
   private async timeline(client: PoolClient, incidentId: string, at: string, kind: string, detail: object) {
     await client.query(
       'INSERT INTO incident_timeline (incident_id, at, kind, detail) VALUES ($1, $2, $3, $4)',
@@ -324,31 +328,47 @@ export class PostgresPerceptionStore implements PerceptionStore {
     detail: object = {},
   ): Promise<IncidentRecord> {
     return withTransaction(this.pool, async (client) => {
-      const current = await client.query<IncidentRow>('SELECT * FROM incidents WHERE id = $1 FOR UPDATE', [
-        incidentId,
-      ]);
+      const current = await client.query<IncidentRow>('SELECT * FROM incidents WHERE id = $1', [incidentId]);
       const row = current.rows[0];
       if (!row) throw new HomeostatError(`no incident ${incidentId}`);
-      if (row.version !== expectedVersion) {
+      const moved =
+        row.version === expectedVersion
+          ? await this.move(client, row, expectedVersion, to, new Date(), `state:${to}`, detail)
+          : null;
+      if (!moved) {
         throw new ConcurrencyConflictError(
           `incident ${incidentId} is at version ${row.version}, not ${expectedVersion}`,
         );
       }
-      assertTransition(row.state, to);
-      const closing = isTerminal(to);
-      const { rows } = await client.query<IncidentRow>(
-        `UPDATE incidents SET state = $2, version = version + 1, updated_at = now(),
-                closed_at = CASE WHEN $3 THEN now() ELSE closed_at END
-          WHERE id = $1 AND version = $4 RETURNING *`,
-        [incidentId, to, closing, expectedVersion],
-      );
-      const updated = rows[0] as IncidentRow;
-      await this.timeline(client, incidentId, new Date().toISOString(), `state:${to}`, {
-        from: row.state,
-        ...detail,
-      });
-      return toRecord(updated);
+      return moved;
     });
+  }
+
+  /**
+   * Moves an incident the caller read at `expectedVersion` to `to`, if the state
+   * machine allows it, and records the move on the timeline. Returns null when
+   * another writer changed the incident since.
+   */
+  private async move(
+    client: PoolClient,
+    row: IncidentRow,
+    expectedVersion: number,
+    to: IncidentState,
+    at: Date,
+    timelineKind: string,
+    detail: object,
+  ): Promise<IncidentRecord | null> {
+    assertTransition(row.state, to);
+    const { rows } = await client.query<IncidentRow>(
+      `UPDATE incidents SET state = $2, version = version + 1, updated_at = now(),
+              closed_at = CASE WHEN $3 THEN $5 ELSE closed_at END
+        WHERE id = $1 AND version = $4 RETURNING *`,
+      [row.id, to, isTerminal(to), expectedVersion, at.toISOString()],
+    );
+    const updated = rows[0];
+    if (!updated) return null;
+    await this.timeline(client, row.id, at.toISOString(), timelineKind, { from: row.state, ...detail });
+    return toRecord(updated);
   }
 
   async markPublished(envelopeIds: string[]): Promise<void> {
@@ -361,7 +381,7 @@ export class PostgresPerceptionStore implements PerceptionStore {
   async selfResolveDue(
     now: Date,
     settings: CorrelationSettings,
-    announce: (incident: IncidentRecord, resolvedAt: Date) => Envelope,
+    announce: (incident: IncidentRecord) => Envelope,
   ): Promise<Envelope[]> {
     const cutoff = new Date(now.getTime() - settings.quietPeriodMs).toISOString();
     const { rows } = await this.pool.query<IncidentRow>(
@@ -372,21 +392,21 @@ export class PostgresPerceptionStore implements PerceptionStore {
     for (const candidate of rows) {
       if (!isSelfResolutionDue(toView(candidate), settings, now)) continue;
       const envelope = await this.transaction(async (client) => {
-        const updated = await client.query<IncidentRow>(
-          `UPDATE incidents SET state = 'self_resolved', closed_at = $3, version = version + 1, updated_at = now()
-            WHERE id = $1 AND version = $2 RETURNING *`,
-          [candidate.id, candidate.version, now.toISOString()],
+        const moved = await this.move(
+          client,
+          candidate,
+          candidate.version,
+          'self_resolved',
+          now,
+          'self_resolved',
+          {
+            quietSinceRecovery: candidate.recovery_seen_at,
+          },
         );
         // Changed meanwhile (a new fault, an action): not ours to close any more.
-        if (!updated.rows[0]) return null;
-        await this.timeline(client, candidate.id, now.toISOString(), 'self_resolved', {
-          quietSinceRecovery: candidate.recovery_seen_at,
-        });
-        const env = announce(toRecord(updated.rows[0]), now);
-        await client.query(
-          'INSERT INTO outbox (id, causation_id, envelope) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING',
-          [env.id, env.causationId, JSON.stringify(env)],
-        );
+        if (!moved) return null;
+        const env = announce(moved);
+        await this.outbox(client, env.causationId ?? moved.id, [env]);
         return env;
       });
       if (envelope) envelopes.push(envelope);

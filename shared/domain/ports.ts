@@ -52,7 +52,7 @@ export type Applied =
   | { kind: 'suppressed'; reason: 'benign' | 'recovery_without_incident' };
 
 export interface IngestRequest {
-  eventId: string;
+  /** Its id is the source event's id: the delivery ledger key. */
   signal: Signal;
   service: ServiceRef;
   fingerprint: string;
@@ -99,6 +99,6 @@ export interface PerceptionStore {
   selfResolveDue(
     now: Date,
     settings: CorrelationSettings,
-    announce: (incident: IncidentRecord, resolvedAt: Date) => Envelope,
+    announce: (incident: IncidentRecord) => Envelope,
   ): Promise<Envelope[]>;
 }

@@ -180,7 +180,6 @@ export async function perceive(event: unknown, deps: PerceiveDeps): Promise<Perc
   // Only a fault can open an incident, and the snapshot is kept with it.
   const snapshot = signal.classification === 'fault' ? await deps.ecs.describeService(service) : null;
   const result = await deps.store.ingest({
-    eventId: signal.id,
     signal,
     service,
     fingerprint,
@@ -208,7 +207,7 @@ export async function sweepQuietIncidents(
   const envelopes = await deps.store.selfResolveDue(
     now,
     deps.settings ?? defaultCorrelationSettings,
-    (incident, at) =>
+    (incident) =>
       buildEnvelope<IncidentResolvedData>({
         type: detailTypes.incidentResolved,
         source,
@@ -220,7 +219,7 @@ export async function sweepQuietIncidents(
           incidentId: incident.id,
           service: incident.service,
           resolution: 'self_resolved',
-          resolvedAt: at.toISOString(),
+          resolvedAt: now.toISOString(),
           openedAt: incident.openedAt.toISOString(),
         },
       }),
