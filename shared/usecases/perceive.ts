@@ -225,6 +225,6 @@ export async function sweepQuietIncidents(
       }),
   );
   await publishAll(envelopes, deps);
-  if (envelopes.length > 0) deps.counters.increment('IncidentsSelfResolved', {});
+  for (const _ of envelopes) deps.counters.increment('IncidentsSelfResolved', {});
   return envelopes;
 }
