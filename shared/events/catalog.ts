@@ -1,7 +1,9 @@
 import * as z from 'zod/mini';
 import { incidentStates } from '../domain/incident.ts';
+import { catalogActions, rootCauses } from '../domain/taxonomy.ts';
 import type { DetailType } from './detail-types.ts';
 
+export { catalogActions, rootCauses } from '../domain/taxonomy.ts';
 export { type DetailType, detailTypes } from './detail-types.ts';
 
 /**
@@ -12,35 +14,6 @@ export { type DetailType, detailTypes } from './detail-types.ts';
 
 const nonEmpty = () => z.string().check(z.minLength(1));
 const timestamp = () => z.iso.datetime({ offset: true });
-
-export const rootCauses = [
-  'bad_deployment',
-  'oom',
-  'cpu_saturation',
-  'crash_loop',
-  'config_error',
-  'dependency_failure',
-  'secret_invalid',
-  'image_pull_failure',
-  'health_check_failure',
-  'capacity_shortfall',
-  'latency_degradation',
-  'no_fault',
-] as const;
-
-export const catalogActions = [
-  'restart_service',
-  'scale_out',
-  'scale_in',
-  'rollback_task_definition',
-  'stop_task',
-  'switch_to_fallback',
-  'rotate_secret_and_redeploy',
-  'run_task',
-  'increase_memory',
-  'escalate',
-  'none',
-] as const;
 
 export const serviceRefSchema = z.object({ cluster: nonEmpty(), service: nonEmpty() });
 

@@ -1,0 +1,112 @@
+import { BedrockRuntimeClient, InvokeModelCommand } from '@aws-sdk/client-bedrock-runtime';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { type Embedder, HashingEmbedder, offlineEmbeddingModel } from '../domain/embedding.ts';
+import { DependencyUnavailableError } from '../domain/errors.ts';
+import {
+  assertEmbedding,
+  cleanText,
+  embeddingDimensions,
+  InvalidKnowledgeError,
+} from '../domain/knowledge.ts';
+import { clientDefaults } from './aws-clients.ts';
+
+export const titanEmbedV2 = 'amazon.titan-embed-text-v2:0';
+
+/**
+ * A Bedrock Runtime client. `endpoint` points it at a local fake; the fake
+ * speaks HTTP/1.1, so a custom endpoint also gets the HTTP/1.1 handler
+ * (the client's default is HTTP/2).
+ */
+export function createBedrockClient(endpoint?: string): BedrockRuntimeClient {
+  return new BedrockRuntimeClient({
+    ...clientDefaults,
+    ...(endpoint ? { endpoint, requestHandler: new NodeHttpHandler() } : {}),
+  });
+}
+
+/** Errors that say "try later": throttling, service trouble, the network. Anything else is a bad request. */
+function isUnavailable(error: unknown): boolean {
+  const name = (error as { name?: string })?.name ?? '';
+  const status = (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+  if (name === 'ValidationException') return false;
+  return (
+    /Throttling|ServiceUnavailable|InternalServer|ModelNotReady|ModelTimeout|AccessDenied|ResourceNotFound|TimeoutError/.test(
+      name,
+    ) ||
+    status === undefined ||
+    status >= 500 ||
+    status === 429 ||
+    status === 403
+  );
+}
+
+/**
+ * Amazon Titan Text Embeddings V2: 1024 dimensions, normalised, one text per
+ * request (a few requests in flight at once). The SDK retries throttling with
+ * adaptive backoff; what still fails is DependencyUnavailableError, so callers
+ * fall back to the offline model. Access denied counts as unavailable: a model
+ * not yet enabled in the account should degrade search, not break the loop.
+ */
+export class TitanEmbedder implements Embedder {
+  constructor(
+    private readonly client: BedrockRuntimeClient,
+    readonly model: string = titanEmbedV2,
+    private readonly concurrency = 4,
+  ) {}
+
+  async embed(texts: readonly string[]): Promise<number[][]> {
+    const inputs = texts.map((t) => cleanText(t));
+    const out = new Array<number[]>(inputs.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < inputs.length) {
+        const i = next++;
+        out[i] = await this.embedOne(inputs[i] as string);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, inputs.length) }, worker));
+    return out;
+  }
+
+  private async embedOne(inputText: string): Promise<number[]> {
+    let response: { body: Uint8Array };
+    try {
+      response = await this.client.send(
+        new InvokeModelCommand({
+          modelId: this.model,
+          contentType: 'application/json',
+          accept: 'application/json',
+          body: JSON.stringify({ inputText, dimensions: embeddingDimensions, normalize: true }),
+        }),
+      );
+    } catch (error) {
+      if (isUnavailable(error)) {
+        throw new DependencyUnavailableError('Bedrock', `${this.model}: ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
+      throw new InvalidKnowledgeError(`${this.model} refused the text: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    let embedding: unknown;
+    try {
+      embedding = (JSON.parse(new TextDecoder().decode(response.body)) as { embedding?: unknown }).embedding;
+    } catch (error) {
+      throw new DependencyUnavailableError('Bedrock', `${this.model} answered with invalid JSON`, {
+        cause: error,
+      });
+    }
+    if (!Array.isArray(embedding)) {
+      throw new DependencyUnavailableError('Bedrock', `${this.model} answered without an embedding`);
+    }
+    assertEmbedding(embedding as number[], this.model);
+    return embedding as number[];
+  }
+}
+
+/** The configured embedder: the offline one by name, otherwise a Bedrock model id. */
+export function embedderFor(model: string, bedrockEndpoint?: string): Embedder {
+  if (model === offlineEmbeddingModel) return new HashingEmbedder();
+  return new TitanEmbedder(createBedrockClient(bedrockEndpoint), model);
+}

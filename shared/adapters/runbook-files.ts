@@ -1,0 +1,48 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { basename, dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { InvalidKnowledgeError } from '../domain/knowledge.ts';
+import { parseRunbook, type Runbook } from '../domain/runbooks.ts';
+
+/** The runbooks shipped with Homeostat (one per root-cause category). */
+export const bundledRunbooksDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'runbooks');
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Reads every `*.md` under `dir` (recursively, in name order). All files are
+ * checked before any is returned: one that is not valid UTF-8 or not a valid
+ * runbook fails the whole read with every problem listed, so an ingest never
+ * half-happens.
+ */
+export async function readRunbookDir(dir: string, label = dir): Promise<Runbook[]> {
+  let entries: string[];
+  try {
+    entries = (await readdir(dir, { recursive: true })).filter((f) => f.endsWith('.md')).sort();
+  } catch (error) {
+    throw new InvalidKnowledgeError(`cannot read runbook folder ${dir}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  const runbooks: Runbook[] = [];
+  const problems: string[] = [];
+  for (const file of entries) {
+    const source = join(label, relative(dir, join(dir, file)));
+    try {
+      let text: string;
+      try {
+        text = utf8.decode(await readFile(join(dir, file)));
+      } catch (error) {
+        if (error instanceof TypeError) throw new InvalidKnowledgeError(`${source}: not valid UTF-8`);
+        throw error;
+      }
+      runbooks.push(parseRunbook(text, source, basename(file, '.md')));
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
+  }
+  if (problems.length > 0) {
+    throw new InvalidKnowledgeError(`${problems.length} runbook file(s) rejected: ${problems.join('; ')}`);
+  }
+  return runbooks;
+}
