@@ -13,5 +13,5 @@ export const emulatorClientConfig = () => localClientConfig(emulatorEndpoint());
 export const captureEvents = (busName: string, detailType: string): Promise<EventCapture> =>
   captureOn(emulatorClientConfig(), busName, detailType);
 
-export { startMigratedDatabase } from './migrate-local.ts';
+export { migrationsDir, startMigratedDatabase } from './migrate-local.ts';
 export type TestDatabase = Awaited<ReturnType<typeof startMigratedDatabase>>;

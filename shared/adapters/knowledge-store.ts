@@ -579,7 +579,9 @@ export class PostgresEmbeddingCache implements EmbeddingCache {
       'SELECT content_hash, embedding::text AS embedding FROM embedding_cache WHERE model = $1 AND content_hash = ANY ($2)',
       [model, contentHashes],
     );
-    return new Map(rows.map((r) => [r.content_hash as string, JSON.parse(r.embedding) as number[]]));
+    return new Map(
+      rows.map((r) => [r.content_hash as string, (JSON.parse(r.embedding) as number[]).map(Math.fround)]),
+    );
   }
 
   async put(model: string, entries: ReadonlyArray<{ contentHash: string; vector: number[] }>): Promise<void> {

@@ -46,7 +46,11 @@ export class CachedEmbedder implements Embedder {
     });
     if (missing.size > 0) {
       const vectors = await this.inner.embed([...missing.values()]);
-      const fresh = [...missing.keys()].map((contentHash, i) => ({ contentHash, vector: vectors[i] ?? [] }));
+      // Stored vectors are float32 (pgvector); rounding fresh ones too makes a hit equal a miss.
+      const fresh = [...missing.keys()].map((contentHash, i) => ({
+        contentHash,
+        vector: (vectors[i] ?? []).map(Math.fround),
+      }));
       for (const { vector } of fresh) assertEmbedding(vector, this.model);
       await this.cache.put(this.model, fresh);
       for (const { contentHash, vector } of fresh) known.set(contentHash, vector);
