@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { App, Aspects, type CfnElement } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -186,6 +189,41 @@ describe('HomeostatStack', () => {
     const agnostic = synth({}, 'agnostic').stack;
     const errors = Annotations.fromStack(agnostic).findError('*', Match.stringLikeRegexp('AwsSolutions-.*'));
     expect(errors.map((e) => `${e.id}: ${String(e.entry.data).split('[')[1]?.split(']')[0]}`)).toEqual([]);
+  });
+});
+
+describe('knowledge base settings', () => {
+  const bedrockStatements = (template: Template, prefix: string) =>
+    statementsOf(template, prefix).filter((s) => actionsOf([s]).has('bedrock:InvokeModel'));
+
+  it('lets only the migrator invoke Bedrock, and only the configured embedding model', () => {
+    const { template } = synth();
+    const [invoke] = bedrockStatements(template, 'KnowledgeDatabaseMigrator');
+    expect(JSON.stringify(invoke?.Resource)).toContain(
+      ':bedrock:eu-west-1::foundation-model/amazon.titan-embed-text-v2:0',
+    );
+    expect(bedrockStatements(template, 'PerceptionAgentFunction')).toEqual([]);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('^Applies Homeostat'),
+      Environment: {
+        Variables: Match.objectLike({ HOMEOSTAT_EMBEDDING_MODEL: 'amazon.titan-embed-text-v2:0' }),
+      },
+    });
+  });
+
+  it('grants no Bedrock access with the offline embedder', () => {
+    const { template } = synth({ 'homeostat:embeddingModel': 'homeostat-hash-v1' });
+    expect(bedrockStatements(template, 'KnowledgeDatabaseMigrator')).toEqual([]);
+  });
+
+  it('refuses to synth with an invalid user runbook, naming the file and the problem', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'runbooks-'));
+    writeFileSync(join(dir, 'disk.md'), '---\ncategories: [disk_full]\n---\n# Disk full\n');
+    expect(() => synth({ 'homeostat:runbooksDir': dir })).toThrow(
+      /disk\.md: "disk_full" is not a root-cause category/,
+    );
+    const empty = mkdtempSync(join(tmpdir(), 'runbooks-'));
+    expect(() => synth({ 'homeostat:runbooksDir': empty })).toThrow(/holds no \.md runbooks/);
   });
 });
 

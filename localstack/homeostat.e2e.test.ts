@@ -62,12 +62,24 @@ describe('deployed Homeostat stack in the emulator', () => {
 
   it('ran the migrations and registered the watched service on deploy through the migrator trigger', async () => {
     const { rows } = await pool.query('SELECT name FROM schema_migrations ORDER BY name');
-    expect(rows.map((r) => r.name)).toEqual(['0001_init.sql', '0002_incidents.sql']);
+    expect(rows.map((r) => r.name)).toEqual(['0001_init.sql', '0002_incidents.sql', '0003_knowledge.sql']);
     const watched = await pool.query('SELECT cluster, service, alarm_prefixes FROM watched_services');
     expect(watched.rows).toEqual([
       { cluster, service: 'api', alarm_prefixes: [`homeostat-${cluster}-api-`] },
     ]);
     expect(outputs.BusName).toBe(busName);
+  });
+
+  it('ingested the bundled runbooks on deploy, embedded by the offline model', async () => {
+    const { rows } = await pool.query(
+      `SELECT count(DISTINCT n.payload->>'runbook') AS runbooks, count(*) AS chunks,
+              count(*) FILTER (WHERE e.model = 'homeostat-hash-v1') AS embedded
+         FROM knowledge_nodes n LEFT JOIN knowledge_embeddings e ON e.node_id = n.id
+        WHERE n.kind = 'runbook'`,
+    );
+    expect(Number(rows[0].runbooks)).toBe(12);
+    expect(Number(rows[0].chunks)).toBeGreaterThanOrEqual(48);
+    expect(Number(rows[0].embedded)).toBe(Number(rows[0].chunks));
   });
 
   it('turns an alarm, an ECS task failure and an app signal into one incident through the deployed rules', async () => {

@@ -1,11 +1,16 @@
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createEmbeddingModels, embeddingEnvFields } from '#shared/adapters/embeddings.ts';
 import { knowledgeDbConnector } from '#shared/adapters/knowledge-db.ts';
+import { PostgresKnowledgeStore } from '#shared/adapters/knowledge-store.ts';
 import { PostgresPerceptionStore } from '#shared/adapters/perception-store.ts';
-import { databaseEnvSchema, loadEnv } from '#shared/config/env.ts';
+import { readRunbookDir } from '#shared/adapters/runbook-files.ts';
+import { envWithDatabase, loadEnv } from '#shared/config/env.ts';
 import { loadMigrations, migrate } from '#shared/db/migrate.ts';
 import { ConfigurationError } from '#shared/domain/errors.ts';
 import { createLogger } from '#shared/observability/logger.ts';
+import { ingestRunbooks, type RunbookIngestReport } from '#shared/usecases/knowledge.ts';
 
 const logger = createLogger('homeostat-migrator');
 
@@ -25,19 +30,29 @@ function watchedServicesFromEnv(): Registration[] {
   return list;
 }
 
+const envSchema = envWithDatabase(embeddingEnvFields);
+
 /**
- * Applies pending migrations on deploy (run by a CDK Trigger), then registers
- * the stack's watched services. Throws on any
- * failure so the deployment fails and rolls back instead of running agents on
- * an outdated schema. The SQL files are copied next to the bundle.
+ * Applies pending migrations on deploy (run by a CDK Trigger), registers the
+ * stack's watched services, and ingests the runbooks — the bundled ones and the
+ * user's folder (homeostat:runbooksDir) — which are copied next to the bundle
+ * with the SQL files. Throws on any failure (an invalid runbook included) so
+ * the deployment fails and rolls back instead of running agents on an outdated
+ * schema. Bedrock being unavailable is not a failure: runbooks are stored with
+ * offline vectors and the next deploy or `homeostat knowledge ingest` adds the rest.
  */
 export const handler = async (): Promise<{
   applied: string[];
   alreadyApplied: string[];
   registered: number;
+  runbooks: RunbookIngestReport;
 }> => {
-  const env = loadEnv(databaseEnvSchema);
-  const dir = process.env.MIGRATIONS_DIR ?? join(dirname(fileURLToPath(import.meta.url)), 'migrations');
+  const env = loadEnv(envSchema);
+  const here = dirname(fileURLToPath(import.meta.url));
+  const dir = process.env.MIGRATIONS_DIR ?? join(here, 'migrations');
+  const runbookDirs = (
+    process.env.RUNBOOK_DIRS?.split(',') ?? [join(here, 'runbooks'), join(here, 'user-runbooks')]
+  ).filter((d) => d && existsSync(d));
   const pool = await knowledgeDbConnector(env)();
   try {
     const report = await migrate(pool, await loadMigrations(dir), (name) =>
@@ -50,7 +65,18 @@ export const handler = async (): Promise<{
     logger.info('watched services registered', {
       services: services.map((s) => `${s.cluster}/${s.service}`),
     });
-    return { ...report, registered: services.length };
+    const runbooks = runbookDirs.flatMap((d) => readRunbookDir(d));
+    const embeddings = createEmbeddingModels(
+      pool,
+      { model: env.HOMEOSTAT_EMBEDDING_MODEL, bedrockEndpoint: env.BEDROCK_ENDPOINT },
+      (error) => logger.warn('embedding model unavailable; stored offline vectors only', { error }),
+    );
+    const ingested = await ingestRunbooks(runbooks, {
+      store: new PostgresKnowledgeStore(pool),
+      embeddings,
+    });
+    logger.info('runbooks ingested', { ...ingested, dirs: runbookDirs });
+    return { ...report, registered: services.length, runbooks: ingested };
   } catch (error) {
     logger.error('migrations failed', { error });
     throw error;

@@ -1,3 +1,4 @@
+import { isAbsolute } from 'node:path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
@@ -19,8 +20,12 @@ export interface AgentFunctionProps {
   readonly memorySize?: number;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
-  /** Extra files copied next to the bundle, relative to the project root (e.g. migrations). */
-  readonly copyIntoBundle?: readonly string[];
+  /**
+   * Extra folders copied next to the bundle: a path relative to the project
+   * root (copied under the same name), or `{ from, to }` where `from` may be absolute.
+   * @default none
+   */
+  readonly copyIntoBundle?: ReadonlyArray<string | { from: string; to: string }>;
 }
 
 /**
@@ -45,7 +50,7 @@ export class AgentFunction extends Construct {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    const copies = props.copyIntoBundle ?? [];
+    const copies = (props.copyIntoBundle ?? []).map((c) => (typeof c === 'string' ? { from: c, to: c } : c));
     this.function = new nodejs.NodejsFunction(this, 'Function', {
       entry: agentEntry(props.agent),
       handler: 'handler',
@@ -82,7 +87,10 @@ export class AgentFunction extends Construct {
           beforeBundling: () => [],
           beforeInstall: () => [],
           afterBundling: (inputDir: string, outputDir: string) =>
-            copies.map((path) => `cp -R "${inputDir}/${path}" "${outputDir}/${path}"`),
+            copies.map(
+              ({ from, to }) =>
+                `cp -R "${isAbsolute(from) ? from : `${inputDir}/${from}`}" "${outputDir}/${to}"`,
+            ),
         },
       },
     });

@@ -1,10 +1,12 @@
-import { Duration } from 'aws-cdk-lib';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as triggers from 'aws-cdk-lib/triggers';
 import { Construct } from 'constructs';
+import { readRunbookDir } from '../../shared/adapters/runbook-files.ts';
+import { offlineEmbeddingModel, titanEmbedV2 } from '../../shared/domain/embedding.ts';
 import { NagSuppressions } from '../nag.ts';
 import { AgentFunction } from './agent-function.ts';
 import type { WatchedServiceRegistration } from './watched-service.ts';
@@ -26,6 +28,18 @@ export interface KnowledgeDatabaseProps {
   readonly logRetention?: logs.RetentionDays;
   /** Services to register on every deploy (the migrator upserts them). @default none */
   readonly watchedServices?: WatchedServiceRegistration[];
+  /**
+   * Embedding model for the knowledge base: a Titan Text Embeddings V2 id (the
+   * agents get bedrock:InvokeModel on it) or `homeostat-hash-v1` (offline).
+   * @default 'amazon.titan-embed-text-v2:0'
+   */
+  readonly embeddingModel?: string;
+  /**
+   * A folder of your own markdown runbooks, ingested on every deploy next to
+   * the bundled ones. Checked at synth: an invalid runbook fails the synth.
+   * @default none
+   */
+  readonly runbooksDir?: string;
 }
 
 /**
@@ -38,11 +52,17 @@ export class KnowledgeDatabase extends Construct {
   readonly secret: secretsmanager.ISecret;
   readonly migrator: AgentFunction;
   readonly trigger: triggers.Trigger;
+  readonly embeddingModel: string;
   private readonly webSocketProxy: string | undefined;
 
   constructor(scope: Construct, id: string, props: KnowledgeDatabaseProps = {}) {
     super(scope, id);
     this.webSocketProxy = props.webSocketProxy;
+    this.embeddingModel = props.embeddingModel ?? titanEmbedV2;
+    if (props.runbooksDir) {
+      const found = readRunbookDir(props.runbooksDir).length;
+      if (found === 0) throw new Error(`runbooksDir ${props.runbooksDir} holds no .md runbooks`);
+    }
     this.secret = secretsmanager.Secret.fromSecretNameV2(
       this,
       'DatabaseUrl',
@@ -52,11 +72,16 @@ export class KnowledgeDatabase extends Construct {
       agent: 'migrator',
       description: 'Applies Homeostat knowledge-base migrations on deploy',
       timeout: Duration.minutes(5),
-      copyIntoBundle: ['migrations'],
+      copyIntoBundle: [
+        'migrations',
+        { from: 'shared/runbooks', to: 'runbooks' },
+        ...(props.runbooksDir ? [{ from: props.runbooksDir, to: 'user-runbooks' }] : []),
+      ],
       logRetention: props.logRetention,
       environment: { HOMEOSTAT_WATCHED_SERVICES: JSON.stringify(props.watchedServices ?? []) },
     });
     this.connect(this.migrator.function);
+    this.allowEmbedding(this.migrator.function);
     this.trigger = new triggers.Trigger(this, 'MigrateOnDeploy', {
       handler: this.migrator.function,
       executeOnHandlerChange: true,
@@ -82,5 +107,25 @@ export class KnowledgeDatabase extends Construct {
     fn.addEnvironment('DATABASE_URL_SECRET_ID', this.secret.secretName);
     if (this.webSocketProxy) fn.addEnvironment('DATABASE_WS_PROXY', this.webSocketProxy);
     return this.secret.grantRead(fn);
+  }
+
+  /** Lets `fn` embed text with the configured model (InvokeModel on that one model only). */
+  allowEmbedding(fn: lambda.Function): void {
+    fn.addEnvironment('HOMEOSTAT_EMBEDDING_MODEL', this.embeddingModel);
+    if (this.embeddingModel !== offlineEmbeddingModel) {
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['bedrock:InvokeModel'],
+          resources: [
+            Stack.of(this).formatArn({
+              service: 'bedrock',
+              account: '',
+              resource: 'foundation-model',
+              resourceName: this.embeddingModel,
+            }),
+          ],
+        }),
+      );
+    }
   }
 }

@@ -31,6 +31,8 @@ export class HomeostatStack extends Stack {
       webSocketProxy: settings.databaseWsProxy,
       watchedServices: this.watched.map((w) => w.registration),
       logRetention: settings.logRetentionDays,
+      embeddingModel: settings.embeddingModel,
+      runbooksDir: settings.runbooksDir,
     });
     this.schemas = settings.schemaRegistry ? new EventSchemas(this, 'EventSchemas') : undefined;
     this.perception = new PerceptionAgent(this, 'Perception', {

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Node } from 'constructs';
 import type { WatchedServiceProps } from '../constructs/watched-service.ts';
@@ -21,6 +22,16 @@ export interface HomeostatSettings {
   readonly watchedServices: WatchedServiceProps[];
   /** Agent log retention. Context `homeostat:logRetentionDays`. @default 30 */
   readonly logRetentionDays: RetentionDays;
+  /**
+   * Embedding model: a Titan Text Embeddings V2 id, or `homeostat-hash-v1` (offline, no Bedrock).
+   * Context `homeostat:embeddingModel`. @default 'amazon.titan-embed-text-v2:0'
+   */
+  readonly embeddingModel: string;
+  /**
+   * Your own runbooks (markdown), ingested on every deploy next to the bundled ones; checked at synth.
+   * Context `homeostat:runbooksDir`, relative to the CDK app directory. @default none
+   */
+  readonly runbooksDir: string | undefined;
 }
 
 export function readSettings(node: Node): HomeostatSettings {
@@ -45,6 +56,11 @@ export function readSettings(node: Node): HomeostatSettings {
     databaseUrlSecretName: text('databaseUrlSecretName', 'homeostat/database-url'),
     databaseWsProxy: typeof proxy === 'string' && proxy.length > 0 ? proxy : undefined,
     logRetentionDays: retention,
+    embeddingModel: text('embeddingModel', 'amazon.titan-embed-text-v2:0'),
+    runbooksDir:
+      typeof get('runbooksDir') === 'string' && get('runbooksDir') !== ''
+        ? resolve(String(get('runbooksDir')))
+        : undefined,
   };
 }
 

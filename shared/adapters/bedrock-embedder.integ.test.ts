@@ -1,9 +1,14 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type FakeBedrock, startFakeBedrock } from '../../localstack/fake-bedrock.ts';
-import { EmbeddingModels, HashingEmbedder, offlineEmbeddingModel } from '../domain/embedding.ts';
+import {
+  EmbeddingModels,
+  HashingEmbedder,
+  offlineEmbeddingModel,
+  titanEmbedV2,
+} from '../domain/embedding.ts';
 import { DependencyUnavailableError } from '../domain/errors.ts';
 import { InvalidKnowledgeError } from '../domain/knowledge.ts';
-import { createBedrockClient, embedderFor, TitanEmbedder, titanEmbedV2 } from './bedrock-embedder.ts';
+import { createBedrockClient, TitanEmbedder } from './bedrock-embedder.ts';
 
 /** The real Bedrock Runtime SDK client against a local fake that speaks the InvokeModel wire format. */
 describe('Titan Text Embeddings V2 through the SDK', () => {
@@ -61,10 +66,5 @@ describe('Titan Text Embeddings V2 through the SDK', () => {
     }
     const models = new EmbeddingModels(titan);
     expect((await models.embedQuery('latency p99')).model).toBe(offlineEmbeddingModel);
-  });
-
-  it('embedderFor picks the offline embedder by name and Titan otherwise', () => {
-    expect(embedderFor(offlineEmbeddingModel).model).toBe(offlineEmbeddingModel);
-    expect(embedderFor(titanEmbedV2, bedrock.endpoint).model).toBe(titanEmbedV2);
   });
 });

@@ -1,6 +1,6 @@
 import { BedrockRuntimeClient, InvokeModelCommand } from '@aws-sdk/client-bedrock-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { type Embedder, HashingEmbedder, offlineEmbeddingModel } from '../domain/embedding.ts';
+import { type Embedder, titanEmbedV2 } from '../domain/embedding.ts';
 import { DependencyUnavailableError } from '../domain/errors.ts';
 import {
   assertEmbedding,
@@ -9,8 +9,6 @@ import {
   InvalidKnowledgeError,
 } from '../domain/knowledge.ts';
 import { clientDefaults } from './aws-clients.ts';
-
-export const titanEmbedV2 = 'amazon.titan-embed-text-v2:0';
 
 /**
  * A Bedrock Runtime client. `endpoint` points it at a local fake; the fake
@@ -103,10 +101,4 @@ export class TitanEmbedder implements Embedder {
     assertEmbedding(embedding as number[], this.model);
     return embedding as number[];
   }
-}
-
-/** The configured embedder: the offline one by name, otherwise a Bedrock model id. */
-export function embedderFor(model: string, bedrockEndpoint?: string): Embedder {
-  if (model === offlineEmbeddingModel) return new HashingEmbedder();
-  return new TitanEmbedder(createBedrockClient(bedrockEndpoint), model);
 }

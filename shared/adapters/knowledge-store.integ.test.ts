@@ -53,7 +53,7 @@ describe('knowledge base against Postgres', () => {
 
   describe('runbooks', () => {
     it('ingests the bundled runbooks: chunks with metadata, problems, solutions and their edges', async () => {
-      const runbooks = await readRunbookDir(bundledRunbooksDir);
+      const runbooks = readRunbookDir(bundledRunbooksDir);
       const report = await ingestRunbooks(runbooks, { store, embeddings: offline });
       expect(report.runbooks).toBe(12);
       expect(report.chunks).toBeGreaterThanOrEqual(48);
@@ -75,7 +75,7 @@ describe('knowledge base against Postgres', () => {
       const before = await database.pool.query(
         'SELECT max(updated_at) AS at, count(*) AS n FROM knowledge_nodes',
       );
-      const report = await ingestRunbooks(await readRunbookDir(bundledRunbooksDir), {
+      const report = await ingestRunbooks(readRunbookDir(bundledRunbooksDir), {
         store,
         embeddings: offline,
       });
@@ -108,7 +108,7 @@ describe('knowledge base against Postgres', () => {
     });
 
     it('a runbook that gets shorter loses its surplus chunks', async () => {
-      const [oom] = (await readRunbookDir(bundledRunbooksDir)).filter((r) => r.id === 'oom');
+      const [oom] = readRunbookDir(bundledRunbooksDir).filter((r) => r.id === 'oom');
       if (!oom) throw new Error('oom runbook missing');
       const short = { ...oom, body: '# Out of memory\n\nRoll back.' };
       const report = await ingestRunbooks([short], { store, embeddings: offline });
@@ -120,7 +120,7 @@ describe('knowledge base against Postgres', () => {
     });
 
     it('two runbooks with one id are refused before anything is written', async () => {
-      const [a] = await readRunbookDir(bundledRunbooksDir);
+      const [a] = readRunbookDir(bundledRunbooksDir);
       if (!a) throw new Error('no runbooks');
       await expect(
         ingestRunbooks([a, { ...a, source: 'mine/copy.md' }], { store, embeddings: offline }),

@@ -362,8 +362,8 @@ export class PostgresKnowledgeStore {
   }
 
   /**
-   * Runbook chunks for `text`: the full-text ranking (websearch syntax, English
-   * stemming) and the vector ranking fused by reciprocal rank (k = 60), so a
+   * Runbook chunks for `text`: the full-text ranking (any of the words, English
+   * stemming, cover-density rank) and the vector ranking fused by reciprocal rank (k = 60), so a
    * chunk that both find comes first and either alone still counts.
    */
   async searchRunbooks(text: string, query: QueryVector, limit = 5): Promise<RunbookHit[]> {
@@ -373,7 +373,10 @@ export class PostgresKnowledgeStore {
       const { rows } = await client.query(
         `WITH by_text AS (
            SELECT n.id, row_number() OVER (ORDER BY ts_rank_cd(n.search, q) DESC, n.key) AS rank
-             FROM knowledge_nodes n, websearch_to_tsquery('english', $1) q
+             FROM knowledge_nodes n,
+                  -- Any of the words (OR), ranked by how many and how close: short queries
+                  -- like "OOM exit 137" rarely have every word in one section.
+                  to_tsquery('english', replace(websearch_to_tsquery('english', $1)::text, ' & ', ' | ')) q
             WHERE n.kind = 'runbook' AND n.search @@ q
             ORDER BY rank LIMIT $4
          ), by_vector AS MATERIALIZED (

@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidKnowledgeError } from '../domain/knowledge.ts';
@@ -13,12 +13,14 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  * Reads every `*.md` under `dir` (recursively, in name order). All files are
  * checked before any is returned: one that is not valid UTF-8 or not a valid
  * runbook fails the whole read with every problem listed, so an ingest never
- * half-happens.
+ * half-happens. Synchronous: runbook folders are small, and CDK checks them at synth.
  */
-export async function readRunbookDir(dir: string, label = dir): Promise<Runbook[]> {
+export function readRunbookDir(dir: string, label = dir): Runbook[] {
   let entries: string[];
   try {
-    entries = (await readdir(dir, { recursive: true })).filter((f) => f.endsWith('.md')).sort();
+    entries = readdirSync(dir, { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('.md'))
+      .sort();
   } catch (error) {
     throw new InvalidKnowledgeError(`cannot read runbook folder ${dir}: ${(error as Error).message}`, {
       cause: error,
@@ -31,7 +33,7 @@ export async function readRunbookDir(dir: string, label = dir): Promise<Runbook[
     try {
       let text: string;
       try {
-        text = utf8.decode(await readFile(join(dir, file)));
+        text = utf8.decode(readFileSync(join(dir, file)));
       } catch (error) {
         if (error instanceof TypeError) throw new InvalidKnowledgeError(`${source}: not valid UTF-8`);
         throw error;

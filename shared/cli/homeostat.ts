@@ -1,16 +1,56 @@
 /**
  * The operator CLI: `npx homeostat <command>`. Commands grow with the loop;
- * today: explain-event.
+ * today: explain-event and knowledge.
  */
 import { readFile } from 'node:fs/promises';
 import { explainEvent } from './explain-event.ts';
+import { knowledgeUsage } from './knowledge.ts';
 
 const usage = `usage: homeostat <command>
 
 commands:
   explain-event <file|->  [--json]   how Homeostat interprets one raw EventBridge event
                                      (DATABASE_URL set: also whether the service is watched)
+${knowledgeUsage}
+The knowledge commands need the database: DATABASE_URL (+ DATABASE_WS_PROXY for the local
+stack, as printed by npm run local:up) or DATABASE_URL_SECRET_ID with AWS credentials.
+HOMEOSTAT_EMBEDDING_MODEL picks the embedding model (default homeostat-hash-v1, offline).
 `;
+
+/** Runs `homeostat knowledge …` against the configured database. */
+async function runKnowledge(args: string[]) {
+  const [
+    { loadEnv, envWithDatabase },
+    { knowledgeDbConnector },
+    { PostgresKnowledgeStore },
+    embeddings,
+    files,
+    cli,
+  ] = await Promise.all([
+    import('../config/env.ts'),
+    import('../adapters/knowledge-db.ts'),
+    import('../adapters/knowledge-store.ts'),
+    import('../adapters/embeddings.ts'),
+    import('../adapters/runbook-files.ts'),
+    import('./knowledge.ts'),
+  ]);
+  const env = loadEnv(envWithDatabase(embeddings.embeddingEnvFields));
+  const pool = await knowledgeDbConnector(env)();
+  try {
+    return await cli.knowledgeCommand(args, {
+      store: new PostgresKnowledgeStore(pool),
+      embeddings: embeddings.createEmbeddingModels(
+        pool,
+        { model: env.HOMEOSTAT_EMBEDDING_MODEL, bedrockEndpoint: env.BEDROCK_ENDPOINT },
+        (error) => process.stderr.write(`warning: ${error.message}; using the offline model\n`),
+      ),
+      readRunbooks: (dir) => files.readRunbookDir(dir),
+      progress: (line) => process.stderr.write(`${line}\n`),
+    });
+  } finally {
+    await pool.end();
+  }
+}
 
 async function readInput(path: string): Promise<string> {
   if (path !== '-') return readFile(path, 'utf8');
@@ -59,8 +99,21 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(out.stderr);
     return out.exitCode;
   }
+  if (command === 'knowledge') {
+    try {
+      const out = await runKnowledge(rest);
+      process.stdout.write(out.stdout);
+      process.stderr.write(out.stderr);
+      return out.exitCode;
+    } catch (error) {
+      process.stderr.write(`${(error as Error).name}: ${(error as Error).message}\n`);
+      return 1;
+    }
+  }
   process.stderr.write(command && command !== '--help' ? `unknown command: ${command}\n\n${usage}` : usage);
   return command && command !== '--help' ? 2 : 0;
 }
 
 process.exitCode = await main(process.argv.slice(2));
+// A database WebSocket still closing must not hold the terminal; stdout is already written.
+setTimeout(() => process.exit(), 250).unref();

@@ -60,6 +60,8 @@ export class CachedEmbedder implements Embedder {
 }
 
 export const offlineEmbeddingModel = 'homeostat-hash-v1';
+/** Amazon Titan Text Embeddings V2, the default in AWS. */
+export const titanEmbedV2 = 'amazon.titan-embed-text-v2:0';
 
 const stopwords = new Set(
   'a an and are as at be by for from has have in into is it its of on or that the this to was were will with'.split(

@@ -81,7 +81,7 @@ describe('chunkRunbook', () => {
 
 describe('the bundled runbooks', () => {
   it('parse, and cover every root-cause category of the taxonomy', async () => {
-    const runbooks = await readRunbookDir(bundledRunbooksDir);
+    const runbooks = readRunbookDir(bundledRunbooksDir);
     const covered = new Set(runbooks.flatMap((r) => r.categories));
     expect([...covered].sort()).toEqual([...rootCauses].sort());
     for (const runbook of runbooks) {
