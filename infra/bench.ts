@@ -69,3 +69,26 @@ if (stormSignals > 0) {
   console.log(`  lost signals     ${String(r.lost).padStart(7)}   ${mark(r.lost === 0)}`);
   console.log(`  outcomes         ${JSON.stringify(r.outcomes)}`);
 }
+
+// Knowledge retrieval (targets: recall@10 ≥ 0.95; p99 ≤ 20 ms at 100k on native Postgres).
+// PGlite: 10,000 items; DATABASE_URL set (a scratch native Postgres): 100,000. BENCH_RETRIEVAL_ITEMS=0 skips it.
+const retrievalItems = Number(
+  process.env.BENCH_RETRIEVAL_ITEMS ?? (process.env.DATABASE_URL ? 100_000 : 10_000),
+);
+if (retrievalItems > 0) {
+  const { runRetrieval } = await import('../localstack/bench-retrieval.ts');
+  const where = process.env.DATABASE_URL ? 'DATABASE_URL' : 'PGlite';
+  console.log(
+    `\nKnowledge retrieval: ${retrievalItems} items of 1024-d on ${where}, 200 queries, HNSW vs exact scan…`,
+  );
+  const r = await runRetrieval({ items: retrievalItems, queries: 200 });
+  const mark = (ok: boolean) => (ok ? 'ok' : 'BELOW TARGET');
+  console.log(
+    `  ingestion        ${r.itemsPerSecond.toFixed(0).padStart(7)} items/s   (${r.loadSeconds.toFixed(1)} s, index not yet built)`,
+  );
+  console.log(`  HNSW build       ${r.indexBuildSeconds.toFixed(1).padStart(7)} s`);
+  console.log(`  recall@10        ${r.recallAt10.toFixed(3).padStart(7)}   ${mark(r.recallAt10 >= 0.95)}`);
+  console.log(
+    `  query latency    ${r.p50Ms.toFixed(1).padStart(7)} ms p50   ${r.p99Ms.toFixed(1)} ms p99   (exact scan p50 ${r.exactP50Ms.toFixed(1)} ms; index used: ${r.usesIndex ? 'yes' : 'NO'})${where === 'PGlite' ? '' : `   ${mark(r.p99Ms <= 20)}`}`,
+  );
+}

@@ -44,11 +44,43 @@ CREATE TABLE knowledge_embeddings (
   -- The node content this vector was computed from; a changed node is re-embedded.
   content_hash text NOT NULL,
   embedding    vector(1024) NOT NULL,
+  -- Copies of the node's search filters (kept by the triggers below): an HNSW scan can only
+  -- apply filters on its own table, and with iterative scans it keeps walking until enough
+  -- rows pass them. Filtering through a join makes the planner drop the index for a full scan.
+  kind         knowledge_node_kind NOT NULL,
+  cluster      text,
+  service      text,
+  fingerprint  text,
   created_at   timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (node_id, model)
 );
 CREATE INDEX knowledge_embeddings_hnsw_idx ON knowledge_embeddings
   USING hnsw (embedding vector_cosine_ops);
+
+CREATE FUNCTION knowledge_embedding_copy_filters() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  SELECT n.kind, n.cluster, n.service, n.fingerprint INTO NEW.kind, NEW.cluster, NEW.service, NEW.fingerprint
+    FROM knowledge_nodes n WHERE n.id = NEW.node_id;
+  RETURN NEW;
+END;
+$$;
+CREATE TRIGGER knowledge_embeddings_copy_filters
+  BEFORE INSERT OR UPDATE ON knowledge_embeddings
+  FOR EACH ROW EXECUTE FUNCTION knowledge_embedding_copy_filters();
+
+CREATE FUNCTION knowledge_node_push_filters() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  -- Any update will do: the BEFORE trigger above copies every filter afresh.
+  UPDATE knowledge_embeddings SET kind = NEW.kind WHERE node_id = NEW.id;
+  RETURN NULL;
+END;
+$$;
+CREATE TRIGGER knowledge_nodes_push_filters
+  AFTER UPDATE OF kind, cluster, service, fingerprint ON knowledge_nodes
+  FOR EACH ROW
+  WHEN ((OLD.kind, OLD.cluster, OLD.service, OLD.fingerprint)
+        IS DISTINCT FROM (NEW.kind, NEW.cluster, NEW.service, NEW.fingerprint))
+  EXECUTE FUNCTION knowledge_node_push_filters();
 
 CREATE TABLE knowledge_edges (
   from_id    uuid NOT NULL REFERENCES knowledge_nodes (id) ON DELETE CASCADE,

@@ -191,6 +191,16 @@ describe('knowledge base against Postgres', () => {
       expect(byFingerprint.every((h) => h.node.service === 'api')).toBe(true);
       expect(byFingerprint[0]?.node.key).toBe(ids[0]);
       expect(await store.similarIncidents(query, { service: 'cart', excludeKey: ids[2] })).toEqual([]);
+      // A node moved to another service is found under its new service (filters follow the node).
+      await putNodes(
+        [{ ...incident(ids[0] as string, 'cart', 'tasks OOM killed exit code 137 after deploy') }],
+        {
+          store,
+          embeddings: offline,
+        },
+      );
+      const moved = await store.similarIncidents(query, { service: 'cart' });
+      expect(moved.map((h) => h.node.key).sort()).toEqual([ids[0], ids[2]].sort());
     });
   });
 

@@ -308,13 +308,13 @@ export class PostgresKnowledgeStore {
       const { rows } = await client.query(
         `WITH hits AS MATERIALIZED (
            SELECT e.node_id, e.embedding <=> $1::vector AS distance
-             FROM knowledge_embeddings e JOIN knowledge_nodes n ON n.id = e.node_id
-            WHERE e.model = $2 AND ($3::text[] IS NULL OR n.kind::text = ANY ($3))
+             FROM knowledge_embeddings e
+            WHERE e.model = $2 AND e.kind = ANY ($3::knowledge_node_kind[])
             ORDER BY e.embedding <=> $1::vector LIMIT $4
          )
          SELECT ${nodeColumns}, h.distance FROM hits h JOIN knowledge_nodes n ON n.id = h.node_id
           ORDER BY h.distance`,
-        [toVectorLiteral(query.vector), query.model, options.kinds ?? null, limit],
+        [toVectorLiteral(query.vector), query.model, options.kinds ?? nodeKinds, limit],
       );
       return rows.map((r) => ({ node: toNode(r), distance: Number(r.distance) }));
     }, options.exact);
@@ -336,17 +336,18 @@ export class PostgresKnowledgeStore {
       const { rows } = await client.query(
         `WITH hits AS MATERIALIZED (
            SELECT e.node_id, e.embedding <=> $1::vector AS distance
-             FROM knowledge_embeddings e JOIN knowledge_nodes n ON n.id = e.node_id
-            WHERE e.model = $2 AND n.kind = 'incident'
-              AND ($3::text IS NULL OR n.cluster = $3) AND ($4::text IS NULL OR n.service = $4)
-              AND ($5::text IS NULL OR n.fingerprint = $5) AND ($6::text IS NULL OR n.key <> $6)
-            ORDER BY e.embedding <=> $1::vector LIMIT $7
+             FROM knowledge_embeddings e
+            WHERE e.model = $2 AND e.kind = 'incident'
+              AND ($3::text IS NULL OR e.cluster = $3) AND ($4::text IS NULL OR e.service = $4)
+              AND ($5::text IS NULL OR e.fingerprint = $5)
+            ORDER BY e.embedding <=> $1::vector LIMIT $7 + 1
          )
          SELECT ${nodeColumns}, h.distance,
                 coalesce((SELECT array_agg(DISTINCT o.action ORDER BY o.action) FROM outcomes o
                            WHERE o.incident_id::text = n.key AND o.result = 'resolved'), '{}') AS resolved_by
            FROM hits h JOIN knowledge_nodes n ON n.id = h.node_id
-          ORDER BY h.distance`,
+          WHERE $6::text IS NULL OR n.key <> $6
+          ORDER BY h.distance LIMIT $7`,
         [
           toVectorLiteral(query.vector),
           query.model,
@@ -381,8 +382,8 @@ export class PostgresKnowledgeStore {
             ORDER BY rank LIMIT $4
          ), by_vector AS MATERIALIZED (
            SELECT e.node_id AS id, e.embedding <=> $2::vector AS distance
-             FROM knowledge_embeddings e JOIN knowledge_nodes n ON n.id = e.node_id
-            WHERE e.model = $3 AND n.kind = 'runbook'
+             FROM knowledge_embeddings e
+            WHERE e.model = $3 AND e.kind = 'runbook'
             ORDER BY e.embedding <=> $2::vector LIMIT $4
          ), ranked_vector AS (
            SELECT id, row_number() OVER (ORDER BY distance, id) AS rank FROM by_vector
