@@ -50,7 +50,7 @@ const normalise = (v: number[]) => {
 };
 
 /** Points around `clusters` random centres; `spread` sets how far items stray from their centre. */
-function clusteredVectors(count: number, clusters: number, spread: number, random: () => number) {
+function clusteredVectors(clusters: number, spread: number, random: () => number) {
   const centres = Array.from({ length: clusters }, () =>
     normalise(Array.from({ length: embeddingDimensions }, () => gaussian(random))),
   );
@@ -103,7 +103,7 @@ export async function runRetrieval(options: { items: number; queries: number }):
   try {
     await cleanup();
     const random = prng(42);
-    const next = clusteredVectors(options.items, Math.max(10, Math.round(options.items / 100)), 0.9, random);
+    const next = clusteredVectors(Math.max(10, Math.round(options.items / 100)), 0.9, random);
     const items = Array.from({ length: options.items }, () => next());
 
     // Bulk-load first, build the index after: the other order is an order of magnitude slower.

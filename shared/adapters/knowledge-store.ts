@@ -14,6 +14,7 @@ import {
   type NodeInput,
   type NodeKind,
   type NodeRef,
+  nodeKinds,
   type OutcomeInput,
   type Relation,
   type SuccessRate,
