@@ -230,6 +230,11 @@ describe('knowledge base against Postgres', () => {
       // Only the two patterns have other-model vectors; runbooks (offline only) are not compared.
       expect(hits.map((h) => h.node.key).sort()).toEqual(['monday-latency', 'nightly-oom']);
       expect(hits[0]?.node.key).toBe('nightly-oom');
+      // Without a kind filter: every kind embedded by that model.
+      expect((await store.nearest(query)).map((h) => h.node.key).sort()).toEqual([
+        'monday-latency',
+        'nightly-oom',
+      ]);
     });
   });
 
