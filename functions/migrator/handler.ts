@@ -50,9 +50,8 @@ export const handler = async (): Promise<{
   const env = loadEnv(envSchema);
   const here = dirname(fileURLToPath(import.meta.url));
   const dir = process.env.MIGRATIONS_DIR ?? join(here, 'migrations');
-  const runbookDirs = (
-    process.env.RUNBOOK_DIRS?.split(',') ?? [join(here, 'runbooks'), join(here, 'user-runbooks')]
-  ).filter((d) => d && existsSync(d));
+  // Bundled runbooks, and the user's folder when homeostat:runbooksDir is set.
+  const runbookDirs = [join(here, 'runbooks'), join(here, 'user-runbooks')].filter((d) => existsSync(d));
   const pool = await knowledgeDbConnector(env)();
   try {
     const report = await migrate(pool, await loadMigrations(dir), (name) =>
