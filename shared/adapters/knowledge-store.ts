@@ -90,20 +90,9 @@ export interface SearchOptions {
   efSearch?: number;
 }
 
-interface NodeRow {
-  id: string;
-  kind: NodeKind;
-  key: string;
-  title: string;
-  content: string;
-  payload: Record<string, unknown>;
-  cluster: string | null;
-  service: string | null;
-  fingerprint: string | null;
-}
-
 const nodeColumns = 'n.id, n.kind, n.key, n.title, n.content, n.payload, n.cluster, n.service, n.fingerprint';
-const toNode = (r: NodeRow): KnowledgeNode => ({
+/** Row columns are named like the node's fields; this drops the extras (distance, hops, …). */
+const toNode = (r: KnowledgeNode): KnowledgeNode => ({
   id: r.id,
   kind: r.kind,
   key: r.key,

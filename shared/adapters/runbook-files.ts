@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { basename, dirname, join, relative } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidKnowledgeError } from '../domain/knowledge.ts';
 import { parseRunbook, type Runbook } from '../domain/runbooks.ts';
@@ -29,7 +29,7 @@ export function readRunbookDir(dir: string, label = dir): Runbook[] {
   const runbooks: Runbook[] = [];
   const problems: string[] = [];
   for (const file of entries) {
-    const source = join(label, relative(dir, join(dir, file)));
+    const source = join(label, file);
     try {
       let text: string;
       try {
