@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { buildAgent } from './build-functions.ts';
 import { agentNames } from './bundling.ts';
+import { perceptionBatch } from './constructs/perception-agent.ts';
 
 const runs = Number(process.env.BENCH_RUNS ?? 15);
 const targetKb = 250;
@@ -52,10 +53,11 @@ console.log(`\n${agentNames.length - over} of ${agentNames.length} bundles withi
 const stormSignals = Number(process.env.BENCH_STORM_SIGNALS ?? 10_000);
 if (stormSignals > 0) {
   const { runStorm } = await import('../localstack/bench-storm.ts');
+  const batchSize = Number(process.env.BENCH_STORM_BATCH ?? perceptionBatch.size);
   console.log(
-    `\nAlarm storm: ${stormSignals} signals across 50 services through perceive() on PGlite (4 concurrent)…`,
+    `\nAlarm storm: ${stormSignals} signals across 50 services through perceiveBatch() on PGlite (batches of ${batchSize}, 2 in flight)…`,
   );
-  const r = await runStorm({ signals: stormSignals, services: 50, concurrency: 4 });
+  const r = await runStorm({ signals: stormSignals, services: 50, concurrency: 2, batchSize });
   const mark = (ok: boolean) => (ok ? 'ok' : 'BELOW TARGET');
   console.log(
     `  throughput       ${r.signalsPerSecond.toFixed(0).padStart(7)} signals/s   (${r.seconds.toFixed(1)} s)   ${mark(r.signalsPerSecond >= 1000)}`,
@@ -67,7 +69,7 @@ if (stormSignals > 0) {
     `  decision latency ${r.p50Ms.toFixed(1).padStart(7)} ms p50   ${r.p99Ms.toFixed(1)} ms p99   ${mark(r.p99Ms <= 100)}`,
   );
   console.log(`  lost signals     ${String(r.lost).padStart(7)}   ${mark(r.lost === 0)}`);
-  console.log(`  outcomes         ${JSON.stringify(r.outcomes)}`);
+  console.log(`  outcomes         ${JSON.stringify(r.outcomes)}   batch retries ${r.retries}`);
 }
 
 // Knowledge retrieval (targets: recall@10 ≥ 0.95; p99 ≤ 20 ms at 100k on native Postgres).

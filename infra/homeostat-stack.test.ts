@@ -77,12 +77,41 @@ describe('HomeostatStack', () => {
     expect(rules).toHaveLength(4);
     for (const rule of rules) {
       const [target] = (rule.Properties?.Targets ?? []) as Record<string, unknown>[];
+      // Inputs go through the perception queue (storms are absorbed and batched); the sweep goes straight in.
       expect(target?.Arn).toEqual({
-        'Fn::GetAtt': [expect.stringMatching(/^PerceptionAgentFunction/), 'Arn'],
+        'Fn::GetAtt': [
+          expect.stringMatching(rule === sweep ? /^PerceptionAgentFunction/ : /^PerceptionQueue/),
+          'Arn',
+        ],
       });
       expect(target?.DeadLetterConfig).toBeDefined();
       expect(target?.RetryPolicy).toMatchObject({ MaximumRetryAttempts: 8 });
     }
+  });
+
+  it('feeds the perception agent from its queue in batches, dead-lettering after three receives', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^PerceptionQueue'), 'Arn'] },
+      FunctionName: { Ref: Match.stringLikeRegexp('^PerceptionAgentFunction') },
+      BatchSize: 25,
+      MaximumBatchingWindowInSeconds: 1,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: 5 },
+    });
+    const queues = template.findResources('AWS::SQS::Queue', {
+      Properties: { RedrivePolicy: Match.anyValue() },
+    });
+    const [queue] = Object.entries(queues).filter(([id]) => id.startsWith('PerceptionQueue'));
+    expect(queue?.[1].Properties).toMatchObject({
+      VisibilityTimeout: 180,
+      SqsManagedSseEnabled: true,
+      RedrivePolicy: {
+        maxReceiveCount: 3,
+        deadLetterTargetArn: {
+          'Fn::GetAtt': [expect.stringMatching(/^PerceptionAgentDeadLetterQueue/), 'Arn'],
+        },
+      },
+    });
   });
 
   it('publishes one JSON Schema per detail-type in an EventBridge Schema Registry', () => {
@@ -149,6 +178,9 @@ describe('HomeostatStack', () => {
         'sqs:SendMessage',
         'sqs:GetQueueAttributes',
         'sqs:GetQueueUrl',
+        'sqs:ReceiveMessage',
+        'sqs:ChangeMessageVisibility',
+        'sqs:DeleteMessage',
         'xray:PutTraceSegments',
         'xray:PutTelemetryRecords',
       ]),

@@ -1,7 +1,6 @@
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, type Pool } from '../shared/adapters/database.ts';
 import { ecsMetricAlarmEvent } from '../shared/testing/alarm-events.ts';
@@ -142,25 +141,18 @@ describe('deployed Homeostat stack in the emulator', () => {
     expect(after?.signal_count).toBe(3);
   });
 
-  it('sends a malformed event to the failure destination with the reason, writing no row', async () => {
-    const lambda = new LambdaClient(emulatorClientConfig());
+  it('dead-letters a malformed event from the perception queue with the reason, writing no row', async () => {
     const bad = {
       id: uniqueName('malformed'),
       source: 'aws.cloudwatch',
       'detail-type': 'CloudWatch Alarm State Change',
     };
-    const invoked = await lambda.send(
-      new InvokeCommand({
-        FunctionName: outputs.PerceptionFunctionName,
-        InvocationType: 'Event',
-        Payload: Buffer.from(JSON.stringify(bad)),
-      }),
-    );
-    expect(invoked.StatusCode).toBe(202);
-
     const sqs = new SQSClient(emulatorClientConfig());
+    await sqs.send(
+      new SendMessageCommand({ QueueUrl: outputs.PerceptionQueueUrl, MessageBody: JSON.stringify(bad) }),
+    );
     const record = await waitFor(
-      'the failure record in the DLQ',
+      'the rejection record in the DLQ',
       async () => {
         const out = await sqs.send(
           new ReceiveMessageCommand({
@@ -173,15 +165,10 @@ describe('deployed Homeostat stack in the emulator', () => {
       },
       { timeoutMs: 90_000 },
     );
-    // The Lambda on-failure record: the event as sent, and the error the agent threw.
-    const failure = JSON.parse(record) as {
-      requestPayload: { id: string };
-      responsePayload: { errorMessage: string };
-    };
-    expect(failure.requestPayload.id).toBe(bad.id);
-    expect(failure.responsePayload.errorMessage).toMatch(
-      /^malformed "CloudWatch Alarm State Change" event: .*detail/,
-    );
+    // The agent's rejection record: the delivery as received and why it was refused.
+    const rejection = JSON.parse(record) as { body: string; reason: string };
+    expect(JSON.parse(rejection.body)).toEqual(bad);
+    expect(rejection.reason).toMatch(/^malformed "CloudWatch Alarm State Change" event: .*detail/);
     const { rows } = await pool.query('SELECT 1 FROM signals WHERE id = $1', [bad.id]);
     expect(rows).toEqual([]);
   });

@@ -3,18 +3,26 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { CloudWatchClient, PutMetricAlarmCommand, TagResourceCommand } from '@aws-sdk/client-cloudwatch';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { CreateEventBusCommand, DeleteEventBusCommand, EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import {
+  CreateQueueCommand,
+  DeleteQueueCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CloudWatchAlarmTagReader } from '#shared/adapters/cloudwatch.ts';
 import { createPool } from '#shared/adapters/database.ts';
+import { SqsDeadLetters } from '#shared/adapters/dead-letters.ts';
 import { EcsServiceReaderAdapter } from '#shared/adapters/ecs.ts';
 import { EventBridgePublisher } from '#shared/adapters/event-bus.ts';
 import { PostgresPerceptionStore } from '#shared/adapters/perception-store.ts';
 import { DependencyUnavailableError, InvalidEventError } from '#shared/domain/errors.ts';
 import { systemClock } from '#shared/domain/ports.ts';
 import { ecsMetricAlarmEvent } from '#shared/testing/alarm-events.ts';
+import { taskStoppedEvent } from '#shared/testing/ecs-events.ts';
 import { FakeCounters, watched } from '#shared/testing/fakes.ts';
-import type { PerceiveDeps } from '#shared/usecases/perceive.ts';
+
 import {
   captureEvents,
   createEcsService,
@@ -24,7 +32,7 @@ import {
   type TestDatabase,
   uniqueName,
 } from '../../localstack/testing.ts';
-import { createHandler } from './handler.ts';
+import { createHandler, type PerceiveHandlerDeps } from './handler.ts';
 
 /** The perception handler in-process on real adapters: emulator ECS, CloudWatch and EventBridge; PGlite via Neon. */
 describe('perceive handler against the emulator and Postgres', () => {
@@ -38,7 +46,9 @@ describe('perceive handler against the emulator and Postgres', () => {
   let cloudwatch: CloudWatchClient;
   let busName: string;
   let capture: EventCapture;
-  let deps: PerceiveDeps;
+  let deps: PerceiveHandlerDeps;
+  let sqs: SQSClient;
+  let deadLetterQueueUrl: string;
   let store: PostgresPerceptionStore;
   let taskDefinitionArn: string;
 
@@ -51,6 +61,9 @@ describe('perceive handler against the emulator and Postgres', () => {
     await events.send(new CreateEventBusCommand({ Name: busName }));
     capture = await captureEvents(busName, 'incident.opened');
     taskDefinitionArn = await createEcsService(ecs, cluster, service, 3);
+    sqs = new SQSClient(config);
+    deadLetterQueueUrl =
+      (await sqs.send(new CreateQueueCommand({ QueueName: uniqueName('perceive-dlq') }))).QueueUrl ?? '';
     database = await startMigratedDatabase();
     store = new PostgresPerceptionStore(database.pool);
     await store.registerService(watched(cluster, service));
@@ -58,6 +71,7 @@ describe('perceive handler against the emulator and Postgres', () => {
       ecs: new EcsServiceReaderAdapter(ecs),
       alarmTags: new CloudWatchAlarmTagReader(cloudwatch),
       bus: new EventBridgePublisher(events, busName),
+      deadLetters: new SqsDeadLetters(sqs, deadLetterQueueUrl),
       store,
       counters: new FakeCounters(),
       clock: systemClock,
@@ -67,6 +81,7 @@ describe('perceive handler against the emulator and Postgres', () => {
   afterAll(async () => {
     await capture?.dispose();
     await events?.send(new DeleteEventBusCommand({ Name: busName }));
+    await sqs?.send(new DeleteQueueCommand({ QueueUrl: deadLetterQueueUrl }));
     await database?.stop();
   });
 
@@ -124,6 +139,46 @@ describe('perceive handler against the emulator and Postgres', () => {
     const event = { ...ecsMetricAlarmEvent({ cluster, service }), detail: { alarmName: 'x' } };
     await expect(handler(event, context)).rejects.toBeInstanceOf(InvalidEventError);
     expect((await database.pool.query('SELECT 1 FROM signals WHERE id = $1', [event.id])).rows).toEqual([]);
+  });
+
+  it('records a queue batch in one go: duplicates once, the malformed event in the DLQ with its reason', async () => {
+    const handler = createHandler(async () => deps, logger, metrics);
+    const alarm = ecsMetricAlarmEvent({ cluster, service, alarmName: 'api-latency-p99' });
+    const stopped = taskStoppedEvent({ cluster, service });
+    const malformed = { ...ecsMetricAlarmEvent({ cluster, service }), detail: { alarmName: 42 } };
+    const body = (event: unknown) => JSON.stringify(event);
+    const result = await handler(
+      {
+        Records: [
+          { messageId: 'q1', body: body(alarm) },
+          { messageId: 'q2', body: body(stopped) },
+          { messageId: 'q3', body: body(alarm) },
+          { messageId: 'q4', body: body(malformed) },
+        ],
+      },
+      context,
+    );
+    expect(result).toEqual({ batchItemFailures: [] });
+    const { rows } = await database.pool.query(
+      'SELECT id, incident_id IS NOT NULL AS attached FROM signals WHERE id = ANY($1) ORDER BY id',
+      [[alarm.id, stopped.id, malformed.id]],
+    );
+    expect(rows).toEqual([alarm.id, stopped.id].sort().map((id) => ({ id, attached: true })));
+    const received = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: deadLetterQueueUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 1,
+        MessageAttributeNames: ['All'],
+      }),
+    );
+    const dead = (received.Messages ?? []).map((m) => ({
+      reason: m.MessageAttributes?.reason?.StringValue,
+      record: JSON.parse(m.Body ?? '{}') as { messageId: string; body: string; reason: string },
+    }));
+    expect(dead).toHaveLength(1);
+    expect(dead[0]?.record).toMatchObject({ messageId: 'q4', body: body(malformed) });
+    expect(dead[0]?.reason).toMatch(/^malformed "CloudWatch Alarm State Change" event: .*alarmName/);
   });
 
   it('retries an unreachable database with backoff, then fails the invocation without publishing', async () => {

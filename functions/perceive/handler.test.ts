@@ -2,7 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { InvalidEventError } from '#shared/domain/errors.ts';
+import { DependencyUnavailableError, InvalidEventError } from '#shared/domain/errors.ts';
 import { ecsMetricAlarmEvent } from '#shared/testing/alarm-events.ts';
 import { taskStoppedEvent } from '#shared/testing/ecs-events.ts';
 import {
@@ -10,6 +10,7 @@ import {
   FakeAlarmTags,
   FakeBus,
   FakeCounters,
+  FakeDeadLetters,
   FakeEcs,
   fixedClock,
   watched,
@@ -38,7 +39,7 @@ const context = {
   getRemainingTimeInMillis: () => 30_000,
 } as Context;
 
-function setup() {
+function setup(deadLetters = new FakeDeadLetters()) {
   const counters = new FakeCounters();
   const bus = new FakeBus();
   const store = new EmptyHistoryStore([watched('shop', 'api')]);
@@ -48,6 +49,7 @@ function setup() {
     store,
     bus,
     counters,
+    deadLetters,
     clock: fixedClock('2026-11-20T10:00:00Z'),
   };
   const { logger, lines } = capturingLogger();
@@ -119,5 +121,90 @@ describe('perceive handler', () => {
       context,
     );
     expect(result).toEqual({ outcome: 'swept', selfResolved: 0 });
+  });
+
+  describe('a batch from the perception queue', () => {
+    const record = (messageId: string, body: unknown) => ({
+      messageId,
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const malformed = {
+      id: 'bad-2',
+      source: 'aws.cloudwatch',
+      'detail-type': 'CloudWatch Alarm State Change',
+    };
+
+    it('records the good events together and dead-letters the malformed ones with the reason', async () => {
+      const { handler, deps } = setup();
+      const result = await handler(
+        {
+          Records: [
+            record('m1', ecsMetricAlarmEvent({ id: 'evt-1', cluster: 'shop', service: 'api' })),
+            record('m2', malformed),
+            record('m3', '{not json'),
+            record('m4', taskStoppedEvent({ id: 'evt-4', cluster: 'shop', service: 'api' })),
+          ],
+        },
+        context,
+      );
+      expect(result).toEqual({ batchItemFailures: [] });
+      // One batch: the task failure joins the incident the alarm opened a moment earlier.
+      expect(deps.bus.published.map((e) => e.type)).toEqual([
+        'signal.received',
+        'incident.opened',
+        'signal.received',
+        'incident.updated',
+      ]);
+      expect(deps.deadLetters.rejected.map((r) => [r.messageId, r.reason])).toEqual([
+        ['m2', expect.stringMatching(/^malformed "CloudWatch Alarm State Change" event: .*detail/)],
+        ['m3', 'message body is not JSON'],
+      ]);
+      expect(deps.deadLetters.rejected[1]?.body).toBe('{not json');
+    });
+
+    it('retries every message of a batch when a dependency is unavailable', async () => {
+      const { handler, deps } = setup();
+      deps.store.ingestBatch = async () => {
+        throw new DependencyUnavailableError('Postgres', 'connection refused');
+      };
+      const result = await handler(
+        {
+          Records: [
+            record('m1', ecsMetricAlarmEvent({ cluster: 'shop', service: 'api' })),
+            record('m2', taskStoppedEvent({ cluster: 'shop', service: 'api' })),
+          ],
+        },
+        context,
+      );
+      expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'm1' }, { itemIdentifier: 'm2' }] });
+    });
+
+    it('narrows any other failure down to the event that causes it', async () => {
+      const { handler, deps } = setup();
+      const ingest = deps.store.ingestBatch.bind(deps.store);
+      deps.store.ingestBatch = async (requests) => {
+        if (requests.some((r) => r.signal.id === 'poison')) throw new Error('value out of range');
+        return ingest(requests);
+      };
+      const result = await handler(
+        {
+          Records: [
+            record('m1', ecsMetricAlarmEvent({ id: 'fine', cluster: 'shop', service: 'api' })),
+            record('m2', taskStoppedEvent({ id: 'poison', cluster: 'shop', service: 'api' })),
+          ],
+        },
+        context,
+      );
+      expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'm2' }] });
+      expect(deps.bus.published.map((e) => e.data)).toContainEqual(
+        expect.objectContaining({ signalId: 'fine' }),
+      );
+    });
+
+    it('leaves a rejected event on the queue when the dead-letter queue cannot take it', async () => {
+      const { handler } = setup(new FakeDeadLetters(new Error('SQS unavailable')));
+      const result = await handler({ Records: [record('m1', malformed)] }, context);
+      expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'm1' }] });
+    });
   });
 });

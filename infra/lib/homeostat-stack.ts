@@ -45,6 +45,7 @@ export class HomeostatStack extends Stack {
 
     new CfnOutput(this, 'BusName', { value: this.bus.bus.eventBusName });
     new CfnOutput(this, 'PerceptionFunctionName', { value: this.perception.agent.function.functionName });
+    new CfnOutput(this, 'PerceptionQueueUrl', { value: this.perception.queue.queueUrl });
     new CfnOutput(this, 'PerceptionDeadLetterQueueUrl', {
       value: this.perception.agent.deadLetterQueue.queueUrl,
     });

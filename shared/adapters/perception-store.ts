@@ -1,7 +1,14 @@
+import { randomUUID } from 'node:crypto';
+import {
+  applyBatch,
+  type BatchHistory,
+  type BatchWrites,
+  type LiveIncident,
+  serviceKey,
+} from '../domain/correlation-batch.ts';
 import { HomeostatError } from '../domain/errors.ts';
 import {
   assertTransition,
-  type CorrelationContext,
   type CorrelationSettings,
   type IncidentState,
   isSelfResolutionDue,
@@ -10,7 +17,6 @@ import {
   terminalStates,
 } from '../domain/incident.ts';
 import type {
-  Applied,
   IncidentRecord,
   IngestRequest,
   IngestResult,
@@ -29,9 +35,10 @@ export class ConcurrencyConflictError extends HomeostatError {
 
 const isConflict = (error: unknown) =>
   error instanceof ConcurrencyConflictError ||
-  // Two writers opening the first incident of a service: the partial unique index lets one win.
+  // Two writers opening the first incident of a service (the partial unique index lets one win),
+  // or recording the same delivery at once (the ledger lets one win; the retry finds it seen).
   ((error as { code?: string } | null)?.code === '23505' &&
-    /incidents_one_live_per_service/.test(
+    /incidents_one_live_per_service|signals_pkey|signal_events_pkey/.test(
       (error as Error).message + String((error as { constraint?: string }).constraint),
     ));
 
@@ -66,6 +73,12 @@ const toRecord = (r: IncidentRow): IncidentRecord => ({
   signalCount: r.signal_count,
   chaosExperimentId: r.chaos_experiment_id,
   serviceSnapshot: r.service_snapshot,
+});
+
+const toLive = (r: IncidentRow): LiveIncident => ({
+  ...toRecord(r),
+  lastFaultAt: r.last_fault_at ? new Date(r.last_fault_at) : null,
+  recoverySeenAt: r.recovery_seen_at ? new Date(r.recovery_seen_at) : null,
 });
 
 const toView = (r: IncidentRow): OpenIncidentView => ({
@@ -134,173 +147,251 @@ export class PostgresPerceptionStore implements PerceptionStore {
     return rows[0] ? { cluster: rows[0].cluster, service: rows[0].service } : null;
   }
 
-  async ingest(request: IngestRequest): Promise<IngestResult> {
+  async ingestBatch(requests: readonly IngestRequest[]): Promise<IngestResult[]> {
+    if (requests.length === 0) return [];
     return this.transaction(async (client) => {
-      const context = await this.context(client, request);
-      if (context === 'redelivery') {
-        const pending = await client.query(
-          'SELECT envelope FROM outbox WHERE causation_id = $1 AND published_at IS NULL ORDER BY seq',
-          [request.signal.id],
-        );
-        return { applied: { kind: 'redelivery' }, pending: pending.rows.map((r) => r.envelope as Envelope) };
-      }
-      const applied = await this.apply(client, request, context);
-      const envelopes = request.announce(applied);
-      await this.outbox(client, request.signal.id, envelopes);
-      return { applied, pending: envelopes };
+      const history = await this.history(client, requests);
+      const { results, writes } = applyBatch(requests, history, randomUUID);
+      await this.write(client, writes);
+      const redelivered = requests
+        .filter((r, i) => results[i]?.applied.kind === 'redelivery' && history.seenEventIds.has(r.signal.id))
+        .map((r) => r.signal.id);
+      if (redelivered.length === 0) return results;
+      // What an earlier, interrupted attempt left unpublished is this delivery's to publish.
+      const pending = await client.query(
+        'SELECT causation_id, envelope FROM outbox WHERE causation_id = ANY($1) AND published_at IS NULL ORDER BY seq',
+        [redelivered],
+      );
+      const byCause = new Map<string, Envelope[]>();
+      for (const r of pending.rows)
+        byCause.set(r.causation_id, [...(byCause.get(r.causation_id) ?? []), r.envelope]);
+      const claimed = new Set<string>();
+      return results.map((result, i) => {
+        const id = requests[i]?.signal.id ?? '';
+        if (result.applied.kind !== 'redelivery' || claimed.has(id)) return result;
+        claimed.add(id);
+        return { ...result, pending: byCause.get(id) ?? [] };
+      });
     });
   }
 
-  /** The delivery ledger and the service's correlation context, in one round trip. */
-  private async context(
-    client: PoolClient,
-    request: IngestRequest,
-  ): Promise<CorrelationContext | 'redelivery'> {
+  /**
+   * The batch's history in one round trip: which event ids were delivered
+   * before, the latest signal of each fingerprint, and each service's live
+   * incident and latest chaos marker.
+   */
+  private async history(client: PoolClient, requests: readonly IngestRequest[]): Promise<BatchHistory> {
+    const services = [...new Map(requests.map((r) => [serviceKey(r.service), r.service])).values()];
     const { rows } = await client.query(
-      `SELECT
-         EXISTS (SELECT 1 FROM signal_events WHERE event_id = $1) AS seen,
-         (SELECT row_to_json(s) FROM (
-            SELECT id, last_seen_at, incident_id FROM signals
-             WHERE fingerprint = $2 ORDER BY last_seen_at DESC LIMIT 1) s) AS same,
-         (SELECT row_to_json(i) FROM (
-            SELECT * FROM incidents
-             WHERE cluster = $3 AND service = $4 AND state NOT IN (${terminal}) LIMIT 1) i) AS open,
-         (SELECT row_to_json(c) FROM (
-            SELECT attributes->>'chaosExperimentId' AS experiment_id, occurred_at FROM signals
-             WHERE kind = 'chaos' AND cluster = $3 AND service = $4 ORDER BY occurred_at DESC LIMIT 1) c) AS chaos`,
-      [request.signal.id, request.fingerprint, request.service.cluster, request.service.service],
-    );
-    const row = rows[0] ?? {};
-    if (row.seen) return 'redelivery';
-    const s = row.same;
-    const c = row.chaos;
-    return {
-      sameFingerprint: s
-        ? { signalId: s.id, lastSeenAt: new Date(s.last_seen_at), incidentId: s.incident_id }
-        : null,
-      openIncident: row.open ? toView(row.open as IncidentRow) : null,
-      lastChaos: c?.experiment_id ? { experimentId: c.experiment_id, at: new Date(c.occurred_at) } : null,
-    };
-  }
-
-  private async apply(
-    client: PoolClient,
-    request: IngestRequest,
-    context: CorrelationContext,
-  ): Promise<Applied> {
-    const { signal } = request;
-    const decision = request.decide(context);
-    const at = signal.occurredAt.toISOString();
-    switch (decision.kind) {
-      case 'repeat': {
-        const { rows } = await client.query(
-          `WITH repeated AS (
-             UPDATE signals SET occurrences = occurrences + 1, last_seen_at = greatest(last_seen_at, $2)
-              WHERE id = $1 RETURNING id, occurrences)
-           INSERT INTO signal_events (event_id, signal_id) SELECT $3, id FROM repeated RETURNING
-             (SELECT occurrences FROM repeated)`,
-          [decision.signalId, at, request.signal.id],
-        );
-        return {
-          kind: 'repeat',
-          signalId: decision.signalId,
-          incidentId: decision.incidentId,
-          occurrences: rows[0]?.occurrences ?? 0,
-        };
-      }
-      case 'open': {
-        const { rows } = await client.query<IncidentRow>(
-          `INSERT INTO incidents (cluster, service, title, fingerprint, opened_at, updated_at, last_signal_at,
-                                  last_fault_at, chaos_experiment_id, service_snapshot)
-           VALUES ($1, $2, $3, $4, $5, now(), $5, $5, $6, $7) RETURNING *`,
-          [
-            request.service.cluster,
-            request.service.service,
-            `${signal.name} on ${request.service.cluster}/${request.service.service}`,
-            request.fingerprint,
-            at,
-            decision.chaosExperimentId,
-            request.snapshot ? JSON.stringify(request.snapshot) : null,
-          ],
-        );
-        const incident = rows[0] as IncidentRow;
-        await this.insertSignal(client, request, incident.id, null);
-        await this.timeline(client, incident.id, at, 'opened', {
-          signalId: signal.id,
-          fingerprint: request.fingerprint,
-          chaosExperimentId: decision.chaosExperimentId,
-        });
-        await this.timeline(client, incident.id, at, 'signal', this.signalSummary(request));
-        return { kind: 'opened', incident: toRecord(incident) };
-      }
-      case 'attach': {
-        const { rows } = await client.query<IncidentRow>(
-          `UPDATE incidents
-              SET signal_count = signal_count + 1,
-                  last_signal_at = greatest(last_signal_at, $3),
-                  last_fault_at = CASE WHEN $4 THEN last_fault_at ELSE greatest(coalesce(last_fault_at, $3), $3) END,
-                  recovery_seen_at = CASE WHEN $4 THEN greatest(coalesce(recovery_seen_at, $3), $3) ELSE recovery_seen_at END,
-                  version = version + 1,
-                  updated_at = now()
-            WHERE id = $1 AND version = $2
-          RETURNING *`,
-          [decision.incidentId, decision.expectedVersion, at, decision.recovery],
-        );
-        if (!rows[0])
-          throw new ConcurrencyConflictError(`incident ${decision.incidentId} changed since it was read`);
-        await this.insertSignal(client, request, decision.incidentId, null);
-        await this.timeline(client, decision.incidentId, at, 'signal', this.signalSummary(request));
-        return { kind: 'attached', incident: toRecord(rows[0]), recovery: decision.recovery };
-      }
-      case 'suppress':
-        await this.insertSignal(client, request, null, decision.reason);
-        return { kind: 'suppressed', reason: decision.reason };
-    }
-  }
-
-  private signalSummary(request: IngestRequest) {
-    const { signal } = request;
-    return {
-      signalId: signal.id,
-      kind: signal.kind,
-      name: signal.name,
-      classification: signal.classification,
-      reason: signal.reason,
-    };
-  }
-
-  private async insertSignal(
-    client: PoolClient,
-    request: IngestRequest,
-    incidentId: string | null,
-    suppressed: string | null,
-  ) {
-    const { signal } = request;
-    await client.query(
-      `WITH inserted AS (
-         INSERT INTO signals (id, kind, name, state, previous_state, reason, occurred_at, last_seen_at, cluster, service,
-                              service_snapshot, raw, classification, fingerprint, attributes, incident_id, suppressed_reason)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id)
-       INSERT INTO signal_events (event_id, signal_id) SELECT id, id FROM inserted`,
+      `WITH svc AS (SELECT * FROM unnest($3::text[], $4::text[]) AS t(cluster, service))
+       SELECT
+         (SELECT coalesce(json_agg(event_id), '[]') FROM signal_events WHERE event_id = ANY($1)) AS seen,
+         (SELECT coalesce(json_agg(s), '[]') FROM unnest($2::text[]) AS f(fp) CROSS JOIN LATERAL (
+            SELECT id, fingerprint, last_seen_at, incident_id, occurrences FROM signals
+             WHERE fingerprint = f.fp ORDER BY last_seen_at DESC LIMIT 1) s) AS same,
+         (SELECT coalesce(json_agg(i), '[]') FROM svc CROSS JOIN LATERAL (
+            SELECT * FROM incidents i
+             WHERE i.cluster = svc.cluster AND i.service = svc.service AND state NOT IN (${terminal}) LIMIT 1) i) AS open,
+         (SELECT coalesce(json_agg(c), '[]') FROM svc CROSS JOIN LATERAL (
+            SELECT cluster, service, attributes->>'chaosExperimentId' AS experiment_id, occurred_at FROM signals s
+             WHERE kind = 'chaos' AND s.cluster = svc.cluster AND s.service = svc.service
+             ORDER BY occurred_at DESC LIMIT 1) c) AS chaos`,
       [
-        signal.id,
-        signal.kind,
-        signal.name,
-        signal.state,
-        signal.previousState,
-        signal.reason,
-        signal.occurredAt.toISOString(),
-        request.service.cluster,
-        request.service.service,
-        request.snapshot ? JSON.stringify(request.snapshot) : null,
-        JSON.stringify(signal.raw),
-        signal.classification,
-        request.fingerprint,
-        JSON.stringify(signal.attributes),
-        incidentId,
-        suppressed,
+        requests.map((r) => r.signal.id),
+        [...new Set(requests.map((r) => r.fingerprint))],
+        services.map((s) => s.cluster),
+        services.map((s) => s.service),
       ],
     );
+    const row = rows[0] ?? {};
+    type Same = {
+      id: string;
+      fingerprint: string;
+      last_seen_at: string;
+      incident_id: string | null;
+      occurrences: number;
+    };
+    type Chaos = { cluster: string; service: string; experiment_id: string | null; occurred_at: string };
+    return {
+      seenEventIds: new Set(row.seen as string[]),
+      latestByFingerprint: new Map(
+        (row.same as Same[]).map((s) => [
+          s.fingerprint,
+          {
+            id: s.id,
+            lastSeenAt: new Date(s.last_seen_at),
+            incidentId: s.incident_id,
+            occurrences: s.occurrences,
+          },
+        ]),
+      ),
+      liveIncidents: new Map(
+        (row.open as IncidentRow[]).map((i) => [
+          serviceKey({ cluster: i.cluster, service: i.service }),
+          toLive(i),
+        ]),
+      ),
+      lastChaos: new Map(
+        (row.chaos as Chaos[]).map((c) => [
+          serviceKey(c),
+          { experimentId: c.experiment_id, at: new Date(c.occurred_at) },
+        ]),
+      ),
+    };
+  }
+
+  /**
+   * Writes a batch with one statement per table. An incident that changed
+   * since it was read (its version moved) aborts the transaction, which is
+   * then retried on fresh history.
+   */
+  private async write(client: PoolClient, writes: BatchWrites): Promise<void> {
+    const json = (rows: unknown[]) => JSON.stringify(rows);
+    const iso = (d: Date | null) => d?.toISOString() ?? null;
+    const incidentColumns = (i: LiveIncident) => ({
+      id: i.id,
+      version: i.version,
+      last_signal_at: iso(i.lastSignalAt),
+      last_fault_at: iso(i.lastFaultAt),
+      recovery_seen_at: iso(i.recoverySeenAt),
+      signal_count: i.signalCount,
+    });
+    if (writes.newIncidents.length > 0) {
+      await client.query(
+        `INSERT INTO incidents (id, cluster, service, title, fingerprint, opened_at, updated_at, last_signal_at,
+                                last_fault_at, recovery_seen_at, signal_count, version, chaos_experiment_id, service_snapshot)
+         SELECT id, cluster, service, title, fingerprint, opened_at, now(), last_signal_at,
+                last_fault_at, recovery_seen_at, signal_count, version, chaos_experiment_id, service_snapshot
+           FROM jsonb_to_recordset($1::jsonb) AS t(id uuid, cluster text, service text, title text, fingerprint text,
+                opened_at timestamptz, last_signal_at timestamptz, last_fault_at timestamptz,
+                recovery_seen_at timestamptz, signal_count int, version int, chaos_experiment_id text,
+                service_snapshot jsonb)`,
+        [
+          json(
+            writes.newIncidents.map((i) => ({
+              ...incidentColumns(i),
+              cluster: i.service.cluster,
+              service: i.service.service,
+              title: i.title,
+              fingerprint: i.fingerprint,
+              opened_at: iso(i.openedAt),
+              chaos_experiment_id: i.chaosExperimentId,
+              service_snapshot: i.serviceSnapshot,
+            })),
+          ),
+        ],
+      );
+    }
+    if (writes.updatedIncidents.length > 0) {
+      const { rowCount } = await client.query(
+        `UPDATE incidents i
+            SET signal_count = t.signal_count, last_signal_at = t.last_signal_at, last_fault_at = t.last_fault_at,
+                recovery_seen_at = t.recovery_seen_at, version = t.version, updated_at = now()
+           FROM jsonb_to_recordset($1::jsonb) AS t(id uuid, expected_version int, version int, signal_count int,
+                last_signal_at timestamptz, last_fault_at timestamptz, recovery_seen_at timestamptz)
+          WHERE i.id = t.id AND i.version = t.expected_version`,
+        [
+          json(
+            writes.updatedIncidents.map(({ incident, expectedVersion }) => ({
+              ...incidentColumns(incident),
+              expected_version: expectedVersion,
+            })),
+          ),
+        ],
+      );
+      if (rowCount !== writes.updatedIncidents.length)
+        throw new ConcurrencyConflictError('an incident changed since the batch read it');
+    }
+    if (writes.newSignals.length > 0) {
+      await client.query(
+        `WITH inserted AS (
+           INSERT INTO signals (id, kind, name, state, previous_state, reason, occurred_at, last_seen_at, occurrences,
+                                cluster, service, service_snapshot, raw, classification, fingerprint, attributes,
+                                incident_id, suppressed_reason)
+           SELECT id, kind, name, state, previous_state, reason, occurred_at, last_seen_at, occurrences,
+                  cluster, service, service_snapshot, raw, classification, fingerprint, attributes,
+                  incident_id, suppressed_reason
+             FROM jsonb_to_recordset($1::jsonb) AS t(id text, kind text, name text, state text, previous_state text,
+                  reason text, occurred_at timestamptz, last_seen_at timestamptz, occurrences int, cluster text,
+                  service text, service_snapshot jsonb, raw jsonb, classification text, fingerprint text,
+                  attributes jsonb, incident_id uuid, suppressed_reason text)
+           RETURNING id)
+         INSERT INTO signal_events (event_id, signal_id) SELECT id, id FROM inserted`,
+        [
+          json(
+            writes.newSignals.map(({ request, incidentId, suppressedReason, state }) => ({
+              id: request.signal.id,
+              kind: request.signal.kind,
+              name: request.signal.name,
+              state: request.signal.state,
+              previous_state: request.signal.previousState,
+              reason: request.signal.reason,
+              occurred_at: iso(request.signal.occurredAt),
+              last_seen_at: iso(state.lastSeenAt),
+              occurrences: state.occurrences,
+              cluster: request.service.cluster,
+              service: request.service.service,
+              service_snapshot: request.snapshot,
+              raw: request.signal.raw,
+              classification: request.signal.classification,
+              fingerprint: request.fingerprint,
+              attributes: request.signal.attributes,
+              incident_id: incidentId,
+              suppressed_reason: suppressedReason,
+            })),
+          ),
+        ],
+      );
+    }
+    if (writes.repeatedSignals.length > 0) {
+      await client.query(
+        `UPDATE signals s SET occurrences = s.occurrences + t.added, last_seen_at = greatest(s.last_seen_at, t.last_seen_at)
+           FROM jsonb_to_recordset($1::jsonb) AS t(id text, added int, last_seen_at timestamptz)
+          WHERE s.id = t.id`,
+        [
+          json(
+            writes.repeatedSignals.map((r) => ({
+              id: r.id,
+              added: r.added,
+              last_seen_at: iso(r.lastSeenAt),
+            })),
+          ),
+        ],
+      );
+    }
+    if (writes.repeatLedger.length > 0) {
+      await client.query(
+        `INSERT INTO signal_events (event_id, signal_id)
+         SELECT event_id, signal_id FROM jsonb_to_recordset($1::jsonb) AS t(event_id text, signal_id text)`,
+        [json(writes.repeatLedger.map((r) => ({ event_id: r.eventId, signal_id: r.signalId })))],
+      );
+    }
+    if (writes.timeline.length > 0) {
+      await client.query(
+        `INSERT INTO incident_timeline (incident_id, at, kind, detail)
+         SELECT (e->>'incident_id')::uuid, (e->>'at')::timestamptz, e->>'kind', e->'detail'
+           FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n`,
+        [
+          json(
+            writes.timeline.map((t) => ({
+              incident_id: t.incidentId,
+              at: iso(t.at),
+              kind: t.kind,
+              detail: t.detail,
+            })),
+          ),
+        ],
+      );
+    }
+    if (writes.outbox.length > 0) {
+      await client.query(
+        `INSERT INTO outbox (id, causation_id, envelope)
+         SELECT e->'envelope'->>'id', e->>'causation_id', e->'envelope'
+           FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n
+         ON CONFLICT (id) DO NOTHING`,
+        [json(writes.outbox.map((o) => ({ causation_id: o.causationId, envelope: o.envelope })))],
+      );
+    }
   }
 
   /** Stores the events announcing a change in the change's own transaction, in order. */

@@ -21,7 +21,23 @@ export interface AlarmTagReader {
 }
 
 export interface EventPublisher {
-  publish(envelope: Envelope): Promise<void>;
+  /** Publishes in order; throws if any envelope was not accepted. */
+  publish(envelopes: readonly Envelope[]): Promise<void>;
+}
+
+/** A delivery Homeostat will not process (malformed): kept with the reason so nothing is lost. */
+export interface RejectedEvent {
+  reason: string;
+  issues: string[];
+  /** The queue message it came in, when it came from a queue. */
+  messageId: string | null;
+  /** The delivery as received. */
+  body: string;
+}
+
+/** Where rejected deliveries go (the agent's dead-letter queue). */
+export interface DeadLetterSink {
+  reject(rejected: RejectedEvent): Promise<void>;
 }
 
 /** Operational counters (EMF metrics in Lambda). */
@@ -81,8 +97,11 @@ export interface PerceptionStore {
   watchedService(ref: ServiceRef): Promise<WatchedServiceRecord | null>;
   /** The watched service whose alarm prefix matches this alarm name (longest prefix wins). */
   serviceForAlarmName(alarmName: string): Promise<ServiceRef | null>;
-  /** Records one delivery atomically: ledger, signal, incident, timeline and outbox. */
-  ingest(request: IngestRequest): Promise<IngestResult>;
+  /**
+   * Records deliveries in order, atomically as a batch: ledger, signals,
+   * incidents, timeline and outbox. One result per request, in order.
+   */
+  ingestBatch(requests: readonly IngestRequest[]): Promise<IngestResult[]>;
   markPublished(envelopeIds: string[]): Promise<void>;
   /**
    * Moves an incident to `to` if it is still at `expectedVersion` and the state

@@ -1,13 +1,16 @@
 /** Small in-memory implementations of the ports, for unit tests of domain logic and handlers. */
+import { applyBatch } from '../domain/correlation-batch.ts';
 import type {
   AlarmTagReader,
   Clock,
   Counters,
+  DeadLetterSink,
   EcsServiceReader,
   EventPublisher,
   IngestRequest,
   IngestResult,
   PerceptionStore,
+  RejectedEvent,
   WatchedServiceRecord,
 } from '../domain/ports.ts';
 import type { ServiceRef, ServiceSnapshot } from '../domain/signal.ts';
@@ -29,8 +32,17 @@ export class FakeEcs implements EcsServiceReader {
 
 export class FakeBus implements EventPublisher {
   readonly published: Envelope[] = [];
-  async publish(envelope: Envelope): Promise<void> {
-    this.published.push(envelope);
+  async publish(envelopes: readonly Envelope[]): Promise<void> {
+    this.published.push(...envelopes);
+  }
+}
+
+export class FakeDeadLetters implements DeadLetterSink {
+  readonly rejected: RejectedEvent[] = [];
+  constructor(private readonly failWith?: Error) {}
+  async reject(rejected: RejectedEvent): Promise<void> {
+    if (this.failWith) throw this.failWith;
+    this.rejected.push(rejected);
   }
 }
 
@@ -50,12 +62,13 @@ export class FakeCounters implements Counters {
 }
 
 /**
- * A store that knows only its registry and decides every signal on an empty
- * context (no earlier signals, no live incident): enough to test handlers.
+ * A store that knows only its registry and applies every batch to an empty
+ * history (no earlier deliveries, signals or live incidents): enough to test handlers.
  * Correlation over real history is tested against Postgres.
  */
 export class EmptyHistoryStore implements PerceptionStore {
   readonly ingested: IngestRequest[] = [];
+  private opened = 0;
   constructor(readonly watched: WatchedServiceRecord[] = []) {}
 
   async watchedService(ref: ServiceRef) {
@@ -65,32 +78,15 @@ export class EmptyHistoryStore implements PerceptionStore {
     const hit = this.watched.find((w) => w.alarmPrefixes.some((p) => alarmName.startsWith(p)));
     return hit ? { cluster: hit.cluster, service: hit.service } : null;
   }
-  async ingest(request: IngestRequest): Promise<IngestResult> {
-    this.ingested.push(request);
-    const decision = request.decide({ sameFingerprint: null, openIncident: null, lastChaos: null });
-    const applied =
-      decision.kind === 'open'
-        ? {
-            kind: 'opened' as const,
-            incident: {
-              id: `incident-${this.ingested.length}`,
-              service: request.service,
-              state: 'open' as const,
-              version: 1,
-              title: request.signal.name,
-              fingerprint: request.fingerprint,
-              openedAt: request.signal.occurredAt,
-              lastSignalAt: request.signal.occurredAt,
-              signalCount: 1,
-              chaosExperimentId: decision.chaosExperimentId,
-              serviceSnapshot: request.snapshot,
-            },
-          }
-        : {
-            kind: 'suppressed' as const,
-            reason: decision.kind === 'suppress' ? decision.reason : ('benign' as const),
-          };
-    return { applied, pending: request.announce(applied) };
+  async ingestBatch(requests: readonly IngestRequest[]): Promise<IngestResult[]> {
+    this.ingested.push(...requests);
+    const empty = {
+      seenEventIds: new Set<string>(),
+      latestByFingerprint: new Map(),
+      liveIncidents: new Map(),
+      lastChaos: new Map(),
+    };
+    return applyBatch(requests, empty, () => `incident-${++this.opened}`).results;
   }
   async markPublished(): Promise<void> {}
   async transition(): Promise<never> {

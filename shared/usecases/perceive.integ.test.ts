@@ -8,7 +8,7 @@ import type { Envelope } from '../events/envelope.ts';
 import { ecsMetricAlarmEvent } from '../testing/alarm-events.ts';
 import { chaosMarkerEvent, taskStoppedEvent } from '../testing/ecs-events.ts';
 import { FakeAlarmTags, FakeBus, FakeCounters, FakeEcs, watched } from '../testing/fakes.ts';
-import { type PerceiveDeps, perceive, sweepQuietIncidents } from './perceive.ts';
+import { type PerceiveDeps, perceive, perceiveBatch, sweepQuietIncidents } from './perceive.ts';
 
 /** The perception use-case on the real store: PGlite with pgvector through the Neon driver. */
 describe('perception against Postgres', () => {
@@ -279,5 +279,74 @@ describe('perception against Postgres', () => {
     for (const envelope of bus.published as Envelope[]) {
       expect(envelope).toMatchObject({ incidentId, correlationId: incidentId, source: 'homeostat.perceive' });
     }
+  });
+
+  it('decides a batch exactly as it decides the same events one at a time', async () => {
+    const [single, batched] = [await newService(), await newService()];
+    const storm = (svc: { cluster: string; service: string }) => [
+      chaosMarkerEvent({ ...svc, experimentId: 'exp-7', time: at(200) }),
+      alarm(svc, 'ALARM', 201),
+      alarm(svc, 'ALARM', 202),
+      taskStoppedEvent({ ...svc, time: at(202) }),
+      alarm(svc, 'OK', 203),
+      alarm(svc, 'ALARM', 204),
+      alarm(svc, 'ALARM', 204, 'memory'),
+      taskStoppedEvent({
+        ...svc,
+        stopCode: 'ServiceSchedulerInitiated',
+        stoppedReason: 'Scaling activity initiated by (deployment ecs-svc/1)',
+        exitCode: 0,
+        containerReason: '',
+        time: at(205),
+      }),
+      alarm(svc, 'OK', 206),
+      alarm(svc, 'ALARM', 215),
+    ];
+    clock.set(at(220));
+    const one: string[] = [];
+    for (const event of storm(single)) one.push((await perceive(event, deps())).outcome);
+    const events = storm(batched);
+    // The whole storm in one batch, with one event delivered twice in it.
+    const items = await perceiveBatch([...events, events[1]], deps());
+    const many = items.map((item) => (item.ok ? item.result.outcome : 'rejected'));
+    expect(many).toEqual([...one, 'redelivery']);
+    expect(one).toEqual([
+      'suppressed',
+      'opened',
+      'repeat',
+      'attached',
+      'attached',
+      'attached',
+      'attached',
+      'suppressed',
+      'attached',
+      // ALARM again after the OK: a flip, so a new fault on the incident, not a repeat.
+      'attached',
+    ]);
+    const state = async (svc: { service: string }) => ({
+      incidents: await query(
+        `SELECT signal_count, version, opened_at, last_signal_at, last_fault_at, recovery_seen_at, chaos_experiment_id
+           FROM incidents WHERE service = $1`,
+        [svc.service],
+      ),
+      signals: await query(
+        `SELECT replace(name, service, 'svc') AS name, classification, occurrences, last_seen_at, suppressed_reason,
+                incident_id IS NOT NULL AS attached
+           FROM signals WHERE service = $1 ORDER BY occurred_at, 1, classification`,
+        [svc.service],
+      ),
+      timeline: await query(
+        `SELECT t.kind, t.at FROM incident_timeline t JOIN incidents i ON i.id = t.incident_id
+          WHERE i.service = $1 ORDER BY t.id`,
+        [svc.service],
+      ),
+      ledger: await query(
+        'SELECT count(*)::int AS n FROM signal_events e JOIN signals s ON s.id = e.signal_id WHERE s.service = $1',
+        [svc.service],
+      ),
+    });
+    const expected = await state(single);
+    expect(expected.incidents).toMatchObject([{ signal_count: 7, version: 7, chaos_experiment_id: 'exp-7' }]);
+    expect(await state(batched)).toEqual(expected);
   });
 });

@@ -1,3 +1,4 @@
+import { InvalidEventError } from '../domain/errors.ts';
 import { fingerprintOf, symptomKey } from '../domain/fingerprint.ts';
 import { type CorrelationSettings, decide, defaultCorrelationSettings } from '../domain/incident.ts';
 import type {
@@ -7,6 +8,8 @@ import type {
   Counters,
   EcsServiceReader,
   EventPublisher,
+  IngestRequest,
+  IngestResult,
   PerceptionStore,
 } from '../domain/ports.ts';
 import { type ServiceRef, type Signal, toSignal } from '../domain/signal.ts';
@@ -143,60 +146,113 @@ export function announce(
 }
 
 async function publishAll(envelopes: Envelope[], deps: Pick<PerceiveDeps, 'bus' | 'store'>): Promise<void> {
-  for (const envelope of envelopes) await deps.bus.publish(envelope);
-  if (envelopes.length > 0) await deps.store.markPublished(envelopes.map((e) => e.id));
+  if (envelopes.length === 0) return;
+  await deps.bus.publish(envelopes);
+  await deps.store.markPublished(envelopes.map((e) => e.id));
 }
 
-/**
- * One inbound event → at most one signal → joined to the service's live
- * incident, a new incident, a counted repeat, or a recorded suppression.
- * Everything is written in one transaction together with the events that
- * announce it (outbox), then published; a redelivery publishes what is left.
- */
-export async function perceive(event: unknown, deps: PerceiveDeps): Promise<PerceiveResult> {
-  const parsed = parseInbound(event);
+/** One event of a batch: what perception made of it, or why it was rejected. */
+export type BatchItem = { ok: true; result: PerceiveResult } | { ok: false; error: InvalidEventError };
+
+type Prepared =
+  | { done: BatchItem }
+  | { request: IngestRequest; signal: Signal; service: ServiceRef; fingerprint: string };
+
+async function prepare(event: unknown, deps: PerceiveDeps, now: Date): Promise<Prepared> {
+  let parsed: ReturnType<typeof parseInbound>;
+  try {
+    parsed = parseInbound(event);
+  } catch (error) {
+    if (error instanceof InvalidEventError) return { done: { ok: false, error } };
+    throw error;
+  }
   if (parsed.status === 'unknown') {
     deps.counters.increment('EventsIgnored', { reason: 'unknown_detail_type' });
+    const { detailType, source } = parsed;
     return {
-      outcome: 'ignored',
-      reason: 'unknown_detail_type',
-      detailType: parsed.detailType,
-      source: parsed.source,
+      done: { ok: true, result: { outcome: 'ignored', reason: 'unknown_detail_type', detailType, source } },
     };
   }
   const signal = toSignal(parsed.inbound, event);
   const service = await resolveService(signal, deps);
   if (!service) {
     deps.counters.increment('EventsIgnored', { reason: 'unresolved_service' });
-    return { outcome: 'ignored', reason: 'unresolved_service', signal, service: null };
+    return {
+      done: { ok: true, result: { outcome: 'ignored', reason: 'unresolved_service', signal, service: null } },
+    };
   }
   if (!(await deps.store.watchedService(service))) {
     deps.counters.increment('EventsIgnored', { reason: 'not_watched' });
-    return { outcome: 'ignored', reason: 'not_watched', signal, service };
+    return { done: { ok: true, result: { outcome: 'ignored', reason: 'not_watched', signal, service } } };
   }
   const settings = deps.settings ?? defaultCorrelationSettings;
   const fingerprint = fingerprintOf(service, symptomKey(signal));
-  const now = deps.clock.now();
   // Only a fault can open an incident, and the snapshot is kept with it.
   const snapshot = signal.classification === 'fault' ? await deps.ecs.describeService(service) : null;
-  const result = await deps.store.ingest({
+  return {
     signal,
     service,
     fingerprint,
-    snapshot,
-    decide: (context) => decide({ ...signal, service }, context, settings, now),
-    announce: (applied) => announce(signal, service, fingerprint, applied, now),
+    request: {
+      signal,
+      service,
+      fingerprint,
+      snapshot,
+      decide: (context) => decide({ ...signal, service }, context, settings, now),
+      announce: (applied) => announce(signal, service, fingerprint, applied, now),
+    },
+  };
+}
+
+/**
+ * A batch of inbound events → per event at most one signal → joined to the
+ * service's live incident, a new incident, a counted repeat, or a recorded
+ * suppression. The batch is written in one transaction together with the
+ * events that announce it (outbox), then published; a redelivery publishes
+ * what is left. A malformed event is rejected on its own and does not hold
+ * up the rest; a failure of the store or the bus fails the whole batch.
+ */
+export async function perceiveBatch(events: readonly unknown[], deps: PerceiveDeps): Promise<BatchItem[]> {
+  const now = deps.clock.now();
+  const prepared: Prepared[] = [];
+  for (const event of events) prepared.push(await prepare(event, deps, now));
+  const toRecord = prepared.filter((p) => 'request' in p);
+  const recorded = await deps.store.ingestBatch(toRecord.map((p) => p.request));
+  await publishAll(
+    recorded.flatMap((r) => r.pending),
+    deps,
+  );
+  let next = 0;
+  return prepared.map((p): BatchItem => {
+    if ('done' in p) return p.done;
+    const { applied, pending } = recorded[next++] as IngestResult;
+    deps.counters.increment('Signals', { outcome: applied.kind });
+    const incidentId =
+      applied.kind === 'opened' || applied.kind === 'attached'
+        ? applied.incident.id
+        : applied.kind === 'repeat'
+          ? applied.incidentId
+          : null;
+    return {
+      ok: true,
+      result: {
+        outcome: applied.kind,
+        signal: p.signal,
+        service: p.service,
+        fingerprint: p.fingerprint,
+        incidentId,
+        published: pending,
+      },
+    };
   });
-  await publishAll(result.pending, deps);
-  deps.counters.increment('Signals', { outcome: result.applied.kind });
-  const applied = result.applied;
-  const incidentId =
-    applied.kind === 'opened' || applied.kind === 'attached'
-      ? applied.incident.id
-      : applied.kind === 'repeat'
-        ? applied.incidentId
-        : null;
-  return { outcome: applied.kind, signal, service, fingerprint, incidentId, published: result.pending };
+}
+
+/** One inbound event (see perceiveBatch); a malformed event throws InvalidEventError. */
+export async function perceive(event: unknown, deps: PerceiveDeps): Promise<PerceiveResult> {
+  const [item] = await perceiveBatch([event], deps);
+  if (!item) throw new Error('perceiveBatch returned no result for one event');
+  if (!item.ok) throw item.error;
+  return item.result;
 }
 
 /** Self-resolves incidents that recovered and stayed quiet, and announces them. */
