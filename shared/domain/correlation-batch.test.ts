@@ -35,7 +35,7 @@ function request(
     service,
     fingerprint,
     snapshot: null,
-    decide: (context) => decide(signal, context, defaultCorrelationSettings, now),
+    decide: (context) => decide({ ...signal, service }, context, defaultCorrelationSettings, now),
     announce: (applied) => [
       {
         id: `env-${id}`,
