@@ -1,8 +1,10 @@
 /**
  * A local fake of Bedrock Runtime speaking the real wire format over HTTP/1.1,
- * for contract tests of the SDK client (the emulator's Bedrock mock does not
- * cover embeddings). Titan Text Embeddings V2 answers with the offline
- * embedder's vector; scripted failures exercise the error paths.
+ * for contract tests of the SDK client (the emulator's Bedrock mock covers
+ * neither embeddings nor Converse tool use). InvokeModel on Titan Text
+ * Embeddings V2 answers with the offline embedder's vector; Converse answers
+ * from the script (a model that says nothing useful when the script is
+ * empty); scripted failures exercise the error paths.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -47,7 +49,7 @@ export async function startFakeBedrock(): Promise<FakeBedrock> {
   };
   const server = createServer(async (req, res) => {
     const text = await readBody(req);
-    const match = /^\/model\/([^/]+)\/invoke$/.exec(req.url ?? '');
+    const match = /^\/model\/([^/]+)\/(invoke|converse)$/.exec(req.url ?? '');
     const body = (text ? JSON.parse(text) : {}) as Record<string, unknown>;
     requests.push({ path: req.url ?? '', modelId: decodeURIComponent(match?.[1] ?? ''), body });
     const scripted = script.shift();
@@ -57,6 +59,8 @@ export async function startFakeBedrock(): Promise<FakeBedrock> {
       return send(res, 200, scripted.body);
     }
     if (!match) return send(res, 404, { message: `no route ${req.url}` }, 'UnknownOperationException');
+    if (match[2] === 'converse')
+      return send(res, 200, converseReply([{ text: 'I am not sure.' }], 'end_turn'));
     const inputText = body.inputText;
     if (typeof inputText !== 'string' || inputText === '') {
       return send(res, 400, { message: 'inputText is required' }, 'ValidationException');
@@ -75,3 +79,24 @@ export async function startFakeBedrock(): Promise<FakeBedrock> {
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
+
+/** A Converse response body as Bedrock sends it. */
+export function converseReply(
+  content: unknown[],
+  stopReason: 'end_turn' | 'tool_use' | 'max_tokens' = 'tool_use',
+  usage = { inputTokens: 1_200, outputTokens: 150 },
+) {
+  return {
+    output: { message: { role: 'assistant', content } },
+    stopReason,
+    usage: { ...usage, totalTokens: usage.inputTokens + usage.outputTokens },
+    metrics: { latencyMs: 5 },
+  };
+}
+
+/** A Converse turn in which the model calls one tool. */
+export const toolUse = (
+  name: string,
+  input: unknown,
+  id = `tool-${name}-${Math.random().toString(36).slice(2, 8)}`,
+) => ({ status: 200, body: converseReply([{ toolUse: { toolUseId: id, name, input } }]) }) as const;

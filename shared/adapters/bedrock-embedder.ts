@@ -15,15 +15,16 @@ import { clientDefaults } from './aws-clients.ts';
  * speaks HTTP/1.1, so a custom endpoint also gets the HTTP/1.1 handler
  * (the client's default is HTTP/2).
  */
-export function createBedrockClient(endpoint?: string): BedrockRuntimeClient {
+export function createBedrockClient(endpoint?: string, maxAttempts?: number): BedrockRuntimeClient {
   return new BedrockRuntimeClient({
     ...clientDefaults,
+    ...(maxAttempts ? { maxAttempts } : {}),
     ...(endpoint ? { endpoint, requestHandler: new NodeHttpHandler() } : {}),
   });
 }
 
 /** Errors that say "try later": throttling, service trouble, the network. Anything else is a bad request. */
-function isUnavailable(error: unknown): boolean {
+export function isUnavailable(error: unknown): boolean {
   const name = (error as { name?: string })?.name ?? '';
   const status = (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
   if (name === 'ValidationException') return false;

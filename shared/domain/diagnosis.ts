@@ -227,3 +227,8 @@ export function isConflicted(proposal: DiagnosisProposal, margin = 0.15): boolea
     first && second && first.rootCause !== second.rootCause && first.confidence - second.confidence < margin,
   );
 }
+
+/** Diagnoses an investigation: the offline rules, or a model behind a fallback to them. */
+export interface Diagnoser {
+  diagnose(investigation: Investigation): Promise<Diagnosis>;
+}
