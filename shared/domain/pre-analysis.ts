@@ -5,6 +5,8 @@
  * investigation always gives the same answer.
  */
 import type {
+  Diagnoser,
+  Diagnosis,
   DiagnosisProposal,
   Evidence,
   EvidenceFacts,
@@ -360,3 +362,19 @@ export function offlineProposal(inv: Investigation): DiagnosisProposal {
   }
   return { hypotheses: [], recommendedActions: ['escalate'], insufficientEvidence: true };
 }
+
+/** The offline provider: deterministic, no model, no cost. The default locally and the fallback in AWS. */
+export const offlineDiagnoser: Diagnoser = {
+  async diagnose(inv: Investigation): Promise<Diagnosis> {
+    return {
+      ...offlineProposal(inv),
+      provider: 'offline',
+      model: null,
+      steps: 0,
+      tokens: { input: 0, output: 0 },
+      costUsd: 0,
+      fallbackReason: null,
+      gaps: inv.gaps,
+    };
+  },
+};
