@@ -89,7 +89,7 @@ async function handleQueueBatch(
   const events = records.map(parseBody);
   const parsed = events.flatMap((e, i) => (e === undefined ? [] : [i]));
   // items[i] is what became of records[i]; null when its body was not JSON or it failed.
-  let items: (BatchItem | null)[] = records.map(() => null);
+  const items: (BatchItem | null)[] = records.map(() => null);
   try {
     const recorded = await perceiveBatch(
       parsed.map((i) => events[i]),
@@ -104,7 +104,6 @@ async function handleQueueBatch(
       return { batchItemFailures: records.map((r) => ({ itemIdentifier: r.messageId })) };
     }
     logger.warn('batch failed; recording its events one by one', { error });
-    items = records.map(() => null);
     for (const i of parsed) {
       try {
         items[i] = (await perceiveBatch([events[i]], deps))[0] ?? null;

@@ -132,9 +132,7 @@ function prompt(inv: Investigation, preAnalysis: ReturnType<typeof preAnalyse>):
   return lines.join('\n');
 }
 
-type Outcome =
-  | { ok: true; proposal: DiagnosisProposal; model: string }
-  | { ok: false; reason: string; unavailable: boolean };
+type Outcome = { ok: true; proposal: DiagnosisProposal; model: string } | { ok: false; reason: string };
 
 interface Budget {
   steps: number;
@@ -221,12 +219,12 @@ export class BedrockDiagnoser {
     let reasked = false;
     for (;;) {
       if (budget.steps >= this.maxSteps)
-        return { ok: false, reason: `no diagnosis within ${this.maxSteps} steps`, unavailable: false };
+        return { ok: false, reason: `no diagnosis within ${this.maxSteps} steps` };
       const outLeft = this.maxOutputTokens - budget.usage.output;
       if (budget.usage.input >= this.maxInputTokens || outLeft <= 0)
-        return { ok: false, reason: 'token budget spent before a diagnosis', unavailable: false };
+        return { ok: false, reason: 'token budget spent before a diagnosis' };
       const timeLeft = budget.deadline - this.now();
-      if (timeLeft <= 0) return { ok: false, reason: 'diagnosis timed out', unavailable: false };
+      if (timeLeft <= 0) return { ok: false, reason: 'diagnosis timed out' };
       let response: ConverseCommandOutput;
       try {
         budget.steps += 1;
@@ -241,10 +239,9 @@ export class BedrockDiagnoser {
           { abortSignal: AbortSignal.timeout(timeLeft) },
         );
       } catch (error) {
-        const unavailable = isUnavailable(error);
-        if (unavailable) this.breaker.failure();
+        if (isUnavailable(error)) this.breaker.failure();
         const name = (error as Error).name ?? 'Error';
-        return { ok: false, reason: `Bedrock ${model}: ${name}: ${(error as Error).message}`, unavailable };
+        return { ok: false, reason: `Bedrock ${model}: ${name}: ${(error as Error).message}` };
       }
       this.breaker.success();
       const usage = { input: response.usage?.inputTokens ?? 0, output: response.usage?.outputTokens ?? 0 };
@@ -256,7 +253,7 @@ export class BedrockDiagnoser {
       const uses = content.flatMap((block) => (block.toolUse ? [block.toolUse] : []));
       if (uses.length === 0) {
         if (response.stopReason === 'max_tokens')
-          return { ok: false, reason: 'the model ran out of output tokens', unavailable: false };
+          return { ok: false, reason: 'the model ran out of output tokens' };
         messages.push({ role: 'user', content: [{ text: 'Finish now by calling submit_diagnosis.' }] });
         continue;
       }
@@ -277,7 +274,6 @@ export class BedrockDiagnoser {
             return {
               ok: false,
               reason: `invalid diagnosis twice: ${checked.problems.join('; ')}`,
-              unavailable: false,
             };
           reasked = true;
           reply(

@@ -5,6 +5,7 @@ import {
   type BatchWrites,
   type LiveIncident,
   serviceKey,
+  type TimelineRow,
 } from '../domain/correlation-batch.ts';
 import { HomeostatError } from '../domain/errors.ts';
 import {
@@ -366,49 +367,39 @@ export class PostgresPerceptionStore implements PerceptionStore {
         [json(writes.repeatLedger.map((r) => ({ event_id: r.eventId, signal_id: r.signalId })))],
       );
     }
-    if (writes.timeline.length > 0) {
-      await client.query(
-        `INSERT INTO incident_timeline (incident_id, at, kind, detail)
-         SELECT (e->>'incident_id')::uuid, (e->>'at')::timestamptz, e->>'kind', e->'detail'
-           FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n`,
-        [
-          json(
-            writes.timeline.map((t) => ({
-              incident_id: t.incidentId,
-              at: iso(t.at),
-              kind: t.kind,
-              detail: t.detail,
-            })),
-          ),
-        ],
-      );
-    }
-    if (writes.outbox.length > 0) {
-      await client.query(
-        `INSERT INTO outbox (id, causation_id, envelope)
-         SELECT e->'envelope'->>'id', e->>'causation_id', e->'envelope'
-           FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n
-         ON CONFLICT (id) DO NOTHING`,
-        [json(writes.outbox.map((o) => ({ causation_id: o.causationId, envelope: o.envelope })))],
-      );
-    }
+    await this.timeline(client, writes.timeline);
+    await this.outbox(client, writes.outbox);
   }
 
   /** Stores the events announcing a change in the change's own transaction, in order. */
-  private async outbox(client: PoolClient, causationId: string, envelopes: Envelope[]) {
-    if (envelopes.length === 0) return;
+  private async outbox(client: PoolClient, rows: BatchWrites['outbox']) {
+    if (rows.length === 0) return;
     await client.query(
       `INSERT INTO outbox (id, causation_id, envelope)
-       SELECT e->>'id', $1, e FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n
+       SELECT e->'envelope'->>'id', e->>'causation_id', e->'envelope'
+         FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n
        ON CONFLICT (id) DO NOTHING`,
-      [causationId, JSON.stringify(envelopes)],
+      [JSON.stringify(rows.map((o) => ({ causation_id: o.causationId, envelope: o.envelope })))],
     );
   }
 
-  private async timeline(client: PoolClient, incidentId: string, at: string, kind: string, detail: object) {
+  /** Appends timeline entries in order. */
+  private async timeline(client: PoolClient, rows: TimelineRow[]) {
+    if (rows.length === 0) return;
     await client.query(
-      'INSERT INTO incident_timeline (incident_id, at, kind, detail) VALUES ($1, $2, $3, $4)',
-      [incidentId, at, kind, JSON.stringify(detail)],
+      `INSERT INTO incident_timeline (incident_id, at, kind, detail)
+       SELECT (e->>'incident_id')::uuid, (e->>'at')::timestamptz, e->>'kind', e->'detail'
+         FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n`,
+      [
+        JSON.stringify(
+          rows.map((t) => ({
+            incident_id: t.incidentId,
+            at: t.at.toISOString(),
+            kind: t.kind,
+            detail: t.detail,
+          })),
+        ),
+      ],
     );
   }
 
@@ -458,7 +449,9 @@ export class PostgresPerceptionStore implements PerceptionStore {
     );
     const updated = rows[0];
     if (!updated) return null;
-    await this.timeline(client, row.id, at.toISOString(), timelineKind, { from: row.state, ...detail });
+    await this.timeline(client, [
+      { incidentId: row.id, at, kind: timelineKind, detail: { from: row.state, ...detail } },
+    ]);
     return toRecord(updated);
   }
 
@@ -497,7 +490,7 @@ export class PostgresPerceptionStore implements PerceptionStore {
         // Changed meanwhile (a new fault, an action): not ours to close any more.
         if (!moved) return null;
         const env = announce(moved);
-        await this.outbox(client, env.causationId ?? moved.id, [env]);
+        await this.outbox(client, [{ causationId: env.causationId ?? moved.id, envelope: env }]);
         return env;
       });
       if (envelope) envelopes.push(envelope);

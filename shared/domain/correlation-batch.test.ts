@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyBatch, type BatchHistory, type LiveIncident } from './correlation-batch.ts';
+import { applyBatch, type BatchHistory, emptyHistory, type LiveIncident } from './correlation-batch.ts';
 import { decide, defaultCorrelationSettings } from './incident.ts';
 import type { IngestRequest } from './ports.ts';
 import type { Classification, Signal, SignalKind } from './signal.ts';
@@ -51,12 +51,7 @@ function request(
   };
 }
 
-const empty: BatchHistory = {
-  seenEventIds: new Set(),
-  latestByFingerprint: new Map(),
-  liveIncidents: new Map(),
-  lastChaos: new Map(),
-};
+const empty = emptyHistory();
 
 let ids = 0;
 const newId = () => `incident-${++ids}`;

@@ -62,6 +62,14 @@ export interface BatchWrites {
   outbox: { causationId: string; envelope: Envelope }[];
 }
 
+/** A store with no history: nothing delivered, no signals, no live incidents. */
+export const emptyHistory = (): BatchHistory => ({
+  seenEventIds: new Set(),
+  latestByFingerprint: new Map(),
+  liveIncidents: new Map(),
+  lastChaos: new Map(),
+});
+
 export type BatchResult = { applied: Applied; pending: Envelope[] };
 
 export const serviceKey = (ref: ServiceRef) => `${ref.cluster}/${ref.service}`;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { investigation } from '../testing/investigations.ts';
 import {
   type AnyFinding,
   describeDiff,
@@ -8,14 +9,7 @@ import {
   redact,
 } from './evidence.ts';
 
-const incident = {
-  incidentId: 'inc-1',
-  cluster: 'shop',
-  service: 'api',
-  title: 'api-memory-high on shop/api',
-  fingerprint: 'fp',
-  openedAt: '2026-11-20T10:00:00Z',
-};
+const { incident } = investigation();
 
 const tool = (name: string, gather: EvidenceTool['gather']): EvidenceTool => ({ name, gather });
 const logsFinding = (lines: string[]): AnyFinding => ({

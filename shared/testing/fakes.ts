@@ -1,5 +1,5 @@
 /** Small in-memory implementations of the ports, for unit tests of domain logic and handlers. */
-import { applyBatch } from '../domain/correlation-batch.ts';
+import { applyBatch, emptyHistory } from '../domain/correlation-batch.ts';
 import type {
   AlarmTagReader,
   Clock,
@@ -80,13 +80,7 @@ export class EmptyHistoryStore implements PerceptionStore {
   }
   async ingestBatch(requests: readonly IngestRequest[]): Promise<IngestResult[]> {
     this.ingested.push(...requests);
-    const empty = {
-      seenEventIds: new Set<string>(),
-      latestByFingerprint: new Map(),
-      liveIncidents: new Map(),
-      lastChaos: new Map(),
-    };
-    return applyBatch(requests, empty, () => `incident-${++this.opened}`).results;
+    return applyBatch(requests, emptyHistory(), () => `incident-${++this.opened}`).results;
   }
   async markPublished(): Promise<void> {}
   async transition(): Promise<never> {
