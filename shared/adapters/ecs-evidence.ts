@@ -2,10 +2,12 @@ import {
   type ContainerDefinition,
   DescribeServicesCommand,
   DescribeTaskDefinitionCommand,
+  DescribeTasksCommand,
   type ECSClient,
+  ListTasksCommand,
   type TaskDefinition,
 } from '@aws-sdk/client-ecs';
-import type { DeploymentFact, IncidentBrief } from '../domain/diagnosis.ts';
+import type { DeploymentFact, IncidentBrief, StoppedTask } from '../domain/diagnosis.ts';
 import {
   type AnyFinding,
   describeDiff,
@@ -16,6 +18,8 @@ import {
 } from '../domain/evidence.ts';
 
 const maxServiceEvents = 20;
+/** ECS keeps stopped tasks for about an hour; the latest few say enough. */
+const maxStoppedTasks = 20;
 
 function view(td: TaskDefinition): TaskDefinitionView {
   const main: ContainerDefinition | undefined =
@@ -81,12 +85,15 @@ export class EcsEvidenceTool implements EvidenceTool {
         facts: { messages },
         untrusted: true,
       });
+    const created = service.createdAt?.getTime() ?? null;
     const deployments: DeploymentFact[] = (service.deployments ?? []).map((d) => ({
       id: d.id ?? '',
       taskDefinition: (d.taskDefinition ?? '').replace(/^.*task-definition\//, ''),
       status: d.status ?? '',
       rolloutState: d.rolloutState ?? null,
       minutesBeforeIncident: d.createdAt ? Math.round((opened - d.createdAt.getTime()) / 60_000) : null,
+      initial:
+        created !== null && d.createdAt !== undefined && Math.abs(d.createdAt.getTime() - created) <= 1_000,
     }));
     if (deployments.length > 0)
       findings.push({
@@ -98,6 +105,15 @@ export class EcsEvidenceTool implements EvidenceTool {
           )
           .join('; '),
         facts: { deployments },
+      });
+    const stopped = await this.stoppedTasks(incident, abortSignal);
+    if (stopped.length > 0)
+      findings.push({
+        kind: 'stopped_tasks',
+        summary: `${stopped.length} stopped tasks, latest: ${stopped[0]?.stopCode} ${stopped[0]?.stoppedReason}`,
+        facts: { tasks: stopped },
+        // Stop and container reasons quote the workload's own output.
+        untrusted: true,
       });
     const running = service.taskDefinition;
     const previous = running ? previousRevision(running) : null;
@@ -119,5 +135,34 @@ export class EcsEvidenceTool implements EvidenceTool {
       }
     }
     return findings;
+  }
+
+  /** The service's recently stopped tasks, latest first, with stop codes and container exit codes. */
+  private async stoppedTasks(incident: IncidentBrief, abortSignal: AbortSignal): Promise<StoppedTask[]> {
+    const list = await this.client.send(
+      new ListTasksCommand({
+        cluster: incident.cluster,
+        serviceName: incident.service,
+        desiredStatus: 'STOPPED',
+        maxResults: 100,
+      }),
+      { abortSignal },
+    );
+    const arns = list.taskArns ?? [];
+    if (arns.length === 0) return [];
+    const out = await this.client.send(new DescribeTasksCommand({ cluster: incident.cluster, tasks: arns }), {
+      abortSignal,
+    });
+    return (out.tasks ?? [])
+      .map((t) => ({
+        taskId: (t.taskArn ?? '').replace(/^.*\//, ''),
+        stopCode: t.stopCode ?? '',
+        stoppedReason: redact(t.stoppedReason ?? ''),
+        exitCodes: (t.containers ?? []).flatMap((c) => (c.exitCode === undefined ? [] : [c.exitCode])),
+        containerReasons: (t.containers ?? []).flatMap((c) => (c.reason ? [redact(c.reason)] : [])),
+        stoppedAt: t.stoppedAt?.toISOString() ?? null,
+      }))
+      .sort((a, b) => (b.stoppedAt ?? '').localeCompare(a.stoppedAt ?? ''))
+      .slice(0, maxStoppedTasks);
   }
 }

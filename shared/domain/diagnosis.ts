@@ -35,6 +35,8 @@ export interface DeploymentFact {
   rolloutState: string | null;
   /** Minutes between the deployment's start and the incident's first signal (negative: after). */
   minutesBeforeIncident: number | null;
+  /** The deployment that created the service: not a change to a working service. */
+  initial: boolean;
 }
 
 export interface TaskDefinitionDiff {
@@ -70,6 +72,7 @@ export interface EvidenceFacts {
       name: string;
       classification: string;
       reason: string;
+      occurredAt: string;
       attributes: Record<string, unknown>;
     }[];
   };

@@ -12,6 +12,7 @@ const deployedMinutesAgo = (minutes: number, rolloutState: string | null = 'IN_P
         status: 'PRIMARY',
         rolloutState,
         minutesBeforeIncident: minutes,
+        initial: false,
       },
     ],
   });

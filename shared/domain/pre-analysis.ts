@@ -13,6 +13,7 @@ import type {
   EvidenceKind,
   Hypothesis,
   Investigation,
+  StoppedTask,
 } from './diagnosis.ts';
 import { type CatalogAction, isCatalogAction, type RootCause } from './taxonomy.ts';
 
@@ -28,14 +29,47 @@ const maxOf = (values: number[]) => (values.length > 0 ? Math.max(...values) : N
 const mean = (values: number[]) =>
   values.length > 0 ? values.reduce((a, b) => a + b, 0) / values.length : Number.NaN;
 
+/**
+ * Stopped tasks as ECS describes them and as its task state change events
+ * reported them (the perception agent's signals: they keep exit codes after
+ * ECS forgets the task). One entry per task, ECS's description first.
+ */
+function stoppedTasks(inv: Investigation): { id: string; task: StoppedTask }[] {
+  const fromEcs = find(inv, 'stopped_tasks').flatMap((e) =>
+    e.facts.tasks.map((task) => ({ id: e.id, task })),
+  );
+  const fromSignals = find(inv, 'signals').flatMap((e) =>
+    e.facts.signals
+      .filter((s) => s.kind === 'task_stopped')
+      .map((s) => {
+        const exitCode = s.attributes.exitCode;
+        return {
+          id: e.id,
+          task: {
+            taskId: String(s.attributes.taskArn ?? '').replace(/^.*\//, ''),
+            stopCode: typeof s.attributes.stopCode === 'string' ? s.attributes.stopCode : s.name,
+            stoppedReason: s.reason,
+            exitCodes: typeof exitCode === 'number' ? [exitCode] : [],
+            containerReasons: [],
+            stoppedAt: s.occurredAt,
+          },
+        };
+      }),
+  );
+  const seen = new Set<string>();
+  return [...fromEcs, ...fromSignals].filter(({ task }) => {
+    if (task.taskId && seen.has(task.taskId)) return false;
+    seen.add(task.taskId);
+    return true;
+  });
+}
+
 /** Text the rules match: stop reasons, container reasons, log lines, service events, signal reasons. */
 function texts(inv: Investigation) {
-  const tasks = find(inv, 'stopped_tasks').flatMap((e) =>
-    e.facts.tasks.map((t) => ({
-      id: e.id,
-      text: `${t.stopCode} ${t.stoppedReason} ${t.containerReasons.join(' ')}`,
-    })),
-  );
+  const tasks = stoppedTasks(inv).map(({ id, task: t }) => ({
+    id,
+    text: `${t.stopCode} ${t.stoppedReason} ${t.containerReasons.join(' ')}`,
+  }));
   const logs = find(inv, 'logs').flatMap((e) => e.facts.lines.map((text) => ({ id: e.id, text })));
   const events = find(inv, 'service_events').flatMap((e) =>
     e.facts.messages.map((text) => ({ id: e.id, text })),
@@ -73,6 +107,7 @@ function recentDeployment(inv: Investigation) {
   for (const e of find(inv, 'deployments')) {
     const hit = e.facts.deployments.find(
       (d) =>
+        !d.initial &&
         d.minutesBeforeIncident !== null &&
         d.minutesBeforeIncident >= 0 &&
         d.minutesBeforeIncident <= recentDeploymentMinutes,
@@ -89,6 +124,22 @@ function failedRollout(inv: Investigation) {
     );
     if (hit) return { id: e.id, deployment: hit };
   }
+  // ECS's deployment events say so too, after the service has moved on.
+  for (const e of find(inv, 'signals')) {
+    const failed = e.facts.signals.find((s) => s.kind === 'deployment' && s.classification === 'fault');
+    if (failed)
+      return {
+        id: e.id,
+        deployment: {
+          id: String(failed.attributes.deploymentId ?? ''),
+          taskDefinition: 'the latest revision',
+          status: failed.name,
+          rolloutState: 'FAILED',
+          minutesBeforeIncident: null,
+          initial: false,
+        },
+      };
+  }
   return null;
 }
 
@@ -98,10 +149,8 @@ const diffOf = (inv: Investigation): { id: string; diff: EvidenceFacts['task_def
 };
 
 const failedTasks = (inv: Investigation) =>
-  find(inv, 'stopped_tasks').flatMap((e) =>
-    e.facts.tasks
-      .filter((t) => t.stopCode !== 'ServiceSchedulerInitiated' && t.stopCode !== 'UserInitiated')
-      .map((t) => ({ id: e.id, task: t })),
+  stoppedTasks(inv).filter(
+    ({ task }) => task.stopCode !== 'ServiceSchedulerInitiated' && task.stopCode !== 'UserInitiated',
   );
 
 const patterns = {
