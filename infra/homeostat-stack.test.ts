@@ -53,7 +53,9 @@ describe('HomeostatStack', () => {
   });
 
   it('routes alarms and ECS events (default bus), app signals and chaos markers (homeostat bus) and a sweep to perception', () => {
-    const rules = Object.values(template.findResources('AWS::Events::Rule'));
+    const rules = Object.entries(template.findResources('AWS::Events::Rule'))
+      .filter(([id]) => id.startsWith('Perception'))
+      .map(([, rule]) => rule);
     const busId = stack.getLogicalId(stack.bus.bus.node.defaultChild as CfnElement);
     const byPattern = (source: string) =>
       rules.find((r) => JSON.stringify(r.Properties?.EventPattern ?? {}).includes(source));
@@ -148,7 +150,7 @@ describe('HomeostatStack', () => {
     const fns = template.findResources('AWS::Lambda::Function', {
       Properties: { Description: Match.stringLikeRegexp('^Homeostat|^Applies Homeostat') },
     });
-    expect(Object.keys(fns)).toHaveLength(2);
+    expect(Object.keys(fns)).toHaveLength(3);
     for (const fn of Object.values(fns)) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -158,7 +160,7 @@ describe('HomeostatStack', () => {
         Handler: 'index.handler',
       });
     }
-    template.resourceCountIs('AWS::Lambda::EventInvokeConfig', 2);
+    template.resourceCountIs('AWS::Lambda::EventInvokeConfig', 3);
     template.allResourcesProperties('AWS::Lambda::EventInvokeConfig', {
       MaximumRetryAttempts: 2,
       DestinationConfig: { OnFailure: { Destination: Match.anyValue() } },
@@ -192,6 +194,49 @@ describe('HomeostatStack', () => {
     expect(JSON.stringify(describe?.Resource)).toContain(':ecs:eu-west-1:111122223333:service/*');
     const secret = statements.find((s) => actionsOf([s]).has('secretsmanager:GetSecretValue'));
     expect(JSON.stringify(secret?.Resource)).toContain('secret:homeostat/database-url-??????');
+  });
+
+  it('sends new incidents to the diagnosis agent, which may read ECS, metrics, alarms and logs but change nothing', () => {
+    const busId = stack.getLogicalId(stack.bus.bus.node.defaultChild as CfnElement);
+    const [rule] = Object.entries(template.findResources('AWS::Events::Rule')).filter(([id]) =>
+      id.startsWith('Diagnosis'),
+    );
+    expect(rule?.[1].Properties).toMatchObject({
+      EventBusName: { Ref: busId },
+      EventPattern: { source: ['homeostat.perceive'], 'detail-type': ['incident.opened'] },
+    });
+    const [target] = rule?.[1].Properties.Targets as Record<string, unknown>[];
+    expect(target?.Arn).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^DiagnosisAgentFunction/), 'Arn'] });
+    expect(target?.DeadLetterConfig).toBeDefined();
+    const statements = statementsOf(template, 'DiagnosisAgentFunction');
+    const actions = actionsOf(statements);
+    for (const read of [
+      'ecs:DescribeServices',
+      'ecs:ListTasks',
+      'ecs:DescribeTasks',
+      'ecs:DescribeTaskDefinition',
+      'cloudwatch:GetMetricData',
+      'cloudwatch:DescribeAlarms',
+      'logs:FilterLogEvents',
+      'events:PutEvents',
+    ])
+      expect(actions).toContain(read);
+    for (const action of actions) expect(action).not.toMatch(/^ecs:(Update|Stop|Run|Register|Delete|Create)/);
+    // Offline diagnosis by default: Bedrock only for the embedding model (similar incidents, runbooks).
+    const invoke = statements.filter((s) => actionsOf([s]).has('bedrock:InvokeModel'));
+    expect(JSON.stringify(invoke.map((s) => s.Resource))).not.toContain('anthropic');
+    expect(JSON.stringify(invoke.map((s) => s.Resource))).toContain('amazon.titan-embed-text-v2:0');
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('^Homeostat diagnosis'),
+      Timeout: 90,
+      Environment: {
+        Variables: Match.objectLike({
+          HOMEOSTAT_DIAGNOSIS_PROVIDER: 'offline',
+          HOMEOSTAT_DIAGNOSIS_MAX_STEPS: '8',
+          HOMEOSTAT_DIAGNOSIS_MAX_INPUT_TOKENS: '15000',
+        }),
+      },
+    });
   });
 
   it('points agents at the database secret and runs the migrator on deploy before the agents', () => {
@@ -256,6 +301,47 @@ describe('knowledge base settings', () => {
     );
     const empty = mkdtempSync(join(tmpdir(), 'runbooks-'));
     expect(() => synth({ 'homeostat:runbooksDir': empty })).toThrow(/holds no \.md runbooks/);
+  });
+});
+
+describe('diagnosis settings', () => {
+  it('with Bedrock, lets the diagnosis agent converse with the configured models only, prices and budgets as configured', () => {
+    const { template } = synth({
+      'homeostat:diagnosis': JSON.stringify({
+        provider: 'bedrock',
+        fastModel: 'us.anthropic.claude-haiku-4-5-20251001-v1:0',
+        strongModel: null,
+        maxSteps: 5,
+        prices: { 'us.anthropic.claude-haiku-4-5-20251001-v1:0': { inputPer1k: 0.001, outputPer1k: 0.005 } },
+      }),
+    });
+    const invoke = statementsOf(template, 'DiagnosisAgentFunction').filter((s) =>
+      actionsOf([s]).has('bedrock:InvokeModel'),
+    );
+    const resources = JSON.stringify(invoke.map((s) => s.Resource));
+    expect(resources).toContain(
+      ':bedrock:eu-west-1:111122223333:inference-profile/us.anthropic.claude-haiku-4-5',
+    );
+    expect(resources).toContain(':bedrock:*::foundation-model/anthropic.claude-haiku-4-5');
+    expect(resources).not.toContain('sonnet');
+    const fn = Object.values(template.findResources('AWS::Lambda::Function')).find((f) =>
+      String(f.Properties?.Description).startsWith('Homeostat diagnosis'),
+    );
+    const env = fn?.Properties?.Environment?.Variables;
+    expect(env).toMatchObject({ HOMEOSTAT_DIAGNOSIS_PROVIDER: 'bedrock', HOMEOSTAT_STRONG_MODEL: '' });
+    expect(env.HOMEOSTAT_DIAGNOSIS_MAX_STEPS).toBe('5');
+    expect(JSON.parse(env.HOMEOSTAT_MODEL_PRICES)['us.anthropic.claude-haiku-4-5-20251001-v1:0']).toEqual({
+      inputPer1k: 0.001,
+      outputPer1k: 0.005,
+    });
+  });
+
+  it('refuses an unknown provider or a bad budget, naming the problem', () => {
+    const read = (diagnosis: unknown) =>
+      readSettings(new App({ context: { 'homeostat:diagnosis': JSON.stringify(diagnosis) } }).node);
+    expect(() => read({ provider: 'openai' })).toThrow(/provider must be "offline" or "bedrock"/);
+    expect(() => read({ maxSteps: 0 })).toThrow(/maxSteps must be a positive integer/);
+    expect(read({}).diagnosis.provider).toBe('offline');
   });
 });
 

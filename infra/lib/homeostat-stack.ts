@@ -1,5 +1,6 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { DiagnosisAgent } from '../constructs/diagnosis-agent.ts';
 import { EventSchemas } from '../constructs/event-schemas.ts';
 import { HomeostatBus } from '../constructs/homeostat-bus.ts';
 import { KnowledgeDatabase } from '../constructs/knowledge-database.ts';
@@ -16,6 +17,7 @@ export class HomeostatStack extends Stack {
   readonly bus: HomeostatBus;
   readonly database: KnowledgeDatabase;
   readonly perception: PerceptionAgent;
+  readonly diagnosis: DiagnosisAgent;
   readonly watched: WatchedService[];
   readonly schemas: EventSchemas | undefined;
 
@@ -40,14 +42,24 @@ export class HomeostatStack extends Stack {
       database: this.database,
       logRetention: settings.logRetentionDays,
     });
+    this.diagnosis = new DiagnosisAgent(this, 'Diagnosis', {
+      bus: this.bus,
+      database: this.database,
+      settings: settings.diagnosis,
+      logRetention: settings.logRetentionDays,
+    });
     // Agents start only on a migrated schema.
-    this.database.trigger.executeBefore(this.perception.agent.function);
+    this.database.trigger.executeBefore(this.perception.agent.function, this.diagnosis.agent.function);
 
     new CfnOutput(this, 'BusName', { value: this.bus.bus.eventBusName });
     new CfnOutput(this, 'PerceptionFunctionName', { value: this.perception.agent.function.functionName });
     new CfnOutput(this, 'PerceptionQueueUrl', { value: this.perception.queue.queueUrl });
     new CfnOutput(this, 'PerceptionDeadLetterQueueUrl', {
       value: this.perception.agent.deadLetterQueue.queueUrl,
+    });
+    new CfnOutput(this, 'DiagnosisFunctionName', { value: this.diagnosis.agent.function.functionName });
+    new CfnOutput(this, 'DiagnosisDeadLetterQueueUrl', {
+      value: this.diagnosis.agent.deadLetterQueue.queueUrl,
     });
     new CfnOutput(this, 'MigratorFunctionName', { value: this.database.migrator.function.functionName });
   }

@@ -3,6 +3,42 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Node } from 'constructs';
 import type { WatchedServiceProps } from '../constructs/watched-service.ts';
 
+/** How incidents are diagnosed. Context `homeostat:diagnosis` (an object; every field optional). */
+export interface DiagnosisSettings {
+  /** `offline` (rules and knowledge, no model, no cost) or `bedrock` (offline rules as fallback). @default 'offline' */
+  readonly provider: 'offline' | 'bedrock';
+  /** Asked first. @default Claude Haiku 4.5 */
+  readonly fastModel: string;
+  /** Asked only when the fast model is unsure or its hypotheses conflict; null: never. @default Claude Sonnet 4.5 */
+  readonly strongModel: string | null;
+  /** US dollars per 1,000 tokens, per model id, for the cost recorded per incident. */
+  readonly prices: Record<string, { inputPer1k: number; outputPer1k: number }>;
+  /** Model calls per incident. @default 8 */
+  readonly maxSteps: number;
+  /** Token budget per incident. @default 15,000 in, 1,500 out */
+  readonly maxInputTokens: number;
+  readonly maxOutputTokens: number;
+  /** Wall-clock budget of the model loop. @default 60 */
+  readonly timeoutSeconds: number;
+}
+
+/** Published on-demand prices (US dollars per 1,000 tokens, November 2026); override them in context. */
+export const defaultModelPrices: DiagnosisSettings['prices'] = {
+  'anthropic.claude-haiku-4-5-20251001-v1:0': { inputPer1k: 0.001, outputPer1k: 0.005 },
+  'anthropic.claude-sonnet-4-5-20250929-v1:0': { inputPer1k: 0.003, outputPer1k: 0.015 },
+};
+
+export const defaultDiagnosisSettings: DiagnosisSettings = {
+  provider: 'offline',
+  fastModel: 'anthropic.claude-haiku-4-5-20251001-v1:0',
+  strongModel: 'anthropic.claude-sonnet-4-5-20250929-v1:0',
+  prices: defaultModelPrices,
+  maxSteps: 8,
+  maxInputTokens: 15_000,
+  maxOutputTokens: 1_500,
+  timeoutSeconds: 60,
+};
+
 /** Deploy-time settings, read from CDK context (cdk.json or `-c key=value`). */
 export interface HomeostatSettings {
   /** Name of the custom bus. Context `homeostat:busName`. @default 'homeostat' */
@@ -32,6 +68,7 @@ export interface HomeostatSettings {
    * Context `homeostat:runbooksDir`, relative to the CDK app directory. @default none
    */
   readonly runbooksDir: string | undefined;
+  readonly diagnosis: DiagnosisSettings;
 }
 
 export function readSettings(node: Node): HomeostatSettings {
@@ -61,7 +98,36 @@ export function readSettings(node: Node): HomeostatSettings {
       typeof get('runbooksDir') === 'string' && get('runbooksDir') !== ''
         ? resolve(String(get('runbooksDir')))
         : undefined,
+    diagnosis: diagnosisSettings(get('diagnosis')),
   };
+}
+
+/** Context may hold the object as JSON (from `-c`) or as an object (cdk.json). */
+function diagnosisSettings(value: unknown): DiagnosisSettings {
+  const given = (typeof value === 'string' ? JSON.parse(value) : (value ?? {})) as Partial<DiagnosisSettings>;
+  const merged: DiagnosisSettings = {
+    ...defaultDiagnosisSettings,
+    ...given,
+    prices: { ...defaultModelPrices, ...(given.prices ?? {}) },
+  };
+  const problems = [
+    !['offline', 'bedrock'].includes(merged.provider) && 'provider must be "offline" or "bedrock"',
+    (typeof merged.fastModel !== 'string' || merged.fastModel === '') && 'fastModel must be a model id',
+    merged.strongModel !== null &&
+      typeof merged.strongModel !== 'string' &&
+      'strongModel must be a model id or null',
+    ...(['maxSteps', 'maxInputTokens', 'maxOutputTokens', 'timeoutSeconds'] as const).map(
+      (k) => !(Number.isInteger(merged[k]) && merged[k] > 0) && `${k} must be a positive integer`,
+    ),
+    merged.timeoutSeconds > 840 && 'timeoutSeconds must leave room within the 15-minute Lambda limit (≤ 840)',
+    ...Object.entries(merged.prices).map(
+      ([model, p]) =>
+        !(typeof p?.inputPer1k === 'number' && typeof p?.outputPer1k === 'number') &&
+        `prices["${model}"] must be {inputPer1k, outputPer1k} in US dollars`,
+    ),
+  ].filter((p): p is string => typeof p === 'string');
+  if (problems.length > 0) throw new Error(`context homeostat:diagnosis: ${problems.join('; ')}`);
+  return merged;
 }
 
 /** Context may hold the list as JSON (from `-c`) or as an array (cdk.json). */

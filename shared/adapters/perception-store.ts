@@ -28,6 +28,7 @@ import type { RetryOptions } from '../domain/retry.ts';
 import type { ServiceRef, ServiceSnapshot } from '../domain/signal.ts';
 import type { Envelope } from '../events/envelope.ts';
 import { isTransientDatabaseError, type Pool, type PoolClient, withTransaction } from './database.ts';
+import { type IncidentRow, toRecord, writeOutbox, writeTimeline } from './incident-rows.ts';
 
 /** Another writer changed the incident (or opened one) first; the transaction is retried on fresh data. */
 export class ConcurrencyConflictError extends HomeostatError {
@@ -44,37 +45,6 @@ const isConflict = (error: unknown) =>
     ));
 
 const terminal = terminalStates.map((s) => `'${s}'`).join(', ');
-
-interface IncidentRow {
-  id: string;
-  cluster: string;
-  service: string;
-  state: IncidentState;
-  version: number;
-  title: string;
-  fingerprint: string;
-  opened_at: Date;
-  last_signal_at: Date;
-  last_fault_at: Date | null;
-  recovery_seen_at: Date | null;
-  signal_count: number;
-  chaos_experiment_id: string | null;
-  service_snapshot: ServiceSnapshot | null;
-}
-
-const toRecord = (r: IncidentRow): IncidentRecord => ({
-  id: r.id,
-  service: { cluster: r.cluster, service: r.service },
-  state: r.state,
-  version: r.version,
-  title: r.title,
-  fingerprint: r.fingerprint,
-  openedAt: new Date(r.opened_at),
-  lastSignalAt: new Date(r.last_signal_at),
-  signalCount: r.signal_count,
-  chaosExperimentId: r.chaos_experiment_id,
-  serviceSnapshot: r.service_snapshot,
-});
 
 const toLive = (r: IncidentRow): LiveIncident => ({
   ...toRecord(r),
@@ -367,40 +337,8 @@ export class PostgresPerceptionStore implements PerceptionStore {
         [json(writes.repeatLedger.map((r) => ({ event_id: r.eventId, signal_id: r.signalId })))],
       );
     }
-    await this.timeline(client, writes.timeline);
-    await this.outbox(client, writes.outbox);
-  }
-
-  /** Stores the events announcing a change in the change's own transaction, in order. */
-  private async outbox(client: PoolClient, rows: BatchWrites['outbox']) {
-    if (rows.length === 0) return;
-    await client.query(
-      `INSERT INTO outbox (id, causation_id, envelope)
-       SELECT e->'envelope'->>'id', e->>'causation_id', e->'envelope'
-         FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n
-       ON CONFLICT (id) DO NOTHING`,
-      [JSON.stringify(rows.map((o) => ({ causation_id: o.causationId, envelope: o.envelope })))],
-    );
-  }
-
-  /** Appends timeline entries in order. */
-  private async timeline(client: PoolClient, rows: TimelineRow[]) {
-    if (rows.length === 0) return;
-    await client.query(
-      `INSERT INTO incident_timeline (incident_id, at, kind, detail)
-       SELECT (e->>'incident_id')::uuid, (e->>'at')::timestamptz, e->>'kind', e->'detail'
-         FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n`,
-      [
-        JSON.stringify(
-          rows.map((t) => ({
-            incident_id: t.incidentId,
-            at: t.at.toISOString(),
-            kind: t.kind,
-            detail: t.detail,
-          })),
-        ),
-      ],
-    );
+    await writeTimeline(client, writes.timeline);
+    await writeOutbox(client, writes.outbox);
   }
 
   async transition(
@@ -449,7 +387,7 @@ export class PostgresPerceptionStore implements PerceptionStore {
     );
     const updated = rows[0];
     if (!updated) return null;
-    await this.timeline(client, [
+    await writeTimeline(client, [
       { incidentId: row.id, at, kind: timelineKind, detail: { from: row.state, ...detail } },
     ]);
     return toRecord(updated);
@@ -490,7 +428,7 @@ export class PostgresPerceptionStore implements PerceptionStore {
         // Changed meanwhile (a new fault, an action): not ours to close any more.
         if (!moved) return null;
         const env = announce(moved);
-        await this.outbox(client, [{ causationId: env.causationId ?? moved.id, envelope: env }]);
+        await writeOutbox(client, [{ causationId: env.causationId ?? moved.id, envelope: env }]);
         return env;
       });
       if (envelope) envelopes.push(envelope);

@@ -74,6 +74,7 @@ export const incidentResolvedDataSchema = z.object({
 
 export const diagnosisCompletedDataSchema = z.object({
   incidentId: nonEmpty(),
+  service: serviceRefSchema,
   hypotheses: z.array(
     z.object({
       rootCause: z.enum(rootCauses),
@@ -85,8 +86,19 @@ export const diagnosisCompletedDataSchema = z.object({
   ),
   recommendedActions: z.array(z.enum(catalogActions)),
   insufficientEvidence: z.boolean(),
+  provider: z.enum(['offline', 'bedrock']),
   model: z.nullable(z.string()),
+  /** Model calls made (0 offline). */
+  steps: z.int(),
   tokens: z.object({ input: z.int(), output: z.int() }),
+  /** Estimated from the configured prices. */
+  costUsd: z.number().check(z.gte(0)),
+  /** Why a model answer was not used, when the offline diagnosis stands in. */
+  fallbackReason: z.nullable(z.string()),
+  /** Evidence tools that could not answer. */
+  gaps: z.array(z.object({ tool: z.string(), reason: z.string() })),
+  startedAt: timestamp(),
+  completedAt: timestamp(),
 });
 
 export const planApprovedDataSchema = z.object({
@@ -219,3 +231,5 @@ export type SignalReceivedData = z.infer<typeof signalReceivedDataSchema>;
 export type IncidentOpenedData = z.infer<typeof incidentOpenedDataSchema>;
 export type IncidentUpdatedData = z.infer<typeof incidentUpdatedDataSchema>;
 export type IncidentResolvedData = z.infer<typeof incidentResolvedDataSchema>;
+export type DiagnosisCompletedData = z.infer<typeof diagnosisCompletedDataSchema>;
+export type IncidentEscalatedData = z.infer<typeof incidentEscalatedDataSchema>;

@@ -1,0 +1,184 @@
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { detailTypes } from '../../shared/events/detail-types.ts';
+import type { DiagnosisSettings } from '../lib/settings.ts';
+import { NagSuppressions } from '../nag.ts';
+import { AgentFunction } from './agent-function.ts';
+import type { HomeostatBus } from './homeostat-bus.ts';
+import type { KnowledgeDatabase } from './knowledge-database.ts';
+
+export interface DiagnosisAgentProps {
+  readonly bus: HomeostatBus;
+  readonly database: KnowledgeDatabase;
+  readonly settings: DiagnosisSettings;
+  /** @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/** New incidents, as the perception agent announces them. */
+export const incidentOpenedPattern: events.EventPattern = {
+  source: ['homeostat.perceive'],
+  detailType: [detailTypes.incidentOpened],
+};
+
+/** A cross-region inference profile id (`us.`, `eu.`, `apac.`, `global.` …) rather than a model id. */
+const isInferenceProfile = (id: string) => /^[a-z]{2,6}\./.test(id) && !id.startsWith('anthropic.');
+
+/**
+ * The diagnosis agent: incident.opened → evidence (ECS, CloudWatch metrics and
+ * logs, signals, knowledge) → a diagnosis from the offline rules or Bedrock →
+ * diagnosis.completed. Read-only on AWS: it describes and reads, it never
+ * changes a service. Bedrock access only when the provider is Bedrock, and
+ * only for the configured models.
+ */
+export class DiagnosisAgent extends Construct {
+  readonly agent: AgentFunction;
+  readonly rule: events.Rule;
+
+  constructor(scope: Construct, id: string, props: DiagnosisAgentProps) {
+    super(scope, id);
+    const s = props.settings;
+    this.agent = new AgentFunction(this, 'Agent', {
+      agent: 'diagnose',
+      description: 'Homeostat diagnosis: evidence and cited hypotheses for new incidents',
+      // The model's wall-clock budget plus evidence gathering and the writes.
+      timeout: Duration.seconds(s.timeoutSeconds + 30),
+      logRetention: props.logRetention,
+      environment: {
+        HOMEOSTAT_BUS_NAME: props.bus.bus.eventBusName,
+        HOMEOSTAT_DIAGNOSIS_PROVIDER: s.provider,
+        HOMEOSTAT_FAST_MODEL: s.fastModel,
+        HOMEOSTAT_STRONG_MODEL: s.strongModel ?? '',
+        HOMEOSTAT_MODEL_PRICES: JSON.stringify(s.prices),
+        HOMEOSTAT_DIAGNOSIS_MAX_STEPS: String(s.maxSteps),
+        HOMEOSTAT_DIAGNOSIS_MAX_INPUT_TOKENS: String(s.maxInputTokens),
+        HOMEOSTAT_DIAGNOSIS_MAX_OUTPUT_TOKENS: String(s.maxOutputTokens),
+        HOMEOSTAT_DIAGNOSIS_TIMEOUT_SECONDS: String(s.timeoutSeconds),
+      },
+    });
+    const fn = this.agent.function;
+    const deadLetters = this.agent.deadLetterQueue;
+    fn.addEnvironment('HOMEOSTAT_DEAD_LETTER_QUEUE_URL', deadLetters.queueUrl);
+    deadLetters.grantSendMessages(fn);
+    props.database.connect(fn);
+    props.database.allowEmbedding(fn);
+    props.bus.grantPublish(fn);
+
+    const stack = Stack.of(this);
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadEcsServicesAndTasks',
+        actions: ['ecs:DescribeServices', 'ecs:ListTasks', 'ecs:DescribeTasks'],
+        resources: [
+          stack.formatArn({ service: 'ecs', resource: 'service', resourceName: '*' }),
+          stack.formatArn({ service: 'ecs', resource: 'task', resourceName: '*' }),
+          stack.formatArn({ service: 'ecs', resource: 'container-instance', resourceName: '*' }),
+        ],
+      }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadTaskDefinitionsAndMetricData',
+        // Neither supports resource-level permissions.
+        actions: ['ecs:DescribeTaskDefinition', 'cloudwatch:GetMetricData'],
+        resources: ['*'],
+      }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadAlarms',
+        actions: ['cloudwatch:DescribeAlarms'],
+        resources: [
+          stack.formatArn({
+            service: 'cloudwatch',
+            resource: 'alarm',
+            resourceName: '*',
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        ],
+      }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadServiceLogs',
+        actions: ['logs:FilterLogEvents'],
+        resources: [
+          stack.formatArn({
+            service: 'logs',
+            resource: 'log-group',
+            resourceName: '*',
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        ],
+      }),
+    );
+    if (s.provider === 'bedrock') {
+      const models = [s.fastModel, ...(s.strongModel ? [s.strongModel] : [])];
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'ConverseWithConfiguredModels',
+          actions: ['bedrock:InvokeModel'],
+          resources: models.flatMap((model) =>
+            isInferenceProfile(model)
+              ? [
+                  stack.formatArn({ service: 'bedrock', resource: 'inference-profile', resourceName: model }),
+                  // A profile routes to the model in any of its regions.
+                  stack.formatArn({
+                    service: 'bedrock',
+                    region: '*',
+                    account: '',
+                    resource: 'foundation-model',
+                    resourceName: model.replace(/^[a-z]+\./, ''),
+                  }),
+                ]
+              : [
+                  stack.formatArn({
+                    service: 'bedrock',
+                    account: '',
+                    resource: 'foundation-model',
+                    resourceName: model,
+                  }),
+                ],
+          ),
+        }),
+      );
+    }
+
+    this.rule = new events.Rule(this, 'IncidentOpened', {
+      description: 'New incidents to the Homeostat diagnosis agent',
+      eventBus: props.bus.bus,
+      eventPattern: incidentOpenedPattern,
+      targets: [
+        new targets.LambdaFunction(fn, {
+          deadLetterQueue: deadLetters,
+          retryAttempts: 4,
+          maxEventAge: Duration.hours(1),
+        }),
+      ],
+    });
+
+    NagSuppressions.addResourceSuppressions(
+      fn,
+      [
+        {
+          id: 'AwsSolutions-IAM5',
+          reason:
+            'Read-only: the watched services, their tasks, alarms and log groups are not known at deploy time; DescribeTaskDefinition and GetMetricData have no resource-level permissions; the secret ARN suffix is random; an inference profile may route to any region.',
+          appliesTo: [
+            'Resource::*',
+            { regex: '/^Resource::arn:<AWS::Partition>:ecs:.*\\/\\*$/' },
+            { regex: '/^Resource::arn:<AWS::Partition>:cloudwatch:.*:alarm:\\*$/' },
+            { regex: '/^Resource::arn:<AWS::Partition>:logs:.*:log-group:\\*$/' },
+            { regex: '/^Resource::arn:<AWS::Partition>:secretsmanager:.*-\\?\\?\\?\\?\\?\\?$/' },
+            { regex: '/^Resource::arn:<AWS::Partition>:bedrock:\\*:.*$/' },
+          ],
+        },
+      ],
+      true,
+    );
+  }
+}

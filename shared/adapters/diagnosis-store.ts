@@ -1,0 +1,172 @@
+import { claimedFault } from '../domain/diagnosis.ts';
+import { InvalidEventError } from '../domain/errors.ts';
+import { assertTransition } from '../domain/incident.ts';
+import { inputsHashOf } from '../domain/knowledge.ts';
+import type { Envelope } from '../events/envelope.ts';
+import type { BeginResult, DiagnosisStore, DiagnosisToRecord } from '../usecases/diagnose.ts';
+import { type Pool, type PoolClient, withTransaction } from './database.ts';
+import { type IncidentRow, toRecord, writeOutbox, writeTimeline } from './incident-rows.ts';
+
+const actor = 'homeostat.diagnose';
+
+/** Diagnoses in Postgres, written with the incident's state, timeline, audit log and outbox. */
+export class PostgresDiagnosisStore implements DiagnosisStore {
+  constructor(private readonly pool: Pool) {}
+
+  async begin(incidentId: string, at: Date): Promise<BeginResult> {
+    return withTransaction(this.pool, async (client) => {
+      const { rows } = await client.query<IncidentRow>('SELECT * FROM incidents WHERE id = $1 FOR UPDATE', [
+        incidentId,
+      ]);
+      const row = rows[0];
+      if (!row) throw new InvalidEventError(`incident ${incidentId} does not exist`);
+      const done = await client.query('SELECT 1 FROM diagnoses WHERE incident_id = $1', [incidentId]);
+      if (done.rows.length > 0)
+        return {
+          kind: 'skipped',
+          reason: 'already diagnosed',
+          pending: await this.unpublished(client, incidentId),
+        };
+      if (row.state === 'diagnosing') return { kind: 'started', incident: toRecord(row) };
+      if (row.state !== 'open') return { kind: 'skipped', reason: `incident is ${row.state}`, pending: [] };
+      assertTransition(row.state, 'diagnosing');
+      const moved = await client.query<IncidentRow>(
+        `UPDATE incidents SET state = 'diagnosing', version = version + 1, updated_at = now()
+          WHERE id = $1 RETURNING *`,
+        [incidentId],
+      );
+      await writeTimeline(client, [
+        { incidentId, at, kind: 'state:diagnosing', detail: { from: row.state } },
+      ]);
+      return { kind: 'started', incident: toRecord(moved.rows[0] as IncidentRow) };
+    });
+  }
+
+  async record(input: DiagnosisToRecord): Promise<{ recorded: boolean; pending: Envelope[] }> {
+    const { incident, diagnosis, investigation, completedAt } = input;
+    return withTransaction(this.pool, async (client) => {
+      const inserted = await client.query(
+        `INSERT INTO diagnoses (incident_id, provider, model, hypotheses, recommended_actions,
+                                insufficient_evidence, evidence, gaps, steps, input_tokens, output_tokens,
+                                cost_usd, fallback_reason, started_at, completed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+         ON CONFLICT (incident_id) DO NOTHING RETURNING incident_id`,
+        [
+          incident.id,
+          diagnosis.provider,
+          diagnosis.model,
+          JSON.stringify(diagnosis.hypotheses),
+          diagnosis.recommendedActions,
+          diagnosis.insufficientEvidence,
+          JSON.stringify(investigation.evidence),
+          JSON.stringify(diagnosis.gaps),
+          diagnosis.steps,
+          diagnosis.tokens.input,
+          diagnosis.tokens.output,
+          diagnosis.costUsd,
+          diagnosis.fallbackReason,
+          input.startedAt.toISOString(),
+          completedAt.toISOString(),
+        ],
+      );
+      // Another attempt recorded it first and publishes its own events.
+      if (inserted.rows.length === 0) return { recorded: false, pending: [] };
+      const top = diagnosis.hypotheses[0] ?? null;
+      const claim = claimedFault(diagnosis);
+      await writeTimeline(client, [
+        {
+          incidentId: incident.id,
+          at: completedAt,
+          kind: 'diagnosis',
+          detail: {
+            provider: diagnosis.provider,
+            model: diagnosis.model,
+            rootCause: top?.rootCause ?? null,
+            confidence: top?.confidence ?? null,
+            claimsFault: claim !== null,
+            insufficientEvidence: diagnosis.insufficientEvidence,
+            recommendedActions: diagnosis.recommendedActions,
+            gaps: diagnosis.gaps.map((g) => g.tool),
+            tokens: diagnosis.tokens,
+            costUsd: diagnosis.costUsd,
+          },
+        },
+      ]);
+      const inputs = {
+        incidentId: incident.id,
+        evidenceIds: investigation.evidence.map((e) => e.id),
+        gaps: diagnosis.gaps,
+        provider: diagnosis.provider,
+        model: diagnosis.model,
+      };
+      await client.query(
+        `INSERT INTO audit_log (actor, action, incident_id, inputs_hash, inputs, result, detail)
+         VALUES ($1, 'diagnose', $2, $3, $4, $5, $6)`,
+        [
+          actor,
+          incident.id,
+          inputsHashOf(inputs),
+          inputs,
+          diagnosis.insufficientEvidence ? 'insufficient_evidence' : (top?.rootCause ?? 'none'),
+          {
+            hypotheses: diagnosis.hypotheses.map((h) => ({
+              rootCause: h.rootCause,
+              confidence: h.confidence,
+            })),
+            recommendedActions: diagnosis.recommendedActions,
+            steps: diagnosis.steps,
+            tokens: diagnosis.tokens,
+            costUsd: diagnosis.costUsd,
+            fallbackReason: diagnosis.fallbackReason,
+          },
+        ],
+      );
+      let envelopes = input.envelopes;
+      if (input.escalate) {
+        const escalated = await this.escalate(client, incident.id, completedAt);
+        // The incident moved on meanwhile (self-resolved, say): nothing to hand over.
+        if (!escalated) envelopes = envelopes.filter((e) => e.type !== 'incident.escalated');
+      }
+      await writeOutbox(
+        client,
+        envelopes.map((envelope) => ({ causationId: envelope.causationId ?? input.causationId, envelope })),
+      );
+      return { recorded: true, pending: envelopes };
+    });
+  }
+
+  async markPublished(envelopeIds: string[]): Promise<void> {
+    await this.pool.query(
+      'UPDATE outbox SET published_at = now() WHERE id = ANY($1) AND published_at IS NULL',
+      [envelopeIds],
+    );
+  }
+
+  private async escalate(client: PoolClient, incidentId: string, at: Date): Promise<boolean> {
+    const { rows } = await client.query(
+      `UPDATE incidents SET state = 'escalated', version = version + 1, updated_at = now(), closed_at = $2
+        WHERE id = $1 AND state = 'diagnosing' RETURNING id`,
+      [incidentId, at.toISOString()],
+    );
+    if (rows.length === 0) return false;
+    await writeTimeline(client, [
+      {
+        incidentId,
+        at,
+        kind: 'state:escalated',
+        detail: { from: 'diagnosing', reason: 'insufficient_evidence' },
+      },
+    ]);
+    return true;
+  }
+
+  private async unpublished(client: PoolClient, incidentId: string): Promise<Envelope[]> {
+    const { rows } = await client.query(
+      `SELECT envelope FROM outbox
+        WHERE published_at IS NULL AND envelope->>'source' = $1 AND envelope->>'incidentId' = $2
+        ORDER BY seq`,
+      [actor, incidentId],
+    );
+    return rows.map((r) => r.envelope as Envelope);
+  }
+}

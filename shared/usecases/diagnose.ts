@@ -1,0 +1,174 @@
+/**
+ * The diagnosis agent's use-case: an opened incident → evidence from every
+ * tool (bounded, gaps recorded) → a diagnosis from the configured diagnoser
+ * (offline rules, or Bedrock behind a fallback to them) → recorded with its
+ * evidence, cost and an audit entry → diagnosis.completed, and
+ * incident.escalated when the evidence is insufficient.
+ */
+import * as z from 'zod/mini';
+import type { Diagnoser, Diagnosis, IncidentBrief, Investigation } from '../domain/diagnosis.ts';
+import { InvalidEventError } from '../domain/errors.ts';
+import { type EvidenceTool, investigate } from '../domain/evidence.ts';
+import type { Clock, EventPublisher, IncidentRecord } from '../domain/ports.ts';
+import {
+  type DiagnosisCompletedData,
+  type IncidentEscalatedData,
+  type IncidentOpenedData,
+  incidentOpenedDataSchema,
+} from '../events/catalog.ts';
+import { detailTypes } from '../events/detail-types.ts';
+import { buildEnvelope, type Envelope, envelopeSchema } from '../events/envelope.ts';
+import { describeIssues } from '../events/zod.ts';
+
+export type BeginResult =
+  | { kind: 'started'; incident: IncidentRecord }
+  | { kind: 'skipped'; reason: string; pending: Envelope[] };
+
+export interface DiagnosisToRecord {
+  incident: IncidentRecord;
+  investigation: Investigation;
+  diagnosis: Diagnosis;
+  startedAt: Date;
+  completedAt: Date;
+  /** The incident.opened event this answers. */
+  causationId: string;
+  envelopes: Envelope[];
+  /** Insufficient evidence: the incident goes to humans. */
+  escalate: boolean;
+}
+
+export interface DiagnosisStore {
+  /**
+   * Claims the incident for diagnosis (open → diagnosing, or resumes one left
+   * diagnosing by a failed attempt). Skips an incident already diagnosed —
+   * returning what an earlier attempt left unpublished — or no longer open.
+   */
+  begin(incidentId: string, at: Date): Promise<BeginResult>;
+  /** Records the diagnosis, its timeline entry, audit entry and events in one transaction; once per incident. */
+  record(input: DiagnosisToRecord): Promise<{ recorded: boolean; pending: Envelope[] }>;
+  markPublished(envelopeIds: string[]): Promise<void>;
+}
+
+export interface DiagnoseDeps {
+  store: DiagnosisStore;
+  tools: readonly EvidenceTool[];
+  diagnoser: Diagnoser;
+  bus: EventPublisher;
+  clock: Clock;
+  /** Per evidence tool. @default 8 s */
+  toolTimeoutMs?: number;
+}
+
+export type DiagnoseResult =
+  | { outcome: 'diagnosed' | 'duplicate'; incidentId: string; diagnosis: Diagnosis; escalated: boolean }
+  | { outcome: 'skipped'; incidentId: string; reason: string };
+
+const source = 'homeostat.diagnose';
+
+const openedEventSchema = z.object({
+  detail: z.object({
+    ...envelopeSchema.shape,
+    type: z.literal(detailTypes.incidentOpened),
+    data: incidentOpenedDataSchema,
+  }),
+});
+
+/** The incident.opened envelope inside an EventBridge event; anything else is rejected with the reasons. */
+export function parseOpenedEvent(event: unknown): Envelope<IncidentOpenedData> {
+  const parsed = openedEventSchema.safeParse(event);
+  if (!parsed.success)
+    throw new InvalidEventError('not an incident.opened event', describeIssues(parsed.error));
+  return parsed.data.detail as Envelope<IncidentOpenedData>;
+}
+
+export function announceDiagnosis(
+  opened: Envelope<IncidentOpenedData>,
+  diagnosis: Diagnosis,
+  times: { startedAt: Date; completedAt: Date },
+): Envelope[] {
+  const incidentId = opened.data.incidentId;
+  const common = { source, time: times.completedAt, incidentId, correlationId: incidentId };
+  const completed = buildEnvelope<DiagnosisCompletedData>({
+    ...common,
+    type: detailTypes.diagnosisCompleted,
+    causationId: opened.id,
+    data: {
+      incidentId,
+      service: opened.data.service,
+      hypotheses: diagnosis.hypotheses,
+      recommendedActions: diagnosis.recommendedActions,
+      insufficientEvidence: diagnosis.insufficientEvidence,
+      provider: diagnosis.provider,
+      model: diagnosis.model,
+      steps: diagnosis.steps,
+      tokens: diagnosis.tokens,
+      costUsd: diagnosis.costUsd,
+      fallbackReason: diagnosis.fallbackReason,
+      gaps: diagnosis.gaps,
+      startedAt: times.startedAt.toISOString(),
+      completedAt: times.completedAt.toISOString(),
+    },
+  });
+  if (!diagnosis.insufficientEvidence) return [completed];
+  const missing = diagnosis.gaps.map((g) => `${g.tool} (${g.reason})`).join(', ');
+  return [
+    completed,
+    buildEnvelope<IncidentEscalatedData>({
+      ...common,
+      type: detailTypes.incidentEscalated,
+      causationId: completed.id,
+      data: {
+        incidentId,
+        service: opened.data.service,
+        reason: `insufficient evidence to name a root cause${missing ? `; missing: ${missing}` : ''}`,
+      },
+    }),
+  ];
+}
+
+async function publish(envelopes: Envelope[], deps: Pick<DiagnoseDeps, 'bus' | 'store'>) {
+  if (envelopes.length === 0) return;
+  await deps.bus.publish(envelopes);
+  await deps.store.markPublished(envelopes.map((e) => e.id));
+}
+
+export async function diagnoseIncident(event: unknown, deps: DiagnoseDeps): Promise<DiagnoseResult> {
+  const opened = parseOpenedEvent(event);
+  const incidentId = opened.data.incidentId;
+  const startedAt = deps.clock.now();
+  const begun = await deps.store.begin(incidentId, startedAt);
+  if (begun.kind === 'skipped') {
+    await publish(begun.pending, deps);
+    return { outcome: 'skipped', incidentId, reason: begun.reason };
+  }
+  const { incident } = begun;
+  const brief: IncidentBrief = {
+    incidentId,
+    cluster: incident.service.cluster,
+    service: incident.service.service,
+    title: incident.title,
+    fingerprint: incident.fingerprint,
+    openedAt: incident.openedAt.toISOString(),
+  };
+  const investigation = await investigate(brief, deps.tools, deps.toolTimeoutMs);
+  const diagnosis = await deps.diagnoser.diagnose(investigation);
+  const completedAt = deps.clock.now();
+  const envelopes = announceDiagnosis(opened, diagnosis, { startedAt, completedAt });
+  const { recorded, pending } = await deps.store.record({
+    incident,
+    investigation,
+    diagnosis,
+    startedAt,
+    completedAt,
+    causationId: opened.id,
+    envelopes,
+    escalate: diagnosis.insufficientEvidence,
+  });
+  await publish(pending, deps);
+  return {
+    outcome: recorded ? 'diagnosed' : 'duplicate',
+    incidentId,
+    diagnosis,
+    escalated: recorded && diagnosis.insufficientEvidence,
+  };
+}
