@@ -1,0 +1,63 @@
+/** Judging one scenario run against its expectations. Pure. */
+import type { Scenario } from './scenario-format.ts';
+
+/** Below this, a top hypothesis does not count as a claim of a fault (the diagnosis' own threshold). */
+export const claimThreshold = 0.5;
+
+export interface Observed {
+  detected: boolean;
+  /** Null when no diagnosis was recorded (none expected, or it never came). */
+  diagnosis: {
+    rootCause: string | null;
+    component: string | null;
+    confidence: number | null;
+    insufficientEvidence: boolean;
+  } | null;
+}
+
+export interface Verdict {
+  passed: boolean;
+  /** The reported root cause (top hypothesis; `no_fault` when nothing was detected) matches. */
+  rootCauseCorrect: boolean;
+  /** The diagnosis claims a fault: a top hypothesis other than no_fault with confidence ≥ 0.5. */
+  claimedFault: boolean;
+  /** Why it failed, for the report. */
+  problems: string[];
+}
+
+export function judge(scenario: Scenario, observed: Observed): Verdict {
+  const expected = scenario.expect;
+  const d = observed.diagnosis;
+  const claimedFault = Boolean(
+    d &&
+      !d.insufficientEvidence &&
+      d.rootCause !== null &&
+      d.rootCause !== 'no_fault' &&
+      (d.confidence ?? 0) >= claimThreshold,
+  );
+  const problems: string[] = [];
+  if (expected.rootCause === 'no_fault') {
+    const rootCauseCorrect = !observed.detected || d?.rootCause === 'no_fault';
+    if (claimedFault) problems.push(`claimed ${d?.rootCause} (${d?.confidence}) on a healthy service`);
+    if (observed.detected && !d) problems.push('an incident opened but no diagnosis was recorded');
+    return { passed: problems.length === 0, rootCauseCorrect, claimedFault, problems };
+  }
+  if (!observed.detected) problems.push('no incident was opened');
+  else if (!d) problems.push('no diagnosis was recorded');
+  else {
+    if (d.insufficientEvidence) problems.push('the diagnosis found the evidence insufficient');
+    else if (d.rootCause !== expected.rootCause)
+      problems.push(`root cause ${d.rootCause ?? 'none'}, expected ${expected.rootCause}`);
+    if (expected.component && d.component !== expected.component)
+      problems.push(`component ${d.component ?? 'none'}, expected ${expected.component}`);
+  }
+  const rootCauseCorrect = d?.rootCause === expected.rootCause && !d.insufficientEvidence;
+  return { passed: problems.length === 0, rootCauseCorrect, claimedFault, problems };
+}
+
+/** The p-th percentile (nearest rank) of `values`; NaN when empty. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number;
+}

@@ -1,0 +1,294 @@
+/**
+ * npm run scenarios -- [files or directories…] [--json FILE] [--deploy] [--keep]
+ *
+ * Replays scenarios (DESIGN format; default: localstack/scenarios/) against
+ * the local stack: starts the emulator and the knowledge database when none
+ * is running, deploys the stack when it is missing (or with --deploy), plays
+ * each scenario's world and symptoms, follows its incident through the
+ * deployed agents, and reports per scenario and in total. Exit code 1 when a
+ * scenario failed, 2 when the run itself could not proceed.
+ */
+import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { createPool, type Pool } from '../shared/adapters/database.ts';
+import { PostgresPerceptionStore } from '../shared/adapters/perception-store.ts';
+import { deployLocal, localClientConfig, stackOutputs } from './deploy-local.ts';
+import {
+  ensureEmulator,
+  ensureLocalDatabase,
+  projectRoot,
+  readLocalDbState,
+  stopLocalDatabase,
+  stopRecorded,
+  waitFor,
+} from './harness.ts';
+import { loadScenario, type Scenario, ScenarioFileError, scenarioFiles } from './scenario-format.ts';
+import { judge, percentile } from './scenario-score.ts';
+import {
+  scenarioEvents,
+  seedEcs,
+  type WorldNames,
+  worldNames,
+  writeLogs,
+  writeMetrics,
+} from './scenario-world.ts';
+
+export const publicSuite = join(projectRoot, 'localstack', 'scenarios');
+
+/** One scenario's result: the fields of `--json`. */
+export interface ScenarioResult {
+  name: string;
+  file: string;
+  passed: boolean;
+  problems: string[];
+  detected: boolean;
+  incidentId: string | null;
+  expectedRootCause: string;
+  rootCause: string | null;
+  rootCauseCorrect: boolean;
+  confidence: number | null;
+  claimedFault: boolean;
+  component: string | null;
+  insufficientEvidence: boolean;
+  recommendedActions: string[];
+  /** The first action the loop took (remediation is not built yet: always null). */
+  firstAction: string | null;
+  resolved: boolean;
+  undoUsed: boolean;
+  provider: string | null;
+  steps: number;
+  tokens: { input: number; output: number };
+  costUsd: number;
+  gaps: string[];
+  /** Symptoms on the bus → the incident's first signal recorded. */
+  timeToDetectMs: number | null;
+  /** The incident's first signal recorded → the diagnosis recorded. */
+  timeToDiagnosisMs: number | null;
+}
+
+type ClientConfig = ReturnType<typeof localClientConfig>;
+
+async function putEvents(config: ClientConfig, events: ReturnType<typeof scenarioEvents>): Promise<string[]> {
+  const client = new EventBridgeClient(config);
+  const ids: string[] = [];
+  try {
+    for (let i = 0; i < events.length; i += 10) {
+      const out = await client.send(
+        new PutEventsCommand({
+          Entries: events.slice(i, i + 10).map((e) => ({
+            Source: e.source,
+            DetailType: e['detail-type'],
+            Detail: JSON.stringify(e.detail),
+            Resources: e.resources,
+            Time: new Date(e.time),
+          })),
+        }),
+      );
+      if (out.FailedEntryCount)
+        throw new Error(`the bus refused ${out.FailedEntryCount} events: ${JSON.stringify(out.Entries)}`);
+      ids.push(...(out.Entries ?? []).map((e) => e.EventId ?? ''));
+    }
+    return ids;
+  } finally {
+    client.destroy();
+  }
+}
+
+interface RunContext {
+  config: ClientConfig;
+  pool: Pool;
+  registry: PostgresPerceptionStore;
+  timeoutMs: number;
+}
+
+async function runScenario(file: string, scenario: Scenario, names: WorldNames, ctx: RunContext) {
+  const { pool } = ctx;
+  await seedEcs(ctx.config, scenario, names);
+  await ctx.registry.registerService({
+    cluster: names.cluster,
+    service: names.service,
+    alarmPrefixes: [names.alarmPrefix],
+    allowedActions: [],
+    minTasks: 1,
+    maxTasks: 10,
+  });
+  try {
+    const t0 = new Date();
+    await writeMetrics(ctx.config, scenario, names, t0);
+    await writeLogs(ctx.config, scenario, names, t0);
+    const events = scenarioEvents(scenario, names, t0);
+    const putAt = Date.now();
+    const ids = await putEvents(ctx.config, events);
+    // Every symptom recorded (or the deadline): only then is "no incident" an answer.
+    await waitFor(
+      'the perception agent to record every event',
+      async () => {
+        const { rows } = await pool.query(
+          'SELECT count(*)::int AS n FROM signal_events WHERE event_id = ANY($1)',
+          [ids],
+        );
+        return rows[0].n >= ids.length;
+      },
+      { timeoutMs: ctx.timeoutMs, intervalMs: 100 },
+    ).catch(() => {});
+    const incident = (
+      await pool.query(
+        `SELECT i.id, (SELECT min(s.received_at) FROM signals s WHERE s.incident_id = i.id) AS detected_at
+           FROM incidents i WHERE i.cluster = $1 AND i.service = $2 ORDER BY i.opened_at LIMIT 1`,
+        [names.cluster, names.service],
+      )
+    ).rows[0] as { id: string; detected_at: Date } | undefined;
+    const diagnosis = incident
+      ? await waitFor(
+          'the diagnosis',
+          async () =>
+            (await pool.query('SELECT * FROM diagnoses WHERE incident_id = $1', [incident.id])).rows[0],
+          { timeoutMs: ctx.timeoutMs, intervalMs: 100 },
+        ).catch(() => undefined)
+      : undefined;
+    const top = diagnosis?.hypotheses?.[0] as
+      | { rootCause: string; component: string; confidence: number }
+      | undefined;
+    const observed = {
+      detected: Boolean(incident),
+      diagnosis: diagnosis
+        ? {
+            rootCause: top?.rootCause ?? null,
+            component: top?.component ?? null,
+            confidence: top?.confidence ?? null,
+            insufficientEvidence: Boolean(diagnosis.insufficient_evidence),
+          }
+        : null,
+    };
+    const verdict = judge(scenario, observed);
+    const detectedAt = incident?.detected_at ? new Date(incident.detected_at).getTime() : null;
+    const result: ScenarioResult = {
+      name: scenario.name,
+      file,
+      passed: verdict.passed,
+      problems: verdict.problems,
+      detected: observed.detected,
+      incidentId: incident?.id ?? null,
+      expectedRootCause: scenario.expect.rootCause,
+      rootCause: observed.diagnosis?.rootCause ?? (incident ? null : 'no_fault'),
+      rootCauseCorrect: verdict.rootCauseCorrect,
+      confidence: observed.diagnosis?.confidence ?? null,
+      claimedFault: verdict.claimedFault,
+      component: observed.diagnosis?.component ?? null,
+      insufficientEvidence: observed.diagnosis?.insufficientEvidence ?? false,
+      recommendedActions: diagnosis?.recommended_actions ?? [],
+      firstAction: null,
+      resolved: false,
+      undoUsed: false,
+      provider: diagnosis?.provider ?? null,
+      steps: diagnosis?.steps ?? 0,
+      tokens: { input: diagnosis?.input_tokens ?? 0, output: diagnosis?.output_tokens ?? 0 },
+      costUsd: Number(diagnosis?.cost_usd ?? 0),
+      gaps: ((diagnosis?.gaps ?? []) as { tool: string }[]).map((g) => g.tool),
+      timeToDetectMs: detectedAt === null ? null : Math.max(0, detectedAt - putAt),
+      timeToDiagnosisMs:
+        detectedAt !== null && diagnosis ? new Date(diagnosis.completed_at).getTime() - detectedAt : null,
+    };
+    return result;
+  } finally {
+    await ctx.registry.unregisterService({ cluster: names.cluster, service: names.service });
+  }
+}
+
+const seconds = (ms: number | null) => (ms === null ? '—' : `${(ms / 1000).toFixed(1)} s`);
+
+function printResult(r: ScenarioResult) {
+  const cause = r.rootCause
+    ? `${r.rootCause}${r.confidence === null ? '' : ` (${r.confidence.toFixed(2)})`}`
+    : '—';
+  console.log(
+    `${r.passed ? '✓' : '✗'} ${r.name.padEnd(34)} detected ${r.detected ? 'yes' : 'no '}  root cause ${cause.padEnd(30)} expected ${r.expectedRootCause.padEnd(21)} component ${(r.component ?? '—').padEnd(10)} first action ${r.firstAction ?? '—'}  resolved ${r.resolved ? 'yes' : 'no'}  steps ${r.steps}  tokens ${r.tokens.input + r.tokens.output}  diagnosis ${seconds(r.timeToDiagnosisMs)}`,
+  );
+  for (const problem of r.problems) console.log(`    ${problem}`);
+}
+
+function summary(results: ScenarioResult[]) {
+  const faults = results.filter((r) => r.expectedRootCause !== 'no_fault');
+  const controls = results.filter((r) => r.expectedRootCause === 'no_fault');
+  const top1 = results.filter((r) => r.rootCauseCorrect).length;
+  const times = results.flatMap((r) => (r.timeToDiagnosisMs === null ? [] : [r.timeToDiagnosisMs]));
+  const detect = results.flatMap((r) => (r.timeToDetectMs === null ? [] : [r.timeToDetectMs]));
+  const pct = (n: number, of: number) => (of === 0 ? '—' : `${((100 * n) / of).toFixed(0)}%`);
+  console.log('');
+  console.log(
+    `root cause top-1: ${top1}/${results.length} (${pct(top1, results.length)}); faults ${faults.filter((r) => r.rootCauseCorrect).length}/${faults.length}; controls claiming a fault: ${controls.filter((r) => r.claimedFault).length}/${controls.length}`,
+  );
+  console.log(
+    `time to detect p50 ${seconds(percentile(detect, 50))}, p95 ${seconds(percentile(detect, 95))}; time to diagnosis p50 ${seconds(percentile(times, 50))}, p95 ${seconds(percentile(times, 95))}; tokens ${results.reduce((n, r) => n + r.tokens.input + r.tokens.output, 0)}, max steps ${Math.max(0, ...results.map((r) => r.steps))}`,
+  );
+  const passed = results.filter((r) => r.passed).length;
+  console.log(`${passed} passed, ${results.length - passed} failed`);
+}
+
+async function main(): Promise<number> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      json: { type: 'string' },
+      deploy: { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
+      'timeout-seconds': { type: 'string', default: '60' },
+    },
+  });
+  const files = scenarioFiles(positionals.length > 0 ? positionals : [publicSuite]);
+  // Every file is checked before anything starts: a typo fails in a second, not after a deploy.
+  const scenarios = files.map((file) => ({ file, scenario: loadScenario(file) }));
+  if (scenarios.length === 0) throw new ScenarioFileError('no scenario files given');
+  const log = (line: string) => console.log(`  ${line}`);
+  const hadDatabase = readLocalDbState() !== undefined;
+  const emulator = await ensureEmulator(log);
+  const database = await ensureLocalDatabase(log);
+  const pool = createPool({ url: database.url, wsProxy: database.wsProxy });
+  try {
+    const outputs = await stackOutputs(emulator.endpoint, 'Homeostat').catch(
+      () => ({}) as Record<string, string>,
+    );
+    if (values.deploy || !outputs.DiagnosisFunctionName) {
+      console.log('deploying the stack into the emulator (cdklocal) …');
+      await deployLocal({ endpoint: emulator.endpoint, database, log });
+    }
+    const ctx: RunContext = {
+      config: localClientConfig(emulator.endpoint),
+      pool,
+      registry: new PostgresPerceptionStore(pool),
+      timeoutMs: Number(values['timeout-seconds']) * 1000,
+    };
+    console.log(`running ${scenarios.length} scenarios\n`);
+    const runId = randomUUID().slice(0, 6);
+    const results: ScenarioResult[] = [];
+    for (const [i, { file, scenario }] of scenarios.entries()) {
+      const result = await runScenario(file, scenario, worldNames(scenario, `${runId}${i}`), ctx);
+      printResult(result);
+      results.push(result);
+    }
+    summary(results);
+    if (values.json) writeFileSync(values.json, `${JSON.stringify(results, null, 2)}\n`);
+    return results.every((r) => r.passed) ? 0 : 1;
+  } finally {
+    await pool.end();
+    if (!values.keep) {
+      if (emulator.started) await stopRecorded('emulator');
+      if (!hadDatabase) await stopLocalDatabase();
+    }
+  }
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error) => {
+    console.error(
+      `scenarios: ${error instanceof ScenarioFileError ? error.message : (error as Error).stack}`,
+    );
+    process.exitCode = 2;
+  },
+);
