@@ -119,6 +119,8 @@ export function scenarioEvents(scenario: Scenario, names: WorldNames, t0: Date):
         stopCode: task.stopCode,
         stoppedReason: task.stoppedReason,
         exitCode: task.exitCode,
+        // The scenario's reason says it all; the builder's default container reason is an OOM.
+        containerReason: '',
       }),
     );
   });
@@ -172,6 +174,7 @@ function signalEvent(signal: ScenarioSignal, names: WorldNames, time: Date): Aws
         stopCode: signal.stopCode,
         exitCode: signal.exitCode ?? null,
         stoppedReason: signal.stoppedReason,
+        containerReason: '',
       });
     case 'ECS Deployment State Change':
       return deploymentEvent({

@@ -281,14 +281,13 @@ async function main(): Promise<number> {
   }
 }
 
+// Exit explicitly: the database driver's WebSocket keeps the event loop alive after pool.end().
 main().then(
-  (code) => {
-    process.exitCode = code;
-  },
+  (code) => process.exit(code),
   (error) => {
     console.error(
       `scenarios: ${error instanceof ScenarioFileError ? error.message : (error as Error).stack}`,
     );
-    process.exitCode = 2;
+    process.exit(2);
   },
 );

@@ -34,6 +34,7 @@ export class SignalsEvidenceTool implements EvidenceTool {
       classification: r.classification as string,
       reason: redact(r.reason as string),
       occurredAt: new Date(r.occurred_at).toISOString(),
+      occurrences: Number(r.occurrences),
       attributes: r.attributes as Record<string, unknown>,
     }));
     const faults = signals.filter((s) => s.classification === 'fault').length;

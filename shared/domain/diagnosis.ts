@@ -73,6 +73,8 @@ export interface EvidenceFacts {
       classification: string;
       reason: string;
       occurredAt: string;
+      /** The same symptom again within the dedupe window counts here, not as a new signal. */
+      occurrences: number;
       attributes: Record<string, unknown>;
     }[];
   };

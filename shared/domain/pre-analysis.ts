@@ -34,9 +34,9 @@ const mean = (values: number[]) =>
  * reported them (the perception agent's signals: they keep exit codes after
  * ECS forgets the task). One entry per task, ECS's description first.
  */
-function stoppedTasks(inv: Investigation): { id: string; task: StoppedTask }[] {
+function stoppedTasks(inv: Investigation): { id: string; task: StoppedTask; count: number }[] {
   const fromEcs = find(inv, 'stopped_tasks').flatMap((e) =>
-    e.facts.tasks.map((task) => ({ id: e.id, task })),
+    e.facts.tasks.map((task) => ({ id: e.id, task, count: 1 })),
   );
   const fromSignals = find(inv, 'signals').flatMap((e) =>
     e.facts.signals
@@ -45,6 +45,8 @@ function stoppedTasks(inv: Investigation): { id: string; task: StoppedTask }[] {
         const exitCode = s.attributes.exitCode;
         return {
           id: e.id,
+          // Repeats of one symptom are one signal with a count: so many tasks stopped that way.
+          count: s.occurrences,
           task: {
             taskId: String(s.attributes.taskArn ?? '').replace(/^.*\//, ''),
             stopCode: typeof s.attributes.stopCode === 'string' ? s.attributes.stopCode : s.name,
@@ -271,12 +273,13 @@ export function preAnalyse(inv: Investigation): Candidate[] {
       task.exitCodes.some((c) => c !== 0 && c !== 137) ||
       (task.exitCodes.length === 0 && patterns.crash.test(task.stoppedReason)),
   );
-  if (crashes.length >= 2 && out.every((c) => c.confidence < 0.7))
+  const crashed = crashes.reduce((n, c) => n + c.count, 0);
+  if (crashed >= 2 && out.every((c) => c.confidence < 0.7))
     add(
       'crash_loop',
       0.7,
       crashes.map((c) => c.id),
-      `${crashes.length} tasks exited with errors`,
+      `${crashed} tasks exited with errors`,
     );
 
   // A deployment shortly before the first symptom, with failures or a failed rollout: the change is the cause.
