@@ -41,6 +41,8 @@ export default defineConfig({
           name: 'e2e',
           include: [e2e],
           exclude: ignored,
+          // Each file deploys a stack with cdklocal: one at a time.
+          fileParallelism: false,
           globalSetup: ['localstack/test-setup.ts'],
           testTimeout: 180_000,
           hookTimeout: 600_000,

@@ -3,6 +3,7 @@ import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge
 import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, type Pool } from '../shared/adapters/database.ts';
+import { diagnosisCompletedDataSchema } from '../shared/events/catalog.ts';
 import { ecsMetricAlarmEvent } from '../shared/testing/alarm-events.ts';
 import { appSignalEvent, taskStoppedEvent } from '../shared/testing/ecs-events.ts';
 import { type LocalDatabase, startLocalDatabase } from './db-server.ts';
@@ -32,6 +33,7 @@ describe('deployed Homeostat stack in the emulator', () => {
   let pool: Pool;
   let outputs: Record<string, string>;
   let capture: EventCapture;
+  let diagnoses: EventCapture;
 
   beforeAll(async () => {
     // An empty database: the migrator trigger must create the schema during the deploy.
@@ -49,11 +51,13 @@ describe('deployed Homeostat stack in the emulator', () => {
     });
     outputs = await stackOutputs(emulatorEndpoint(), stackName);
     capture = await captureEvents(busName, 'incident.opened');
+    diagnoses = await captureEvents(busName, 'diagnosis.completed');
     await createEcsService(new ECSClient(emulatorClientConfig()), cluster, 'api', 2);
   });
 
   afterAll(async () => {
     await capture?.dispose();
+    await diagnoses?.dispose();
     await deleteStack(emulatorEndpoint(), stackName).catch(() => {});
     await pool?.end();
     await database?.stop();
@@ -61,7 +65,12 @@ describe('deployed Homeostat stack in the emulator', () => {
 
   it('ran the migrations and registered the watched service on deploy through the migrator trigger', async () => {
     const { rows } = await pool.query('SELECT name FROM schema_migrations ORDER BY name');
-    expect(rows.map((r) => r.name)).toEqual(['0001_init.sql', '0002_incidents.sql', '0003_knowledge.sql']);
+    expect(rows.map((r) => r.name)).toEqual([
+      '0001_init.sql',
+      '0002_incidents.sql',
+      '0003_knowledge.sql',
+      '0004_diagnoses.sql',
+    ]);
     const watched = await pool.query('SELECT cluster, service, alarm_prefixes FROM watched_services');
     expect(watched.rows).toEqual([
       { cluster, service: 'api', alarm_prefixes: [`homeostat-${cluster}-api-`] },
@@ -139,6 +148,56 @@ describe('deployed Homeostat stack in the emulator', () => {
     const [after] = (await pool.query('SELECT signal_count FROM incidents WHERE id = $1', [incident?.id]))
       .rows;
     expect(after?.signal_count).toBe(3);
+
+    // The deployed diagnosis agent took the incident.opened event: evidence, diagnosis, audit, event.
+    const completed = await diagnoses.next<{ source: string; data: Record<string, unknown> }>(
+      (d) => d.data.incidentId === incident?.id,
+      60_000,
+    );
+    expect(completed.source).toBe('homeostat.diagnose');
+    expect(diagnosisCompletedDataSchema.safeParse(completed.data).success).toBe(true);
+    expect(completed.data).toMatchObject({ provider: 'offline', steps: 0, tokens: { input: 0, output: 0 } });
+    const [row] = (await pool.query('SELECT * FROM diagnoses WHERE incident_id = $1', [incident?.id])).rows;
+    const evidenceKinds = (row?.evidence as { kind: string }[]).map((e) => e.kind);
+    expect(evidenceKinds).toEqual(expect.arrayContaining(['service', 'signals']));
+    const audit = await pool.query(
+      "SELECT actor FROM audit_log WHERE incident_id = $1 AND action = 'diagnose'",
+      [incident?.id],
+    );
+    expect(audit.rows).toEqual([{ actor: 'homeostat.diagnose' }]);
+  });
+
+  it('dead-letters a malformed incident.opened at the diagnosis agent with the reason', async () => {
+    const marker = uniqueName('bad-incident');
+    const events = new EventBridgeClient(emulatorClientConfig());
+    await events.send(
+      new PutEventsCommand({
+        Entries: [
+          {
+            Source: 'homeostat.perceive',
+            DetailType: 'incident.opened',
+            Detail: JSON.stringify({ type: 'incident.opened', marker }),
+            EventBusName: busName,
+          },
+        ],
+      }),
+    );
+    const sqs = new SQSClient(emulatorClientConfig());
+    const record = await waitFor(
+      'the rejection in the diagnosis DLQ',
+      async () => {
+        const out = await sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: outputs.DiagnosisDeadLetterQueueUrl,
+            WaitTimeSeconds: 1,
+            MaxNumberOfMessages: 10,
+          }),
+        );
+        return (out.Messages ?? []).map((m) => m.Body ?? '').find((body) => body.includes(marker));
+      },
+      { timeoutMs: 90_000 },
+    );
+    expect(JSON.parse(record).reason).toMatch(/^not an incident\.opened event: /);
   });
 
   it('dead-letters a malformed event from the perception queue with the reason, writing no row', async () => {

@@ -1,0 +1,91 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { projectRoot } from './harness.ts';
+import { percentile } from './scenario-score.ts';
+import type { ScenarioResult } from './scenarios.ts';
+import { emulatorEndpoint } from './testing.ts';
+
+const run = promisify(execFile);
+
+/**
+ * The issue's quality bar, through `npm run scenarios` as a user runs it: the
+ * runner deploys the stack into the test emulator, replays the public suite
+ * through the deployed agents with the offline provider, and reports.
+ */
+describe('the public scenario suite (offline diagnosis)', () => {
+  let results: ScenarioResult[];
+  let stdout: string;
+
+  beforeAll(async () => {
+    const json = join(mkdtempSync(join(tmpdir(), 'scenarios-')), 'results.json');
+    const out = await run(
+      process.execPath,
+      ['--import', 'tsx', join(projectRoot, 'localstack', 'scenarios.ts'), '--deploy', '--json', json],
+      {
+        cwd: projectRoot,
+        env: { ...process.env, AWS_ENDPOINT_URL: emulatorEndpoint() },
+        maxBuffer: 10 * 1024 * 1024,
+      },
+    ).catch((error: { stdout?: string; code?: number }) => {
+      // Exit code 1 means "some scenario failed": the targets below decide; anything else is a broken run.
+      if (error.code !== 1) throw error;
+      return { stdout: error.stdout ?? '' };
+    });
+    stdout = out.stdout;
+    results = JSON.parse(readFileSync(json, 'utf8')) as ScenarioResult[];
+  });
+
+  it('covers every root cause of the taxonomy, with no-fault controls and red herrings', () => {
+    expect(results.length).toBeGreaterThanOrEqual(12);
+    expect(new Set(results.map((r) => r.expectedRootCause)).size).toBe(12);
+    expect(results.filter((r) => r.expectedRootCause === 'no_fault').length).toBeGreaterThanOrEqual(2);
+    expect(results.some((r) => r.name.startsWith('red-herring'))).toBe(true);
+  });
+
+  it('names the root cause first in at least 80% of scenarios', () => {
+    const correct = results.filter((r) => r.rootCauseCorrect).length;
+    expect(correct / results.length).toBeGreaterThanOrEqual(0.8);
+  });
+
+  it('never claims a fault with confidence ≥ 0.5 on a no-fault control', () => {
+    const controls = results.filter((r) => r.expectedRootCause === 'no_fault');
+    expect(controls.filter((r) => r.claimedFault).map((r) => r.name)).toEqual([]);
+  });
+
+  it('diagnoses within 2 s at the median, offline: no model steps, no tokens, no cost', () => {
+    const times = results.flatMap((r) => (r.timeToDiagnosisMs === null ? [] : [r.timeToDiagnosisMs]));
+    expect(times.length).toBeGreaterThan(0);
+    expect(percentile(times, 50)).toBeLessThanOrEqual(2_000);
+    for (const r of results) {
+      expect(r.provider === null || r.provider === 'offline').toBe(true);
+      expect(r.steps).toBe(0);
+      expect(r.tokens).toEqual({ input: 0, output: 0 });
+    }
+  });
+
+  it('reports every field per scenario and ends with the pass/fail line', () => {
+    for (const r of results) {
+      for (const field of [
+        'name',
+        'passed',
+        'detected',
+        'rootCause',
+        'component',
+        'firstAction',
+        'resolved',
+        'steps',
+        'tokens',
+        'timeToDiagnosisMs',
+      ])
+        expect(r).toHaveProperty(field);
+      // Remediation does not exist yet: nothing acts.
+      expect(r.firstAction).toBeNull();
+    }
+    const passed = results.filter((r) => r.passed).length;
+    expect(stdout.trim().split('\n').at(-1)).toBe(`${passed} passed, ${results.length - passed} failed`);
+  });
+});
