@@ -200,4 +200,102 @@ describe('pre-analysis rules', () => {
     expect(proposal.recommendedActions).toEqual(['none']);
     expect(proposal.hypotheses.every((h) => h.rootCause === 'no_fault')).toBe(true);
   });
+
+  describe('ECS events recorded as signals', () => {
+    const signal = (
+      kind: string,
+      name: string,
+      classification: string,
+      reason: string,
+      attributes: Record<string, unknown> = {},
+      occurrences = 1,
+    ) => ({
+      kind,
+      name,
+      classification,
+      reason,
+      occurredAt: '2026-11-20T10:00:00Z',
+      occurrences,
+      attributes,
+    });
+    const signals = (...list: ReturnType<typeof signal>[]) => evidence('signals', { signals: list });
+
+    it('reads stopped tasks from task state change signals, exit codes included', () => {
+      const [top] = preAnalyse(
+        investigation(
+          healthyService(),
+          signals(
+            signal(
+              'task_stopped',
+              'EssentialContainerExited',
+              'fault',
+              'Essential container in task exited',
+              {
+                taskArn: 'arn:aws:ecs:us-east-1:1:task/shop/abc',
+                stopCode: 'EssentialContainerExited',
+                exitCode: 137,
+              },
+            ),
+          ),
+        ),
+      );
+      expect(top).toMatchObject({ rootCause: 'oom', evidenceIds: ['signals:1'] });
+    });
+
+    it('counts a repeated stop (one signal, three occurrences) as three crashed tasks', () => {
+      const crash = (occurrences: number) =>
+        preAnalyse(
+          investigation(
+            healthyService(),
+            signals(
+              signal(
+                'task_stopped',
+                'EssentialContainerExited',
+                'fault',
+                'Essential container in task exited',
+                { taskArn: 'arn:aws:ecs:us-east-1:1:task/shop/abc', exitCode: 1 },
+                occurrences,
+              ),
+            ),
+          ),
+        )[0]?.rootCause;
+      expect(crash(3)).toBe('crash_loop');
+      expect(crash(1)).toBeUndefined();
+    });
+
+    it('takes a failed deployment event as a failed rollout', () => {
+      const [top] = preAnalyse(
+        investigation(
+          healthyService(),
+          signals(
+            signal('deployment', 'SERVICE_DEPLOYMENT_FAILED', 'fault', 'ECS deployment circuit breaker', {
+              deploymentId: 'ecs-svc/1',
+            }),
+          ),
+        ),
+      );
+      expect(top).toMatchObject({ rootCause: 'bad_deployment', confidence: 0.85 });
+    });
+  });
+
+  it('does not suspect the deployment that created the service', () => {
+    const created = evidence('deployments', {
+      deployments: [
+        {
+          id: 'ecs-svc/1',
+          taskDefinition: 'api:1',
+          status: 'PRIMARY',
+          rolloutState: 'COMPLETED',
+          minutesBeforeIncident: 2,
+          initial: true,
+        },
+      ],
+    });
+    const crashed = tasks(stopped(), stopped({ taskId: 'task-2' }));
+    expect(preAnalyse(investigation(healthyService(), created, crashed))[0]?.rootCause).toBe('crash_loop');
+    const deployed = deployedMinutesAgo(2);
+    expect(preAnalyse(investigation(healthyService(), deployed, crashed))[0]?.rootCause).toBe(
+      'bad_deployment',
+    );
+  });
 });

@@ -267,14 +267,15 @@ export function preAnalyse(inv: Investigation): Candidate[] {
       'the service rejects its configuration',
     );
 
-  // Crash loop: tasks exiting non-zero again and again, for no reason the rules above explain.
+  // Crash loop: tasks exiting non-zero again and again, for no reason the rules above explain
+  // (after a recent deployment, the deployment is the reason: see below).
   const crashes = failed.filter(
     ({ task }) =>
       task.exitCodes.some((c) => c !== 0 && c !== 137) ||
       (task.exitCodes.length === 0 && patterns.crash.test(task.stoppedReason)),
   );
   const crashed = crashes.reduce((n, c) => n + c.count, 0);
-  if (crashed >= 2 && out.every((c) => c.confidence < 0.7))
+  if (crashed >= 2 && !deploy && out.every((c) => c.confidence < 0.7))
     add(
       'crash_loop',
       0.7,
