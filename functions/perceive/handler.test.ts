@@ -1,6 +1,4 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import type { Context } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { DependencyUnavailableError, InvalidEventError } from '#shared/domain/errors.ts';
 import { ecsMetricAlarmEvent } from '#shared/testing/alarm-events.ts';
@@ -15,29 +13,10 @@ import {
   fixedClock,
   watched,
 } from '#shared/testing/fakes.ts';
+import { capturingLogger, lambdaContext } from '#shared/testing/logging.ts';
 import { createHandler } from './handler.ts';
 
-/** Captures the logger's JSON lines instead of printing them. */
-function capturingLogger() {
-  const lines: Record<string, unknown>[] = [];
-  const logger = new Logger({ serviceName: 'test' });
-  const write = (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>);
-  (logger as unknown as { console: Record<string, (line: string) => void> }).console = {
-    info: write,
-    error: write,
-    warn: write,
-    debug: write,
-    log: write,
-    trace: write,
-  };
-  return { logger, lines };
-}
-
-const context = {
-  functionName: 'perceive',
-  awsRequestId: 'req-1',
-  getRemainingTimeInMillis: () => 30_000,
-} as Context;
+const context = lambdaContext('perceive');
 
 function setup(deadLetters = new FakeDeadLetters()) {
   const counters = new FakeCounters();

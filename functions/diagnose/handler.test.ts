@@ -1,0 +1,116 @@
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { describe, expect, it } from 'vitest';
+import type { Diagnosis } from '#shared/domain/diagnosis.ts';
+import { DependencyUnavailableError } from '#shared/domain/errors.ts';
+import { offlineDiagnoser } from '#shared/domain/pre-analysis.ts';
+import { buildEnvelope } from '#shared/events/envelope.ts';
+import { FakeBus, FakeDeadLetters, fixedClock } from '#shared/testing/fakes.ts';
+import { capturingLogger, lambdaContext } from '#shared/testing/logging.ts';
+import type { DiagnosisStore, DiagnosisToRecord } from '#shared/usecases/diagnose.ts';
+import { createHandler } from './handler.ts';
+
+const incident = {
+  id: 'inc-1',
+  service: { cluster: 'shop', service: 'api' },
+  state: 'diagnosing' as const,
+  version: 2,
+  title: 'api-memory-high',
+  fingerprint: 'fp',
+  openedAt: new Date('2026-11-20T10:00:00Z'),
+  lastSignalAt: new Date('2026-11-20T10:00:00Z'),
+  signalCount: 1,
+  chaosExperimentId: null,
+  serviceSnapshot: null,
+};
+
+/** Keeps what it is asked to record; `failWith` makes begin() fail. */
+class MemoryDiagnosisStore implements DiagnosisStore {
+  recorded: DiagnosisToRecord[] = [];
+  constructor(private readonly failWith?: Error) {}
+  async begin() {
+    if (this.failWith) throw this.failWith;
+    return { kind: 'started' as const, incident };
+  }
+  async record(input: DiagnosisToRecord) {
+    this.recorded.push(input);
+    return { recorded: true, pending: input.envelopes };
+  }
+  async markPublished() {}
+}
+
+const opened = {
+  source: 'homeostat.perceive',
+  'detail-type': 'incident.opened',
+  detail: buildEnvelope({
+    type: 'incident.opened',
+    source: 'homeostat.perceive',
+    time: new Date('2026-11-20T10:00:00Z'),
+    causationId: 'signal-1',
+    incidentId: 'inc-1',
+    data: {
+      incidentId: 'inc-1',
+      service: { cluster: 'shop', service: 'api' },
+      title: 'api-memory-high',
+      fingerprint: 'fp',
+      firstSignalId: 'signal-1',
+      openedAt: '2026-11-20T10:00:00Z',
+      chaosExperimentId: null,
+      serviceSnapshot: null,
+    },
+  }),
+};
+
+function setup(store = new MemoryDiagnosisStore()) {
+  const { logger, lines } = capturingLogger();
+  const bus = new FakeBus();
+  const deadLetters = new FakeDeadLetters();
+  const handler = createHandler(
+    async () => ({
+      store,
+      tools: [],
+      diagnoser: offlineDiagnoser,
+      bus,
+      deadLetters,
+      clock: fixedClock('2026-11-20T10:01:00Z'),
+    }),
+    logger,
+    new Metrics({ namespace: 'test', serviceName: 'test' }),
+  );
+  return { handler, bus, deadLetters, lines, store };
+}
+
+describe('diagnosis handler', () => {
+  it('diagnoses, publishes and logs the cost of the answer', async () => {
+    const { handler, bus, lines, store } = setup();
+    const result = await handler(opened, lambdaContext('diagnose'));
+    // No evidence at all: not a guess, an escalation.
+    expect(result).toMatchObject({ outcome: 'diagnosed', rootCause: null, escalated: true });
+    expect(bus.published.map((e) => e.type)).toEqual(['diagnosis.completed', 'incident.escalated']);
+    expect((store.recorded[0]?.diagnosis as Diagnosis).gaps).toEqual([]);
+    expect(lines.find((l) => l.message === 'incident diagnosed')).toMatchObject({
+      correlationId: 'inc-1',
+      provider: 'offline',
+      tokens: { input: 0, output: 0 },
+      costUsd: 0,
+    });
+  });
+
+  it('dead-letters a malformed event with the reason and acknowledges it', async () => {
+    const { handler, deadLetters, lines } = setup();
+    const bad = { 'detail-type': 'incident.opened', detail: { type: 'incident.opened', data: {} } };
+    const result = await handler(bad, lambdaContext('diagnose'));
+    expect(result).toMatchObject({ outcome: 'rejected' });
+    expect(deadLetters.rejected).toHaveLength(1);
+    expect(deadLetters.rejected[0]?.reason).toMatch(/^not an incident\.opened event: /);
+    expect(JSON.parse(deadLetters.rejected[0]?.body ?? '')).toEqual(bad);
+    expect(lines.find((l) => l.message === 'event rejected')).toBeDefined();
+  });
+
+  it('rethrows any other failure so Lambda retries and then keeps the event', async () => {
+    const { handler, deadLetters } = setup(
+      new MemoryDiagnosisStore(new DependencyUnavailableError('database', 'connection refused')),
+    );
+    await expect(handler(opened, lambdaContext('diagnose'))).rejects.toThrow(/database unavailable/);
+    expect(deadLetters.rejected).toEqual([]);
+  });
+});
