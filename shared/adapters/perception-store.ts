@@ -5,7 +5,6 @@ import {
   type BatchWrites,
   type LiveIncident,
   serviceKey,
-  type TimelineRow,
 } from '../domain/correlation-batch.ts';
 import { HomeostatError } from '../domain/errors.ts';
 import {
@@ -25,7 +24,7 @@ import type {
   WatchedServiceRecord,
 } from '../domain/ports.ts';
 import type { RetryOptions } from '../domain/retry.ts';
-import type { ServiceRef, ServiceSnapshot } from '../domain/signal.ts';
+import type { ServiceRef } from '../domain/signal.ts';
 import type { Envelope } from '../events/envelope.ts';
 import { isTransientDatabaseError, type Pool, type PoolClient, withTransaction } from './database.ts';
 import { type IncidentRow, toRecord, writeOutbox, writeTimeline } from './incident-rows.ts';
