@@ -205,7 +205,7 @@ describe('HomeostatStack', () => {
       EventBusName: { Ref: busId },
       EventPattern: { source: ['homeostat.perceive'], 'detail-type': ['incident.opened'] },
     });
-    const [target] = rule?.[1].Properties.Targets as Record<string, unknown>[];
+    const [target] = (rule?.[1].Properties.Targets ?? []) as Record<string, unknown>[];
     expect(target?.Arn).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^DiagnosisAgentFunction/), 'Arn'] });
     expect(target?.DeadLetterConfig).toBeDefined();
     const statements = statementsOf(template, 'DiagnosisAgentFunction');

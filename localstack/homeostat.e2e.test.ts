@@ -158,7 +158,7 @@ describe('deployed Homeostat stack in the emulator', () => {
     expect(diagnosisCompletedDataSchema.safeParse(completed.data).success).toBe(true);
     expect(completed.data).toMatchObject({ provider: 'offline', steps: 0, tokens: { input: 0, output: 0 } });
     const [row] = (await pool.query('SELECT * FROM diagnoses WHERE incident_id = $1', [incident?.id])).rows;
-    const evidenceKinds = (row?.evidence as { kind: string }[]).map((e) => e.kind);
+    const evidenceKinds = ((row?.evidence ?? []) as { kind: string }[]).map((e) => e.kind);
     expect(evidenceKinds).toEqual(expect.arrayContaining(['service', 'signals']));
     const audit = await pool.query(
       "SELECT actor FROM audit_log WHERE incident_id = $1 AND action = 'diagnose'",

@@ -71,7 +71,7 @@ describe('playing the world', () => {
     for (const event of events) expect(parseInbound(event).status).toBe('known');
     const [task, placement, alarm, ok] = events as Array<{ detail: Record<string, unknown>; time: string }>;
     expect(task?.detail).toMatchObject({ stopCode: 'EssentialContainerExited', group: 'service:api' });
-    expect((task?.detail.containers as { exitCode: number; reason: string }[])[0]).toMatchObject({
+    expect(((task?.detail.containers ?? []) as { exitCode: number; reason: string }[])[0]).toMatchObject({
       exitCode: 137,
       reason: '',
     });

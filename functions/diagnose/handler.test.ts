@@ -1,6 +1,5 @@
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { describe, expect, it } from 'vitest';
-import type { Diagnosis } from '#shared/domain/diagnosis.ts';
 import { DependencyUnavailableError } from '#shared/domain/errors.ts';
 import { offlineDiagnoser } from '#shared/domain/pre-analysis.ts';
 import { buildEnvelope } from '#shared/events/envelope.ts';
@@ -86,7 +85,7 @@ describe('diagnosis handler', () => {
     // No evidence at all: not a guess, an escalation.
     expect(result).toMatchObject({ outcome: 'diagnosed', rootCause: null, escalated: true });
     expect(bus.published.map((e) => e.type)).toEqual(['diagnosis.completed', 'incident.escalated']);
-    expect((store.recorded[0]?.diagnosis as Diagnosis).gaps).toEqual([]);
+    expect(store.recorded[0]?.diagnosis.gaps).toEqual([]);
     expect(lines.find((l) => l.message === 'incident diagnosed')).toMatchObject({
       correlationId: 'inc-1',
       provider: 'offline',
