@@ -121,7 +121,13 @@ export async function deployLocal(options: LocalDeployOptions): Promise<void> {
     await deleteStack(options.endpoint, stackName);
   }
   log('cdklocal deploy --all');
-  await run(cdklocal, ['deploy', '--all', '--require-approval', 'never', ...context], env, log);
+  // Direct UpdateStack: MiniStack loses some change sets when an existing stack is updated.
+  await run(
+    cdklocal,
+    ['deploy', '--all', '--require-approval', 'never', '--method', 'direct', ...context],
+    env,
+    log,
+  );
 }
 
 /** The stack's outputs, by key. */

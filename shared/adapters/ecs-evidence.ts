@@ -101,7 +101,7 @@ export class EcsEvidenceTool implements EvidenceTool {
         summary: deployments
           .map(
             (d) =>
-              `${d.status} ${d.taskDefinition} ${d.rolloutState ?? ''} (${d.minutesBeforeIncident ?? '?'} min before the incident)`,
+              `${d.status} ${d.taskDefinition} ${d.rolloutState ?? ''} (${d.initial ? 'created the service, ' : ''}${d.minutesBeforeIncident ?? '?'} min before the incident)`,
           )
           .join('; '),
         facts: { deployments },
