@@ -17,6 +17,9 @@ describe('ECS evidence', () => {
     openedAt: new Date(Date.now() + 5 * 60_000).toISOString(),
   });
 
+  // `family:revision` of the deployed second revision (other tests register the family too).
+  let deployed = '';
+
   beforeAll(async () => {
     await createEcsService(ecs, cluster, 'api', 3);
     // A second revision with less memory, a new image and a new variable, deployed.
@@ -45,6 +48,7 @@ describe('ECS evidence', () => {
         taskDefinition: next.taskDefinition?.taskDefinitionArn,
       }),
     );
+    deployed = `api:${next.taskDefinition?.revision}`;
   });
 
   it('describes the service, its deployments timed against the incident and the revision diff', async () => {
@@ -55,9 +59,10 @@ describe('ECS evidence', () => {
     const deployments = byKind.get('deployments')?.facts as {
       deployments: { taskDefinition: string; minutesBeforeIncident: number }[];
     };
-    expect(deployments.deployments.find((d) => d.taskDefinition.endsWith(':2'))?.minutesBeforeIncident).toBe(
-      5,
-    );
+    expect(deployments.deployments.find((d) => d.taskDefinition === deployed)).toMatchObject({
+      minutesBeforeIncident: 5,
+      initial: false,
+    });
     expect(byKind.get('task_definition_diff')?.facts).toMatchObject({
       image: { from: 'api:1.0', to: 'api:1.1' },
       memory: { from: 512, to: 256 },
