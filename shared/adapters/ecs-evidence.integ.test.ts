@@ -57,12 +57,14 @@ describe('ECS evidence', () => {
     const byKind = new Map(inv.evidence.map((e) => [e.kind, e]));
     expect(byKind.get('service')?.facts).toMatchObject({ desiredCount: 3, status: 'ACTIVE' });
     const deployments = byKind.get('deployments')?.facts as {
-      deployments: { taskDefinition: string; minutesBeforeIncident: number }[];
+      deployments: { taskDefinition: string; minutesBeforeIncident: number; initial: boolean }[];
     };
     expect(deployments.deployments.find((d) => d.taskDefinition === deployed)).toMatchObject({
       minutesBeforeIncident: 5,
       initial: false,
     });
+    // The deployment that created the service is told apart (the oldest, at the service's creation).
+    expect(deployments.deployments.at(-1)).toMatchObject({ initial: true });
     expect(byKind.get('task_definition_diff')?.facts).toMatchObject({
       image: { from: 'api:1.0', to: 'api:1.1' },
       memory: { from: 512, to: 256 },

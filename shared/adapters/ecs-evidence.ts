@@ -86,14 +86,19 @@ export class EcsEvidenceTool implements EvidenceTool {
         untrusted: true,
       });
     const created = service.createdAt?.getTime() ?? null;
-    const deployments: DeploymentFact[] = (service.deployments ?? []).map((d) => ({
+    const listed = service.deployments ?? [];
+    // ECS lists deployments newest first: only the oldest can be the one that created the service.
+    const deployments: DeploymentFact[] = listed.map((d, i) => ({
       id: d.id ?? '',
       taskDefinition: (d.taskDefinition ?? '').replace(/^.*task-definition\//, ''),
       status: d.status ?? '',
       rolloutState: d.rolloutState ?? null,
       minutesBeforeIncident: d.createdAt ? Math.round((opened - d.createdAt.getTime()) / 60_000) : null,
       initial:
-        created !== null && d.createdAt !== undefined && Math.abs(d.createdAt.getTime() - created) <= 1_000,
+        i === listed.length - 1 &&
+        created !== null &&
+        d.createdAt !== undefined &&
+        Math.abs(d.createdAt.getTime() - created) <= 1_000,
     }));
     if (deployments.length > 0)
       findings.push({
