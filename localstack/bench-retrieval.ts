@@ -11,6 +11,7 @@ import { createPool, type Pool } from '../shared/adapters/database.ts';
 import { PostgresKnowledgeStore } from '../shared/adapters/knowledge-store.ts';
 import { embeddingDimensions, toVectorLiteral } from '../shared/domain/knowledge.ts';
 import { migrateLocal, startMigratedDatabase } from './migrate-local.ts';
+import { percentile } from './stats.ts';
 
 export interface RetrievalResult {
   items: number;
@@ -59,11 +60,6 @@ function clusteredVectors(clusters: number, spread: number, random: () => number
     return normalise(centre.map((x) => x + (spread / Math.sqrt(embeddingDimensions)) * gaussian(random)));
   };
 }
-
-const percentile = (values: number[], p: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
-};
 
 async function load(pool: Pool, vectors: number[][], batch = 250) {
   for (let i = 0; i < vectors.length; i += batch) {

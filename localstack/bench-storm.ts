@@ -10,6 +10,7 @@ import { deploymentEvent, serviceActionEvent, taskStoppedEvent } from '../shared
 import { FakeAlarmTags, FakeBus, FakeCounters, FakeEcs, watched } from '../shared/testing/fakes.ts';
 import { perceiveBatch } from '../shared/usecases/perceive.ts';
 import { startMigratedDatabase } from './migrate-local.ts';
+import { percentile } from './stats.ts';
 
 export interface StormReport {
   signals: number;
@@ -27,9 +28,6 @@ export interface StormReport {
   /** Batch transactions retried (conflicts with a concurrent batch, transient errors). */
   retries: number;
 }
-
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 
 /** A deterministic storm: the same sequence every run (seeded). */
 function stormEvents(count: number, services: number, start: Date) {

@@ -54,10 +54,3 @@ export function judge(scenario: Scenario, observed: Observed): Verdict {
   const rootCauseCorrect = d?.rootCause === expected.rootCause && !d.insufficientEvidence;
   return { passed: problems.length === 0, rootCauseCorrect, claimedFault, problems };
 }
-
-/** The p-th percentile (nearest rank) of `values`; NaN when empty. */
-export function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number;
-}

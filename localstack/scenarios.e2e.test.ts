@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { projectRoot } from './harness.ts';
-import { percentile } from './scenario-score.ts';
 import type { ScenarioResult } from './scenarios.ts';
+import { percentile } from './stats.ts';
 import { emulatorEndpoint } from './testing.ts';
 
 const run = promisify(execFile);

@@ -26,7 +26,7 @@ import {
   waitFor,
 } from './harness.ts';
 import { loadScenario, type Scenario, ScenarioFileError, scenarioFiles } from './scenario-format.ts';
-import { judge, percentile } from './scenario-score.ts';
+import { judge } from './scenario-score.ts';
 import {
   scenarioEvents,
   seedEcs,
@@ -35,6 +35,7 @@ import {
   writeLogs,
   writeMetrics,
 } from './scenario-world.ts';
+import { percentile } from './stats.ts';
 
 export const publicSuite = join(projectRoot, 'localstack', 'scenarios');
 
