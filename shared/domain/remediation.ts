@@ -1,0 +1,112 @@
+/**
+ * What executing or undoing an action does to a service, as operations the
+ * ECS adapter carries out — decided here, from the action and the pre-state
+ * snapshot taken just before. Pure.
+ */
+import type { ActionParameters } from './actions.ts';
+import type { CatalogAction } from './taxonomy.ts';
+
+/** The service as it was before an action: enough to put it back. */
+export interface PreState {
+  cluster: string;
+  service: string;
+  desiredCount: number;
+  /** Full ARN of the running revision. */
+  taskDefinition: string;
+  deploymentConfiguration: { minimumHealthyPercent: number | null; maximumPercent: number | null } | null;
+  /** Values of the parameters an action may change (null: the parameter did not exist). */
+  parameters: Record<string, string | null>;
+}
+
+export type Operation =
+  | { op: 'set_desired_count'; desiredCount: number }
+  /** Deploy `taskDefinition` (or redeploy the running one when null). */
+  | { op: 'deploy'; taskDefinition: string | null }
+  /** Register a copy of the running revision with more memory, then deploy it. */
+  | { op: 'deploy_with_memory'; memoryMiB: number }
+  | { op: 'stop_task'; taskArn: string }
+  | { op: 'run_task'; taskDefinition: string }
+  | { op: 'put_parameter'; name: string; value: string | null }
+  | { op: 'rotate_secret'; secretId: string };
+
+export class IrreversibleActionError extends Error {
+  override readonly name = 'IrreversibleActionError';
+}
+
+/** The operations that carry out `action` (its parameters already passed the catalog's check). */
+export function operationsFor(action: CatalogAction, parameters: ActionParameters): Operation[] {
+  const str = (key: string) => String(parameters[key]);
+  const num = (key: string) => Number(parameters[key]);
+  switch (action) {
+    case 'restart_service':
+      return [{ op: 'deploy', taskDefinition: null }];
+    case 'scale_out':
+    case 'scale_in':
+      return [{ op: 'set_desired_count', desiredCount: num('desiredCount') }];
+    case 'rollback_task_definition':
+      return [{ op: 'deploy', taskDefinition: str('taskDefinition') }];
+    case 'increase_memory':
+      return [{ op: 'deploy_with_memory', memoryMiB: num('memoryMiB') }];
+    case 'stop_task':
+      return [{ op: 'stop_task', taskArn: str('taskArn') }];
+    case 'run_task':
+      return [{ op: 'run_task', taskDefinition: str('taskDefinition') }];
+    case 'switch_to_fallback':
+      return [
+        { op: 'put_parameter', name: str('parameterName'), value: str('value') },
+        { op: 'deploy', taskDefinition: null },
+      ];
+    case 'rotate_secret_and_redeploy':
+      return [
+        { op: 'rotate_secret', secretId: str('secretId') },
+        { op: 'deploy', taskDefinition: null },
+      ];
+    case 'escalate':
+    case 'none':
+      return [];
+  }
+}
+
+/** The parameters whose values the snapshot must keep for `action` to be undone. */
+export function parametersToSnapshot(action: CatalogAction, parameters: ActionParameters): string[] {
+  return action === 'switch_to_fallback' && typeof parameters.parameterName === 'string'
+    ? [parameters.parameterName]
+    : [];
+}
+
+/**
+ * The operations that put the service back as the snapshot found it. Empty
+ * when there is nothing to restore (a restart, a stopped task the scheduler
+ * replaced); throws for an action that cannot be undone.
+ */
+export function undoOperations(
+  action: CatalogAction,
+  parameters: ActionParameters,
+  before: PreState,
+): Operation[] {
+  switch (action) {
+    case 'scale_out':
+    case 'scale_in':
+      return [{ op: 'set_desired_count', desiredCount: before.desiredCount }];
+    case 'rollback_task_definition':
+    case 'increase_memory':
+      return [{ op: 'deploy', taskDefinition: before.taskDefinition }];
+    case 'switch_to_fallback': {
+      const name = String(parameters.parameterName);
+      if (!(name in before.parameters))
+        throw new IrreversibleActionError(`the snapshot has no value of ${name} to restore`);
+      return [
+        { op: 'put_parameter', name, value: before.parameters[name] ?? null },
+        { op: 'deploy', taskDefinition: before.taskDefinition },
+      ];
+    }
+    case 'rotate_secret_and_redeploy':
+      throw new IrreversibleActionError('a rotated secret cannot be un-rotated');
+    case 'restart_service':
+    case 'stop_task':
+    case 'run_task':
+    case 'escalate':
+    case 'none':
+      return [];
+  }
+}
