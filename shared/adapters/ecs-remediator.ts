@@ -1,0 +1,169 @@
+import {
+  DescribeServicesCommand,
+  DescribeTaskDefinitionCommand,
+  type ECSClient,
+  RegisterTaskDefinitionCommand,
+  type RegisterTaskDefinitionCommandInput,
+  RunTaskCommand,
+  StopTaskCommand,
+  UpdateServiceCommand,
+} from '@aws-sdk/client-ecs';
+import { RotateSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  DeleteParameterCommand,
+  GetParameterCommand,
+  ParameterNotFound,
+  PutParameterCommand,
+  type SSMClient,
+} from '@aws-sdk/client-ssm';
+import { HomeostatError } from '../domain/errors.ts';
+import type { Operation, PreState } from '../domain/remediation.ts';
+import type { ServiceRef } from '../domain/signal.ts';
+
+/** The service is gone (deleted mid-remediation): nothing to act on, nothing to undo. */
+export class ServiceGoneError extends HomeostatError {
+  override readonly name = 'ServiceGoneError';
+}
+
+/** Every change Homeostat makes is tagged with who made it, for people reading ECS. */
+const startedBy = 'homeostat';
+
+/**
+ * Carries out remediation operations on ECS (and the SSM parameters and
+ * secrets some actions touch), and takes the pre-state snapshot before them.
+ * Throttling is retried by the SDK (adaptive retry, five attempts).
+ */
+export class EcsRemediator {
+  constructor(
+    private readonly ecs: ECSClient,
+    private readonly ssm: SSMClient,
+    private readonly secrets: SecretsManagerClient,
+  ) {}
+
+  async snapshot(ref: ServiceRef, parameterNames: readonly string[]): Promise<PreState> {
+    const service = await this.describe(ref);
+    const parameters: Record<string, string | null> = {};
+    for (const name of parameterNames) parameters[name] = await this.parameter(name);
+    return {
+      cluster: ref.cluster,
+      service: ref.service,
+      desiredCount: service.desiredCount ?? 0,
+      taskDefinition: service.taskDefinition ?? '',
+      deploymentConfiguration: service.deploymentConfiguration
+        ? {
+            minimumHealthyPercent: service.deploymentConfiguration.minimumHealthyPercent ?? null,
+            maximumPercent: service.deploymentConfiguration.maximumPercent ?? null,
+          }
+        : null,
+      parameters,
+    };
+  }
+
+  /** Applies the operations in order; returns what each one did, for the audit log. */
+  async apply(ref: ServiceRef, operations: readonly Operation[]): Promise<string[]> {
+    const done: string[] = [];
+    for (const operation of operations) done.push(await this.applyOne(ref, operation));
+    return done;
+  }
+
+  private async applyOne(ref: ServiceRef, o: Operation): Promise<string> {
+    const { cluster, service } = ref;
+    switch (o.op) {
+      case 'set_desired_count':
+        await this.describe(ref);
+        await this.ecs.send(new UpdateServiceCommand({ cluster, service, desiredCount: o.desiredCount }));
+        return `desired count set to ${o.desiredCount}`;
+      case 'deploy':
+        await this.describe(ref);
+        await this.ecs.send(
+          new UpdateServiceCommand({
+            cluster,
+            service,
+            forceNewDeployment: true,
+            ...(o.taskDefinition ? { taskDefinition: o.taskDefinition } : {}),
+          }),
+        );
+        return o.taskDefinition ? `deployed ${o.taskDefinition}` : 'forced a new deployment';
+      case 'deploy_with_memory': {
+        const running = (await this.describe(ref)).taskDefinition;
+        const td = (await this.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: running })))
+          .taskDefinition;
+        if (!td?.family) throw new HomeostatError(`task definition ${running} cannot be read`);
+        const input: RegisterTaskDefinitionCommandInput = {
+          family: td.family,
+          taskRoleArn: td.taskRoleArn,
+          executionRoleArn: td.executionRoleArn,
+          networkMode: td.networkMode,
+          containerDefinitions: (td.containerDefinitions ?? []).map((c) =>
+            // The essential container's own hard limit must grow with the task, or it is still killed.
+            c.essential !== false && c.memory !== undefined ? { ...c, memory: o.memoryMiB } : c,
+          ),
+          volumes: td.volumes,
+          placementConstraints: td.placementConstraints,
+          requiresCompatibilities: td.requiresCompatibilities,
+          cpu: td.cpu,
+          memory: String(o.memoryMiB),
+          runtimePlatform: td.runtimePlatform,
+          ephemeralStorage: td.ephemeralStorage,
+        };
+        const registered = await this.ecs.send(new RegisterTaskDefinitionCommand(input));
+        const arn = registered.taskDefinition?.taskDefinitionArn;
+        await this.ecs.send(
+          new UpdateServiceCommand({ cluster, service, taskDefinition: arn, forceNewDeployment: true }),
+        );
+        return `registered ${arn} with ${o.memoryMiB} MiB and deployed it`;
+      }
+      case 'stop_task':
+        await this.ecs.send(
+          new StopTaskCommand({ cluster, task: o.taskArn, reason: `${startedBy}: stop_task remediation` }),
+        );
+        return `stopped ${o.taskArn}`;
+      case 'run_task': {
+        const current = await this.describe(ref);
+        const out = await this.ecs.send(
+          new RunTaskCommand({
+            cluster,
+            taskDefinition: o.taskDefinition,
+            startedBy,
+            launchType: current.launchType,
+            networkConfiguration: current.networkConfiguration,
+          }),
+        );
+        return `started ${out.tasks?.[0]?.taskArn ?? o.taskDefinition}`;
+      }
+      case 'put_parameter':
+        if (o.value === null) {
+          await this.ssm.send(new DeleteParameterCommand({ Name: o.name })).catch((error) => {
+            if (!(error instanceof ParameterNotFound)) throw error;
+          });
+          return `deleted parameter ${o.name}`;
+        }
+        await this.ssm.send(
+          new PutParameterCommand({ Name: o.name, Value: o.value, Type: 'String', Overwrite: true }),
+        );
+        return `set parameter ${o.name}`;
+      case 'rotate_secret':
+        await this.secrets.send(new RotateSecretCommand({ SecretId: o.secretId }));
+        return `rotated ${o.secretId}`;
+    }
+  }
+
+  private async describe(ref: ServiceRef) {
+    const out = await this.ecs.send(
+      new DescribeServicesCommand({ cluster: ref.cluster, services: [ref.service] }),
+    );
+    const service = out.services?.[0];
+    if (!service || service.status === 'INACTIVE' || service.status === 'DRAINING')
+      throw new ServiceGoneError(`${ref.cluster}/${ref.service} no longer exists`);
+    return service;
+  }
+
+  private async parameter(name: string): Promise<string | null> {
+    try {
+      return (await this.ssm.send(new GetParameterCommand({ Name: name }))).Parameter?.Value ?? null;
+    } catch (error) {
+      if (error instanceof ParameterNotFound) return null;
+      throw error;
+    }
+  }
+}
