@@ -70,6 +70,7 @@ describe('deployed Homeostat stack in the emulator', () => {
       '0002_incidents.sql',
       '0003_knowledge.sql',
       '0004_diagnoses.sql',
+      '0005_remediation.sql',
     ]);
     const watched = await pool.query('SELECT cluster, service, alarm_prefixes FROM watched_services');
     expect(watched.rows).toEqual([
