@@ -1,0 +1,47 @@
+import { GetParameterCommand, ParameterNotFound, type SSMClient } from '@aws-sdk/client-ssm';
+
+/** Values of the kill-switch parameter that stop every action (case-insensitive). */
+const engagedValues = new Set(['on', 'true', 'engaged', 'stop']);
+
+export interface KillSwitchReading {
+  engaged: boolean;
+  /** Why, when engaged by anything other than the parameter's value (it could not be read). */
+  reason: string | null;
+}
+
+/**
+ * The kill switch: an SSM parameter, read at most every `ttlMs` (10 s by
+ * default, so flipping it takes effect within seconds). A missing parameter
+ * means off; a parameter that cannot be read means ON — when in doubt,
+ * Homeostat does not act.
+ */
+export class SsmKillSwitch {
+  private cached: { reading: KillSwitchReading; until: number } | null = null;
+
+  constructor(
+    private readonly ssm: SSMClient,
+    readonly parameterName: string,
+    private readonly ttlMs = 10_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async read(): Promise<KillSwitchReading> {
+    if (this.cached && this.cached.until > this.now()) return this.cached.reading;
+    const reading = await this.fetch();
+    this.cached = { reading, until: this.now() + this.ttlMs };
+    return reading;
+  }
+
+  private async fetch(): Promise<KillSwitchReading> {
+    try {
+      const out = await this.ssm.send(new GetParameterCommand({ Name: this.parameterName }));
+      return { engaged: engagedValues.has((out.Parameter?.Value ?? '').trim().toLowerCase()), reason: null };
+    } catch (error) {
+      if (error instanceof ParameterNotFound) return { engaged: false, reason: null };
+      return {
+        engaged: true,
+        reason: `the kill switch ${this.parameterName} could not be read (${(error as Error).name}): failing safe`,
+      };
+    }
+  }
+}
