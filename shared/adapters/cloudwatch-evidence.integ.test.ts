@@ -173,7 +173,7 @@ describe('CloudWatch evidence', () => {
       untrusted: true,
       facts: { logGroup: group },
     });
-    const lines = (inv.evidence[0]?.facts as { lines: string[] }).lines;
+    const lines = (inv.evidence[0]?.facts as { lines: string[] } | undefined)?.lines ?? [];
     expect(lines).toHaveLength(2);
     expect(lines).toContain('Error: connect ECONNREFUSED db:5432 password=[redacted]');
     expect(lines.join('\n')).not.toMatch(/hunter2|GET \/health/);
