@@ -4,7 +4,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import middy from '@middy/core';
 import * as z from 'zod/mini';
-import { clientDefaults, lazy } from '#shared/adapters/aws-clients.ts';
+import { clientDefaults, lazy, lazyAsync } from '#shared/adapters/aws-clients.ts';
 import { BedrockDiagnoser } from '#shared/adapters/bedrock-diagnoser.ts';
 import { createBedrockClient } from '#shared/adapters/bedrock-embedder.ts';
 import { createCloudWatchMetricsClient } from '#shared/adapters/cloudwatch.ts';
@@ -124,7 +124,8 @@ const productionDeps = lazy(() => {
       : offlineDiagnoser;
   const metricsClient = createCloudWatchMetricsClient();
   const logs = new CloudWatchLogsClient(clientDefaults);
-  return async (): Promise<DiagnoseHandlerDeps> => {
+  // Built once the pool exists: warm invocations reuse the stores, their caches and the embedder.
+  return lazyAsync(async (): Promise<DiagnoseHandlerDeps> => {
     const pool = await db();
     const registry = new PostgresPerceptionStore(pool);
     const embeddings = createEmbeddingModels(
@@ -149,7 +150,7 @@ const productionDeps = lazy(() => {
       deadLetters,
       clock: systemClock,
     };
-  };
+  });
 });
 
 export const handler = createHandler(() => productionDeps()(), logger, metrics);

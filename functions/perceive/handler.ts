@@ -3,7 +3,7 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import * as z from 'zod/mini';
-import { lazy } from '#shared/adapters/aws-clients.ts';
+import { lazy, lazyAsync } from '#shared/adapters/aws-clients.ts';
 import { CloudWatchAlarmTagReader, createCloudWatchClient } from '#shared/adapters/cloudwatch.ts';
 import { createSqsClient, SqsDeadLetters } from '#shared/adapters/dead-letters.ts';
 import { CachedEcsServiceReader, createEcsClient, EcsServiceReaderAdapter } from '#shared/adapters/ecs.ts';
@@ -201,15 +201,18 @@ const productionDeps = lazy(() => {
   const bus = new EventBridgePublisher(createEventBridgeClient(), env.HOMEOSTAT_BUS_NAME);
   const deadLetters = new SqsDeadLetters(createSqsClient(), env.HOMEOSTAT_DEAD_LETTER_QUEUE_URL);
   const counters = metricsCounters(metrics);
-  return async (): Promise<PerceiveHandlerDeps> => ({
-    ecs,
-    alarmTags,
-    bus,
-    deadLetters,
-    counters,
-    store: new PostgresPerceptionStore(await db()),
-    clock: systemClock,
-  });
+  // Built once the pool exists: warm invocations keep the store's watched-service cache.
+  return lazyAsync(
+    async (): Promise<PerceiveHandlerDeps> => ({
+      ecs,
+      alarmTags,
+      bus,
+      deadLetters,
+      counters,
+      store: new PostgresPerceptionStore(await db()),
+      clock: systemClock,
+    }),
+  );
 });
 
 export const handler = createHandler(() => productionDeps()(), createLogger('homeostat-perceive'), metrics);

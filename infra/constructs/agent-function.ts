@@ -121,4 +121,10 @@ export class AgentFunction extends Construct {
       { id: 'AwsSolutions-SQS3', reason: 'This queue is itself the dead-letter queue of the agent.' },
     ]);
   }
+
+  /** Lets the agent dead-letter the events it rejects itself, with the reason (HOMEOSTAT_DEAD_LETTER_QUEUE_URL). */
+  deadLetterOwnRejections(): void {
+    this.function.addEnvironment('HOMEOSTAT_DEAD_LETTER_QUEUE_URL', this.deadLetterQueue.queueUrl);
+    this.deadLetterQueue.grantSendMessages(this.function);
+  }
 }

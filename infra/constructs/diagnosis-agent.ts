@@ -62,8 +62,7 @@ export class DiagnosisAgent extends Construct {
     });
     const fn = this.agent.function;
     const deadLetters = this.agent.deadLetterQueue;
-    fn.addEnvironment('HOMEOSTAT_DEAD_LETTER_QUEUE_URL', deadLetters.queueUrl);
-    deadLetters.grantSendMessages(fn);
+    this.agent.deadLetterOwnRejections();
     props.database.connect(fn);
     props.database.allowEmbedding(fn);
     props.bus.grantPublish(fn);

@@ -78,8 +78,7 @@ export class PerceptionAgent extends Construct {
     const fn = this.agent.function;
     const deadLetters = this.agent.deadLetterQueue;
     // Malformed events are dead-lettered by the agent itself, with the reason.
-    fn.addEnvironment('HOMEOSTAT_DEAD_LETTER_QUEUE_URL', deadLetters.queueUrl);
-    deadLetters.grantSendMessages(fn);
+    this.agent.deadLetterOwnRejections();
     this.queue = new sqs.Queue(this, 'Queue', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,

@@ -15,3 +15,15 @@ export function lazy<T>(create: () => T): () => T {
     return value;
   };
 }
+
+/** Like `lazy` for async values: created once and shared; a failed attempt is retried on the next call. */
+export function lazyAsync<T>(create: () => Promise<T>): () => Promise<T> {
+  let value: Promise<T> | undefined;
+  return () => {
+    value ??= create().catch((error: unknown) => {
+      value = undefined;
+      throw error;
+    });
+    return value;
+  };
+}

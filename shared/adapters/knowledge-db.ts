@@ -1,4 +1,5 @@
 import type { DatabaseEnv } from '../config/env.ts';
+import { lazyAsync } from './aws-clients.ts';
 import { createPool, type Pool } from './database.ts';
 import { resolveDatabaseUrl } from './database-url.ts';
 
@@ -7,14 +8,7 @@ import { resolveDatabaseUrl } from './database-url.ts';
  * invocations. A failed attempt (secret unreadable, say) is retried next call.
  */
 export function knowledgeDbConnector(env: DatabaseEnv): () => Promise<Pool> {
-  let pool: Promise<Pool> | undefined;
-  return () => {
-    pool ??= resolveDatabaseUrl(env)
-      .then((url) => createPool({ url, wsProxy: env.DATABASE_WS_PROXY }))
-      .catch((error: unknown) => {
-        pool = undefined;
-        throw error;
-      });
-    return pool;
-  };
+  return lazyAsync(async () =>
+    createPool({ url: await resolveDatabaseUrl(env), wsProxy: env.DATABASE_WS_PROXY }),
+  );
 }

@@ -93,6 +93,23 @@ const onlyKeys = (parameters: ActionParameters, allowed: string[]) =>
 
 const ecsUpdate = ['ecs:UpdateService', 'ecs:DescribeServices'];
 
+/** A new desired count: an integer, in the right direction, within the registered bounds. */
+function scaleCheck(direction: 'out' | 'in', p: ActionParameters, s: ServiceState): string[] {
+  const to = int(p.desiredCount);
+  const unknown = onlyKeys(p, ['desiredCount']);
+  if (to === null) return ['desiredCount must be an integer', ...unknown];
+  const wrongWay = direction === 'out' ? to <= s.desiredCount : to >= s.desiredCount;
+  const outOfBounds =
+    direction === 'out'
+      ? to > s.maxTasks && `desiredCount ${to} is above the registered maximum ${s.maxTasks}`
+      : to < s.minTasks && `desiredCount ${to} is below the registered minimum ${s.minTasks}`;
+  return [
+    ...unknown,
+    ...(wrongWay ? [`desiredCount ${to} does not scale ${direction} from ${s.desiredCount}`] : []),
+    ...(outOfBounds ? [outOfBounds] : []),
+  ];
+}
+
 const specs: ActionSpec[] = [
   {
     name: 'restart_service',
@@ -115,15 +132,7 @@ const specs: ActionSpec[] = [
     mutates: true,
     alwaysApprove: false,
     iam: ecsUpdate,
-    check: (p, s) => {
-      const to = int(p.desiredCount);
-      if (to === null) return ['desiredCount must be an integer', ...onlyKeys(p, ['desiredCount'])];
-      return [
-        ...onlyKeys(p, ['desiredCount']),
-        ...(to <= s.desiredCount ? [`desiredCount ${to} does not scale out from ${s.desiredCount}`] : []),
-        ...(to > s.maxTasks ? [`desiredCount ${to} is above the registered maximum ${s.maxTasks}`] : []),
-      ];
-    },
+    check: (p, s) => scaleCheck('out', p, s),
     blastRadius: (_p, s) => noBlast(s),
   },
   {
@@ -135,15 +144,7 @@ const specs: ActionSpec[] = [
     mutates: true,
     alwaysApprove: false,
     iam: ecsUpdate,
-    check: (p, s) => {
-      const to = int(p.desiredCount);
-      if (to === null) return ['desiredCount must be an integer', ...onlyKeys(p, ['desiredCount'])];
-      return [
-        ...onlyKeys(p, ['desiredCount']),
-        ...(to >= s.desiredCount ? [`desiredCount ${to} does not scale in from ${s.desiredCount}`] : []),
-        ...(to < s.minTasks ? [`desiredCount ${to} is below the registered minimum ${s.minTasks}`] : []),
-      ];
-    },
+    check: (p, s) => scaleCheck('in', p, s),
     blastRadius: (p, s) => {
       const to = int(p.desiredCount) ?? s.desiredCount;
       const out = Math.max(0, Math.min(s.runningCount, s.desiredCount - to));

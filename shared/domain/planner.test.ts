@@ -1,24 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { ServiceState } from './actions.ts';
+import { policyContext, serviceState } from '../testing/remediation.ts';
 import type { DiagnosisProposal } from './diagnosis.ts';
 import { candidates, choose, parametersFor } from './planner.ts';
-import { defaultPolicySettings, evaluate, type PolicyContext } from './policy.ts';
+import { evaluate, type PolicyContext } from './policy.ts';
 
-const service: ServiceState = {
-  cluster: 'shop',
-  service: 'api',
-  desiredCount: 4,
-  runningCount: 4,
-  minTasks: 2,
-  maxTasks: 8,
-  taskDefinition: 'api:7',
-  lastKnownGood: 'api:6',
-  memoryMiB: 512,
-  minimumHealthyPercent: 100,
-  fallback: null,
-  maintenanceTasks: [],
-  secrets: [],
-};
+const service = serviceState();
 
 const diagnosis = (
   rootCause: DiagnosisProposal['hypotheses'][number]['rootCause'],
@@ -104,19 +90,7 @@ describe('planner candidates', () => {
 });
 
 describe('choosing the first candidate the policy allows', () => {
-  const ctx = (overrides: Partial<PolicyContext> = {}): PolicyContext => ({
-    now: new Date('2026-11-20T10:00:00Z'),
-    killSwitch: false,
-    service,
-    autonomy: { default: 'auto', perAction: {} },
-    allowedActions: [],
-    recentActions: [],
-    ineffectiveRemediations: 0,
-    leaseHeldBy: null,
-    chaos: null,
-    settings: defaultPolicySettings,
-    ...overrides,
-  });
+  const ctx = (overrides: Partial<PolicyContext> = {}) => policyContext(overrides);
   const list = candidates(
     diagnosis('oom', ['rollback_task_definition', 'restart_service']),
     service,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type ActionParameters, actionCatalog, type ServiceState } from './actions.ts';
+import { policyContext, serviceState } from '../testing/remediation.ts';
+import { type ActionParameters, actionCatalog } from './actions.ts';
 import {
   type Autonomy,
   activeFreeze,
@@ -10,21 +11,11 @@ import {
 } from './policy.ts';
 import { type CatalogAction, catalogActions } from './taxonomy.ts';
 
-const service: ServiceState = {
-  cluster: 'shop',
-  service: 'api',
-  desiredCount: 4,
-  runningCount: 4,
-  minTasks: 2,
-  maxTasks: 8,
-  taskDefinition: 'api:7',
-  lastKnownGood: 'api:6',
-  memoryMiB: 512,
-  minimumHealthyPercent: 100,
+const service = serviceState({
   fallback: { parameterName: '/shop/api/payments-mode', value: 'fallback' },
   maintenanceTasks: ['api-migrate:3'],
   secrets: ['shop/api/db'],
-};
+});
 
 /** Valid parameters for every action on `service`. */
 const valid: Record<CatalogAction, ActionParameters> = {
@@ -43,19 +34,7 @@ const valid: Record<CatalogAction, ActionParameters> = {
 
 const now = new Date('2026-11-18T14:00:00Z'); // a Wednesday
 
-const context = (overrides: Partial<PolicyContext> = {}): PolicyContext => ({
-  now,
-  killSwitch: false,
-  service,
-  autonomy: { default: 'auto', perAction: {} },
-  allowedActions: [],
-  recentActions: [],
-  ineffectiveRemediations: 0,
-  leaseHeldBy: null,
-  chaos: null,
-  settings: defaultPolicySettings,
-  ...overrides,
-});
+const context = (overrides: Partial<PolicyContext> = {}) => policyContext({ now, service, ...overrides });
 
 const mutating = catalogActions.filter((a) => actionCatalog.get(a)?.mutates);
 const alwaysApprove = new Set(mutating.filter((a) => actionCatalog.get(a)?.alwaysApprove));
