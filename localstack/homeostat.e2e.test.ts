@@ -71,6 +71,7 @@ describe('deployed Homeostat stack in the emulator', () => {
       '0003_knowledge.sql',
       '0004_diagnoses.sql',
       '0005_remediation.sql',
+      '0006_remediation_registry.sql',
     ]);
     const watched = await pool.query('SELECT cluster, service, alarm_prefixes FROM watched_services');
     expect(watched.rows).toEqual([

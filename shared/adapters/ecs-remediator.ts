@@ -16,14 +16,11 @@ import {
   PutParameterCommand,
   type SSMClient,
 } from '@aws-sdk/client-ssm';
-import { HomeostatError } from '../domain/errors.ts';
+import { HomeostatError, ServiceGoneError } from '../domain/errors.ts';
 import type { Operation, PreState } from '../domain/remediation.ts';
 import type { ServiceRef } from '../domain/signal.ts';
 
-/** The service is gone (deleted mid-remediation): nothing to act on, nothing to undo. */
-export class ServiceGoneError extends HomeostatError {
-  override readonly name = 'ServiceGoneError';
-}
+export { ServiceGoneError };
 
 /** Every change Homeostat makes is tagged with who made it, for people reading ECS. */
 const startedBy = 'homeostat';

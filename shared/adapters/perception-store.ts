@@ -89,7 +89,8 @@ export class PostgresPerceptionStore implements PerceptionStore {
 
   private async readWatchedService(ref: ServiceRef): Promise<WatchedServiceRecord | null> {
     const { rows } = await this.pool.query(
-      `SELECT cluster, service, alarm_prefixes, allowed_actions, min_tasks, max_tasks
+      `SELECT cluster, service, alarm_prefixes, allowed_actions, min_tasks, max_tasks, autonomy, fallback,
+              maintenance_tasks, secrets
          FROM watched_services WHERE cluster = $1 AND service = $2`,
       [ref.cluster, ref.service],
     );
@@ -102,6 +103,10 @@ export class PostgresPerceptionStore implements PerceptionStore {
       allowedActions: row.allowed_actions,
       minTasks: row.min_tasks,
       maxTasks: row.max_tasks,
+      autonomy: row.autonomy,
+      fallback: row.fallback,
+      maintenanceTasks: row.maintenance_tasks,
+      secrets: row.secrets,
     };
   }
 
@@ -439,11 +444,14 @@ export class PostgresPerceptionStore implements PerceptionStore {
   async registerService(record: WatchedServiceRecord): Promise<void> {
     this.watchedCache.delete(`${record.cluster}/${record.service}`);
     await this.pool.query(
-      `INSERT INTO watched_services (cluster, service, alarm_prefixes, allowed_actions, min_tasks, max_tasks)
-       VALUES ($1, $2, $3, $4, $5, $6)
+      `INSERT INTO watched_services (cluster, service, alarm_prefixes, allowed_actions, min_tasks, max_tasks,
+                                     autonomy, fallback, maintenance_tasks, secrets)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
        ON CONFLICT (cluster, service) DO UPDATE
          SET alarm_prefixes = EXCLUDED.alarm_prefixes, allowed_actions = EXCLUDED.allowed_actions,
-             min_tasks = EXCLUDED.min_tasks, max_tasks = EXCLUDED.max_tasks`,
+             min_tasks = EXCLUDED.min_tasks, max_tasks = EXCLUDED.max_tasks, autonomy = EXCLUDED.autonomy,
+             fallback = EXCLUDED.fallback, maintenance_tasks = EXCLUDED.maintenance_tasks,
+             secrets = EXCLUDED.secrets`,
       [
         record.cluster,
         record.service,
@@ -451,6 +459,10 @@ export class PostgresPerceptionStore implements PerceptionStore {
         record.allowedActions,
         record.minTasks,
         record.maxTasks,
+        JSON.stringify(record.autonomy ?? {}),
+        record.fallback ? JSON.stringify(record.fallback) : null,
+        record.maintenanceTasks ?? [],
+        record.secrets ?? [],
       ],
     );
   }

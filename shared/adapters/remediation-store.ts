@@ -1,40 +1,27 @@
 import type { ActionParameters } from '../domain/actions.ts';
+import type { DiagnosisProposal } from '../domain/diagnosis.ts';
+import { assertTransition, isTerminal } from '../domain/incident.ts';
+import { inputsHashOf } from '../domain/knowledge.ts';
+import type { IncidentRecord } from '../domain/ports.ts';
 import type { PreState } from '../domain/remediation.ts';
 import type { ServiceRef } from '../domain/signal.ts';
 import type { CatalogAction } from '../domain/taxonomy.ts';
-import type { Pool } from './database.ts';
+import type { Envelope } from '../events/envelope.ts';
+import {
+  type ApprovalRequest,
+  idempotencyKey,
+  type NewStep,
+  type RemediationChange,
+  type RemediationStep,
+  type RemediationStore,
+  type StepFields,
+  type StepStatus,
+} from '../usecases/remediation-ports.ts';
 
-export type StepStatus =
-  | 'planned'
-  | 'awaiting_approval'
-  | 'rejected'
-  | 'expired'
-  | 'executing'
-  | 'executed'
-  | 'dry_run'
-  | 'resolved'
-  | 'no_effect'
-  | 'worse'
-  | 'failed';
+export { idempotencyKey };
 
-export interface RemediationStep {
-  idempotencyKey: string;
-  incidentId: string;
-  step: number;
-  service: ServiceRef;
-  fingerprint: string;
-  action: CatalogAction;
-  parameters: ActionParameters;
-  mode: 'auto' | 'observe' | 'approve';
-  status: StepStatus;
-  policyVersion: string;
-  snapshot: PreState | null;
-  undone: boolean;
-  executedAt: Date | null;
-  verifyAt: Date | null;
-}
-
-export const idempotencyKey = (incidentId: string, step: number) => `${incidentId}:${step}`;
+import { type Pool, type PoolClient, withTransaction } from './database.ts';
+import { type IncidentRow, toRecord, writeOutbox, writeTimeline } from './incident-rows.ts';
 
 interface StepRow {
   idempotency_key: string;
@@ -52,6 +39,9 @@ interface StepRow {
   undone: boolean;
   executed_at: Date | null;
   verify_at: Date | null;
+  checks: number;
+  updated_at: Date;
+  detail: Record<string, unknown>;
 }
 
 const toStep = (r: StepRow): RemediationStep => ({
@@ -69,6 +59,26 @@ const toStep = (r: StepRow): RemediationStep => ({
   undone: r.undone,
   executedAt: r.executed_at ? new Date(r.executed_at) : null,
   verifyAt: r.verify_at ? new Date(r.verify_at) : null,
+  checks: r.checks,
+  updatedAt: new Date(r.updated_at),
+  detail: r.detail,
+});
+
+/** A guard of a change did not hold: another delivery got there first. */
+class Duplicate extends Error {}
+
+const toApproval = (r: {
+  nonce: string;
+  incident_id: string;
+  step: number;
+  binding_hash: string;
+  expires_at: Date;
+}): ApprovalRequest => ({
+  nonce: r.nonce,
+  incidentId: r.incident_id,
+  step: r.step,
+  bindingHash: r.binding_hash,
+  expiresAt: new Date(r.expires_at),
 });
 
 /** Outcomes that count against the circuit breaker. */
@@ -78,8 +88,180 @@ const ineffective: StepStatus[] = ['no_effect', 'worse'];
  * Remediation state in Postgres: the per-service lease, the steps (each once,
  * by idempotency key), approvals (each spent once) and steady revisions.
  */
-export class PostgresRemediationStore {
+export class PostgresRemediationStore implements RemediationStore {
   constructor(private readonly pool: Pool) {}
+
+  async incident(incidentId: string): Promise<IncidentRecord | null> {
+    const { rows } = await this.pool.query<IncidentRow>('SELECT * FROM incidents WHERE id = $1', [
+      incidentId,
+    ]);
+    return rows[0] ? toRecord(rows[0]) : null;
+  }
+
+  /** The incident's accepted diagnosis, as the planner reads it. */
+  async diagnosis(incidentId: string): Promise<DiagnosisProposal | null> {
+    const { rows } = await this.pool.query(
+      'SELECT hypotheses, recommended_actions, insufficient_evidence FROM diagnoses WHERE incident_id = $1',
+      [incidentId],
+    );
+    const row = rows[0];
+    return row
+      ? {
+          hypotheses: row.hypotheses,
+          recommendedActions: row.recommended_actions,
+          insufficientEvidence: row.insufficient_evidence,
+        }
+      : null;
+  }
+
+  async steps(incidentId: string): Promise<RemediationStep[]> {
+    const { rows } = await this.pool.query<StepRow>(
+      'SELECT * FROM remediation_steps WHERE incident_id = $1 ORDER BY step',
+      [incidentId],
+    );
+    return rows.map(toStep);
+  }
+
+  /**
+   * Applies a change atomically: its guards (a new step, a step move, a
+   * verification check, an approval spent) and its effects (the incident's
+   * states, lease, steady revision, timeline, audit log and outbox). When a
+   * guard does not hold, nothing is written and the change is a duplicate.
+   */
+  async commit(change: RemediationChange): Promise<'committed' | 'duplicate'> {
+    try {
+      await withTransaction(this.pool, (client) => this.apply(client, change));
+      return 'committed';
+    } catch (error) {
+      if (error instanceof Duplicate) return 'duplicate';
+      throw error;
+    }
+  }
+
+  private async apply(client: PoolClient, c: RemediationChange): Promise<void> {
+    const { incidentId, at } = c;
+    const guard = (rows: unknown[], what: string) => {
+      if (rows.length === 0) throw new Duplicate(what);
+    };
+    if (c.newStep) guard((await this.insertStep(client, c.newStep)).rows, 'step exists');
+    if (c.moveStep) {
+      const m = c.moveStep;
+      guard((await this.updateStep(client, m.key, m.from, m.to, m.fields ?? {})).rows, 'step moved');
+    }
+    if (c.claimCheck) {
+      const { rows } = await client.query(
+        `UPDATE remediation_steps SET checks = $2, updated_at = now()
+          WHERE idempotency_key = $1 AND checks = $2 - 1 RETURNING 1`,
+        [c.claimCheck.key, c.claimCheck.check],
+      );
+      guard(rows, 'check claimed');
+    }
+    if (c.spendApproval) {
+      const a = c.spendApproval;
+      const { rows } = await client.query(
+        `UPDATE approvals SET decision = $2, decided_by = $3, decided_at = $4
+          WHERE nonce = $1 AND decision IS NULL AND expires_at > $4 RETURNING 1`,
+        [a.nonce, a.decision, a.decidedBy, at.toISOString()],
+      );
+      guard(rows, 'approval spent');
+    }
+    if (c.approvalRequest) {
+      const a = c.approvalRequest;
+      await client.query(
+        `INSERT INTO approvals (nonce, incident_id, step, binding_hash, expires_at) VALUES ($1, $2, $3, $4, $5)`,
+        [a.nonce, incidentId, a.step, a.bindingHash, a.expiresAt.toISOString()],
+      );
+    }
+    const { rows } = await client.query<IncidentRow>('SELECT * FROM incidents WHERE id = $1 FOR UPDATE', [
+      incidentId,
+    ]);
+    const incident = rows[0];
+    if (!incident) throw new Error(`incident ${incidentId} does not exist`);
+    if (c.incidentFrom && !c.incidentFrom.includes(incident.state)) throw new Duplicate('incident moved on');
+    let state = incident.state;
+    for (const to of c.incidentPath ?? []) {
+      if (to === state) continue;
+      assertTransition(state, to);
+      await client.query(
+        `UPDATE incidents SET state = $2, version = version + 1, updated_at = now(),
+                closed_at = CASE WHEN $3 THEN $4::timestamptz ELSE closed_at END
+          WHERE id = $1`,
+        [incidentId, to, isTerminal(to), at.toISOString()],
+      );
+      await writeTimeline(client, [{ incidentId, at, kind: `state:${to}`, detail: { from: state } }]);
+      state = to;
+    }
+    if (c.releaseLease)
+      await client.query(
+        'DELETE FROM remediation_leases WHERE cluster = $1 AND service = $2 AND incident_id = $3',
+        [incident.cluster, incident.service, incidentId],
+      );
+    if (c.steady)
+      await client.query(
+        `INSERT INTO steady_revisions (cluster, service, task_definition, first_steady_at, last_steady_at)
+         VALUES ($1, $2, $3, $4, $4)
+         ON CONFLICT (cluster, service, task_definition)
+           DO UPDATE SET last_steady_at = greatest(steady_revisions.last_steady_at, excluded.last_steady_at)`,
+        [incident.cluster, incident.service, c.steady.taskDefinition, at.toISOString()],
+      );
+    await writeTimeline(
+      client,
+      (c.timeline ?? []).map((t) => ({ incidentId, at, kind: t.kind, detail: t.detail })),
+    );
+    for (const entry of c.audit ?? [])
+      await client.query(
+        `INSERT INTO audit_log (actor, action, incident_id, inputs_hash, inputs, result, detail)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+        [
+          entry.actor,
+          entry.action,
+          incidentId,
+          inputsHashOf(entry.inputs),
+          entry.inputs,
+          entry.result,
+          entry.detail ?? {},
+        ],
+      );
+    await writeOutbox(
+      client,
+      (c.envelopes ?? []).map((envelope) => ({ causationId: c.causationId, envelope })),
+    );
+  }
+
+  /** Events a handled event produced that are not published yet (an earlier attempt stopped short). */
+  async pending(causationId: string): Promise<Envelope[]> {
+    const { rows } = await this.pool.query(
+      'SELECT envelope FROM outbox WHERE causation_id = $1 AND published_at IS NULL ORDER BY seq',
+      [causationId],
+    );
+    return rows.map((r) => r.envelope as Envelope);
+  }
+
+  async markPublished(envelopeIds: string[]): Promise<void> {
+    if (envelopeIds.length === 0) return;
+    await this.pool.query(
+      'UPDATE outbox SET published_at = now() WHERE id = ANY($1) AND published_at IS NULL',
+      [envelopeIds],
+    );
+  }
+
+  /** The open approval request of an incident (not decided, not expired), newest first. */
+  async openApproval(incidentId: string, now: Date): Promise<ApprovalRequest | null> {
+    const { rows } = await this.pool.query(
+      `SELECT nonce, incident_id, step, binding_hash, expires_at FROM approvals
+        WHERE incident_id = $1 AND decision IS NULL AND expires_at > $2 ORDER BY created_at DESC LIMIT 1`,
+      [incidentId, now.toISOString()],
+    );
+    return rows[0] ? toApproval(rows[0]) : null;
+  }
+
+  async approval(nonce: string): Promise<ApprovalRequest | null> {
+    const { rows } = await this.pool.query(
+      'SELECT nonce, incident_id, step, binding_hash, expires_at FROM approvals WHERE nonce = $1',
+      [nonce],
+    );
+    return rows[0] ? toApproval(rows[0]) : null;
+  }
 
   /**
    * Takes the service's remediation lease for `incidentId` (or renews it).
@@ -117,31 +299,15 @@ export class PostgresRemediationStore {
   }
 
   /** Records a step once; a second call with the same key returns the step as first recorded. */
-  async recordStep(
-    step: Omit<RemediationStep, 'idempotencyKey' | 'undone' | 'executedAt' | 'verifyAt'>,
-  ): Promise<{ created: boolean; step: RemediationStep }> {
+  async recordStep(step: NewStep): Promise<{ created: boolean; step: RemediationStep }> {
+    const client = await this.pool.connect();
+    try {
+      const inserted = await this.insertStep(client, step);
+      if (inserted.rows[0]) return { created: true, step: toStep(inserted.rows[0]) };
+    } finally {
+      client.release();
+    }
     const key = idempotencyKey(step.incidentId, step.step);
-    const inserted = await this.pool.query<StepRow>(
-      `INSERT INTO remediation_steps (idempotency_key, incident_id, step, cluster, service, fingerprint, action,
-                                      parameters, mode, status, policy_version, snapshot)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-       ON CONFLICT (idempotency_key) DO NOTHING RETURNING *`,
-      [
-        key,
-        step.incidentId,
-        step.step,
-        step.service.cluster,
-        step.service.service,
-        step.fingerprint,
-        step.action,
-        JSON.stringify(step.parameters),
-        step.mode,
-        step.status,
-        step.policyVersion,
-        step.snapshot === null ? null : JSON.stringify(step.snapshot),
-      ],
-    );
-    if (inserted.rows[0]) return { created: true, step: toStep(inserted.rows[0]) };
     const existing = await this.step(key);
     if (!existing) throw new Error(`step ${key} vanished`);
     return { created: false, step: existing };
@@ -159,20 +325,47 @@ export class PostgresRemediationStore {
    * Moves a step from one of `from` to `to` (with the fields given); false when
    * it was not in one of `from` — another delivery got there first.
    */
-  async moveStep(
+  async moveStep(key: string, from: readonly StepStatus[], to: StepStatus, fields: StepFields = {}) {
+    const client = await this.pool.connect();
+    try {
+      return (await this.updateStep(client, key, from, to, fields)).rows.length > 0;
+    } finally {
+      client.release();
+    }
+  }
+
+  private insertStep(client: PoolClient, step: NewStep) {
+    return client.query<StepRow>(
+      `INSERT INTO remediation_steps (idempotency_key, incident_id, step, cluster, service, fingerprint, action,
+                                      parameters, mode, status, policy_version, snapshot, detail)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+       ON CONFLICT (idempotency_key) DO NOTHING RETURNING *`,
+      [
+        idempotencyKey(step.incidentId, step.step),
+        step.incidentId,
+        step.step,
+        step.service.cluster,
+        step.service.service,
+        step.fingerprint,
+        step.action,
+        JSON.stringify(step.parameters),
+        step.mode,
+        step.status,
+        step.policyVersion,
+        step.snapshot === null ? null : JSON.stringify(step.snapshot),
+        JSON.stringify(step.detail ?? {}),
+      ],
+    );
+  }
+
+  private updateStep(
+    client: PoolClient,
     key: string,
     from: readonly StepStatus[],
     to: StepStatus,
-    fields: {
-      snapshot?: PreState;
-      executedAt?: Date;
-      verifyAt?: Date;
-      verifiedAt?: Date;
-      undone?: boolean;
-      detail?: object;
-    } = {},
-  ): Promise<boolean> {
-    const { rows } = await this.pool.query(
+    fields: StepFields,
+  ) {
+    return client.query(
       `UPDATE remediation_steps
           SET status = $3, updated_at = now(),
               snapshot = coalesce($4::jsonb, snapshot),
@@ -194,7 +387,6 @@ export class PostgresRemediationStore {
         JSON.stringify(fields.detail ?? {}),
       ],
     );
-    return rows.length > 0;
   }
 
   /** Actions executed on the service since `since` (dry runs excluded): the rate limit's input. */

@@ -46,10 +46,10 @@ export class ServiceStateReader {
       memoryMiB: memory === undefined ? null : Number(memory),
       // ECS's default for a rolling update keeps every task serving while new ones start.
       minimumHealthyPercent: service.deploymentConfiguration?.minimumHealthyPercent ?? 100,
-      // Not in the registry yet: the actions that need them are refused until they are configured.
-      fallback: null,
-      maintenanceTasks: [],
-      secrets: [],
+      // Unconfigured: the actions that need them are refused.
+      fallback: watched.fallback ?? null,
+      maintenanceTasks: watched.maintenanceTasks ?? [],
+      secrets: watched.secrets ?? [],
     };
   }
 }

@@ -39,3 +39,8 @@ export class ConfigurationError extends HomeostatError {
 export class MigrationError extends HomeostatError {
   override readonly name = 'MigrationError';
 }
+
+/** The service is gone (deleted mid-remediation): nothing to act on, nothing to undo. */
+export class ServiceGoneError extends HomeostatError {
+  override readonly name = 'ServiceGoneError';
+}

@@ -19,7 +19,7 @@ const legal: Record<IncidentState, IncidentState[]> = {
   planned: ['awaiting_approval', 'acting', 'escalated', 'self_resolved'],
   awaiting_approval: ['acting', 'escalated', 'self_resolved'],
   acting: ['verifying', 'failed', 'escalated'],
-  verifying: ['resolved', 'acting', 'failed', 'escalated'],
+  verifying: ['resolved', 'planned', 'acting', 'failed', 'escalated'],
   resolved: [],
   failed: [],
   escalated: [],

@@ -24,8 +24,8 @@ const transitions: Record<IncidentState, readonly IncidentState[]> = {
   planned: ['awaiting_approval', 'acting', 'escalated', 'self_resolved'],
   awaiting_approval: ['acting', 'escalated', 'self_resolved'],
   acting: ['verifying', 'failed', 'escalated'],
-  // verifying → acting: the repair did not work, undo and try the next option.
-  verifying: ['resolved', 'acting', 'failed', 'escalated'],
+  // verifying → planned: the repair did not work and was undone; the next option is planned.
+  verifying: ['resolved', 'planned', 'acting', 'failed', 'escalated'],
   resolved: [],
   failed: [],
   escalated: [],

@@ -1,7 +1,9 @@
 /** Ports the use-cases depend on. Adapters in shared/adapters implement them. */
 import type { Envelope } from '../events/envelope.ts';
 import type { CorrelationContext, CorrelationSettings, Decision, IncidentState } from './incident.ts';
+import type { Autonomy } from './policy.ts';
 import type { ServiceRef, ServiceSnapshot, Signal } from './signal.ts';
+import type { CatalogAction } from './taxonomy.ts';
 
 export interface Clock {
   now(): Date;
@@ -90,6 +92,14 @@ export interface WatchedServiceRecord extends ServiceRef {
   allowedActions: string[];
   minTasks: number;
   maxTasks: number;
+  /** Autonomy for the service and per action; unset levels fall back to the stack's default. */
+  autonomy?: { default?: Autonomy; perAction?: Partial<Record<CatalogAction, Autonomy>> };
+  /** The SSM parameter switch_to_fallback flips, and the value that turns the fallback on. */
+  fallback?: { parameterName: string; value: string } | null;
+  /** One-off maintenance task definitions run_task may start. */
+  maintenanceTasks?: string[];
+  /** Secrets rotate_secret_and_redeploy may rotate. */
+  secrets?: string[];
 }
 
 /** The knowledge base as the perception agent sees it. */

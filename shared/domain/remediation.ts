@@ -5,6 +5,7 @@
  */
 import type { ActionParameters } from './actions.ts';
 import type { CatalogAction } from './taxonomy.ts';
+import type { HealthReading } from './verification.ts';
 
 /** The service as it was before an action: enough to put it back. */
 export interface PreState {
@@ -16,6 +17,8 @@ export interface PreState {
   deploymentConfiguration: { minimumHealthyPercent: number | null; maximumPercent: number | null } | null;
   /** Values of the parameters an action may change (null: the parameter did not exist). */
   parameters: Record<string, string | null>;
+  /** Alarms and counts just before the action: what verification compares with. */
+  health?: HealthReading | null;
 }
 
 export type Operation =

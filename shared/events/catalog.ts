@@ -103,16 +103,27 @@ export const diagnosisCompletedDataSchema = z.object({
 
 export const planApprovedDataSchema = z.object({
   incidentId: nonEmpty(),
+  service: serviceRefSchema,
+  /** The remediation step (1, 2, … per incident); `<incident>:<step>` is its idempotency key. */
+  step: z.int().check(z.gte(1)),
   action: z.enum(catalogActions),
   parameters: parameters(),
+  /** `observe`: record what would be done, touch nothing. */
+  mode: z.enum(['auto', 'observe']),
   autonomy: z.enum(['observe', 'approve', 'auto']),
   policyVersion: nonEmpty(),
+  /** Who approved it, when a human did. */
+  approvedBy: z.nullable(z.string()),
 });
 
 export const approvalRequestedDataSchema = z.object({
   incidentId: nonEmpty(),
+  service: serviceRefSchema,
+  step: z.int().check(z.gte(1)),
   action: z.enum(catalogActions),
   parameters: parameters(),
+  /** Why the plan chose this action, for the person deciding. */
+  reason: z.string(),
   token: nonEmpty(),
   expiresAt: timestamp(),
   approveUrl: z.nullable(z.string()),
@@ -121,23 +132,33 @@ export const approvalRequestedDataSchema = z.object({
 
 export const actionExecutedDataSchema = z.object({
   incidentId: nonEmpty(),
+  service: serviceRefSchema,
+  step: z.int().check(z.gte(1)),
   action: z.enum(catalogActions),
   parameters: parameters(),
   idempotencyKey: nonEmpty(),
   dryRun: z.boolean(),
-  snapshotId: z.nullable(z.string()),
+  /** What each operation did (or would have done, for a dry run). */
+  operations: z.array(z.string()),
   executedAt: timestamp(),
+  verifyAt: timestamp(),
 });
 
 export const verificationDueDataSchema = z.object({
   incidentId: nonEmpty(),
+  service: serviceRefSchema,
+  step: z.int().check(z.gte(1)),
+  idempotencyKey: nonEmpty(),
   action: z.enum(catalogActions),
   checkAt: timestamp(),
-  attempt: z.int(),
+  /** 1 for the first check after the action settled, then 2, 3, … */
+  attempt: z.int().check(z.gte(1)),
 });
 
 export const remediationFailedDataSchema = z.object({
   incidentId: nonEmpty(),
+  service: serviceRefSchema,
+  step: z.int().check(z.gte(1)),
   action: z.enum(catalogActions),
   outcome: z.enum(['no_effect', 'worse', 'error']),
   reason: z.string(),
@@ -192,8 +213,8 @@ export const eventCatalog: Record<
   },
   'plan.approved': {
     data: planApprovedDataSchema,
-    publisher: 'plan',
-    description: 'An action passed the catalog and the policy.',
+    publisher: 'plan, approve',
+    description: 'An action passed the catalog and the policy (and a human, when it needed approval).',
   },
   'approval.requested': {
     data: approvalRequestedDataSchema,
@@ -207,8 +228,8 @@ export const eventCatalog: Record<
   },
   'verification.due': {
     data: verificationDueDataSchema,
-    publisher: 'act',
-    description: 'Time to check whether the action worked.',
+    publisher: 'act, verify (through a one-time EventBridge Scheduler schedule)',
+    description: 'Time to check whether the action worked; delivered to the verify agent when due.',
   },
   'remediation.failed': {
     data: remediationFailedDataSchema,
@@ -217,8 +238,9 @@ export const eventCatalog: Record<
   },
   'incident.escalated': {
     data: incidentEscalatedDataSchema,
-    publisher: 'plan, verify',
-    description: 'Handed to humans: insufficient evidence, policy, or the circuit breaker.',
+    publisher: 'diagnose, plan, act, verify, approve',
+    description:
+      'Handed to humans: insufficient evidence, policy, the circuit breaker, a rejected approval or an undo that was not possible.',
   },
   'chaos.injected': {
     data: chaosInjectedDataSchema,
@@ -233,3 +255,8 @@ export type IncidentUpdatedData = z.infer<typeof incidentUpdatedDataSchema>;
 export type IncidentResolvedData = z.infer<typeof incidentResolvedDataSchema>;
 export type DiagnosisCompletedData = z.infer<typeof diagnosisCompletedDataSchema>;
 export type IncidentEscalatedData = z.infer<typeof incidentEscalatedDataSchema>;
+export type PlanApprovedData = z.infer<typeof planApprovedDataSchema>;
+export type ApprovalRequestedData = z.infer<typeof approvalRequestedDataSchema>;
+export type ActionExecutedData = z.infer<typeof actionExecutedDataSchema>;
+export type VerificationDueData = z.infer<typeof verificationDueDataSchema>;
+export type RemediationFailedData = z.infer<typeof remediationFailedDataSchema>;

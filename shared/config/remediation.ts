@@ -1,0 +1,117 @@
+import * as z from 'zod/mini';
+import { ConfigurationError } from '../domain/errors.ts';
+import { type Autonomy, autonomyLevels, type PolicySettings } from '../domain/policy.ts';
+import type { VerificationSettings } from '../domain/verification.ts';
+import { describeIssues } from '../events/zod.ts';
+
+const positive = () => z.number().check(z.positive());
+const hhmm = () => z.string().check(z.regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected HH:MM'));
+
+/**
+ * How Homeostat remediates, for every watched service: CDK context
+ * `homeostat:remediation` (every field optional), passed to the agents as
+ * JSON in HOMEOSTAT_REMEDIATION.
+ */
+export const remediationSettingsSchema = z.object({
+  /** Autonomy where the registry sets none: `observe` (dry run), `approve` or `auto`. */
+  defaultAutonomy: z._default(z.enum(autonomyLevels), 'approve'),
+  /** Largest share of a service's tasks one action may take out of service. */
+  maxBlastShare: z._default(z.number().check(z.gt(0), z.lte(1)), 0.5),
+  /** Per service and action: at most `max` executed actions per `windowMinutes`. */
+  rateLimit: z._default(z.object({ max: z.int().check(z.positive()), windowMinutes: positive() }), {
+    max: 3,
+    windowMinutes: 60,
+  }),
+  /** Ineffective remediations of one fingerprint (within `breakerWindowHours`) before escalating instead. */
+  breakerThreshold: z._default(z.int().check(z.positive()), 2),
+  breakerWindowHours: z._default(positive(), 24),
+  /** Change freezes: `{kind: "once", start, end, reason}` or `{kind: "weekly", days, from, to, reason}` (UTC). */
+  freezeWindows: z._default(
+    z.array(
+      z.union([
+        z.object({
+          kind: z.literal('once'),
+          start: z.iso.datetime(),
+          end: z.iso.datetime(),
+          reason: z.string(),
+        }),
+        z.object({
+          kind: z.literal('weekly'),
+          days: z.array(z.int().check(z.gte(0), z.lte(6))),
+          from: hhmm(),
+          to: hhmm(),
+          reason: z.string(),
+        }),
+      ]),
+    ),
+    [],
+  ),
+  /** Wait after an action before the first check. */
+  settleSeconds: z._default(positive(), 60),
+  /** Checks before an action that has not helped is undone. */
+  maxChecks: z._default(z.int().check(z.positive()), 3),
+  recheckSeconds: z._default(positive(), 60),
+  /** Remediation steps per incident before escalating. */
+  maxAttempts: z._default(z.int().check(z.positive()), 3),
+  /** How long a remediation may hold its service's lease before it lapses. */
+  leaseMinutes: z._default(positive(), 60),
+  /** How long an approval link stays valid. */
+  approvalTtlMinutes: z._default(positive(), 60),
+  /** How long a revision must run steadily to count as known-good (a rollback target). */
+  minSteadyMinutes: z._default(z.number().check(z.gte(0)), 30),
+});
+
+export type RemediationConfig = z.infer<typeof remediationSettingsSchema>;
+
+/** Validates remediation settings; throws with every problem, named by field. */
+export function parseRemediationConfig(value: unknown, where = 'HOMEOSTAT_REMEDIATION'): RemediationConfig {
+  const parsed = remediationSettingsSchema.safeParse(value ?? {});
+  if (!parsed.success) throw new ConfigurationError(`${where}: ${describeIssues(parsed.error).join('; ')}`);
+  return parsed.data;
+}
+
+export interface RemediationSettings {
+  defaultAutonomy: Autonomy;
+  policy: PolicySettings;
+  breakerWindowMs: number;
+  verification: VerificationSettings;
+  leaseTtlMs: number;
+  approvalTtlMs: number;
+  minSteadyMs: number;
+}
+
+export function remediationSettings(config: RemediationConfig): RemediationSettings {
+  const minutes = 60_000;
+  return {
+    defaultAutonomy: config.defaultAutonomy,
+    policy: {
+      maxBlastShare: config.maxBlastShare,
+      rateLimit: { max: config.rateLimit.max, windowMs: config.rateLimit.windowMinutes * minutes },
+      breakerThreshold: config.breakerThreshold,
+      freezeWindows: config.freezeWindows,
+    },
+    breakerWindowMs: config.breakerWindowHours * 60 * minutes,
+    verification: {
+      settleMs: config.settleSeconds * 1000,
+      maxChecks: config.maxChecks,
+      recheckMs: config.recheckSeconds * 1000,
+      maxAttempts: config.maxAttempts,
+    },
+    leaseTtlMs: config.leaseMinutes * minutes,
+    approvalTtlMs: config.approvalTtlMinutes * minutes,
+    minSteadyMs: config.minSteadyMinutes * minutes,
+  };
+}
+
+/** From the agents' environment: HOMEOSTAT_REMEDIATION holds the JSON (empty: every default). */
+export function remediationSettingsFromEnv(json: string | undefined): RemediationSettings {
+  let value: unknown = {};
+  if (json && json.trim() !== '') {
+    try {
+      value = JSON.parse(json);
+    } catch {
+      throw new ConfigurationError('HOMEOSTAT_REMEDIATION must be a JSON object');
+    }
+  }
+  return remediationSettings(parseRemediationConfig(value));
+}

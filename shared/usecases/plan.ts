@@ -1,0 +1,333 @@
+/**
+ * The plan agent's use-case: a diagnosis (or a remediation that failed and
+ * was undone) → ranked candidates → the first one the policy allows →
+ * plan.approved (to act, or to dry-run), approval.requested (a human
+ * decides), or incident.escalated. Every decision is audited with its inputs.
+ */
+import { type ApprovalBinding, issueToken } from '../domain/approval.ts';
+import { claimedFault } from '../domain/diagnosis.ts';
+import { InvalidEventError } from '../domain/errors.ts';
+import {
+  type Candidate,
+  type Choice,
+  candidates,
+  choose,
+  type PlanningKnowledge,
+} from '../domain/planner.ts';
+import { evaluate, policyVersion } from '../domain/policy.ts';
+import type { Clock, EventPublisher, IncidentRecord } from '../domain/ports.ts';
+import type { RootCause } from '../domain/taxonomy.ts';
+import { parseBusEvent } from '../events/bus-event.ts';
+import {
+  type ApprovalRequestedData,
+  diagnosisCompletedDataSchema,
+  type IncidentEscalatedData,
+  type PlanApprovedData,
+  remediationFailedDataSchema,
+} from '../events/catalog.ts';
+import { detailTypes } from '../events/detail-types.ts';
+import { buildEnvelope, type Envelope } from '../events/envelope.ts';
+import { type PolicyInputs, policyContextFor, publishPending } from './remediation-context.ts';
+import type { RemediationChange, RemediationStep } from './remediation-ports.ts';
+
+export const planSource = 'homeostat.plan';
+
+export interface ApprovalIssuer {
+  /** The signing key (from Secrets Manager in production). */
+  secret(): Promise<string>;
+  /** The approval Function URL; null when there is none (approve through the CLI). */
+  baseUrl: string | null;
+  newNonce(): string;
+}
+
+export interface PlanDeps extends PolicyInputs {
+  knowledge(problem: { rootCause: RootCause; fingerprint: string }): Promise<PlanningKnowledge>;
+  approvals: ApprovalIssuer;
+  bus: EventPublisher;
+  clock: Clock;
+}
+
+export type PlanResult =
+  | {
+      outcome: 'planned' | 'awaiting_approval' | 'escalated' | 'none';
+      incidentId: string;
+      step: number | null;
+      action: string;
+      mode: string | null;
+      reason: string | null;
+    }
+  | { outcome: 'skipped'; incidentId: string; reason: string };
+
+/** The event that asks for a plan: the first diagnosis, or a failed (and undone) step. */
+export function parsePlanTrigger(event: unknown) {
+  return parseBusEvent(event, {
+    [detailTypes.diagnosisCompleted]: diagnosisCompletedDataSchema,
+    [detailTypes.remediationFailed]: remediationFailedDataSchema,
+  });
+}
+
+export const approvalLink = (baseUrl: string, token: string, decision: 'approve' | 'reject') =>
+  `${baseUrl.replace(/\/$/, '')}/?decision=${decision}&token=${encodeURIComponent(token)}`;
+
+export async function planRemediation(event: unknown, deps: PlanDeps): Promise<PlanResult> {
+  const trigger = parsePlanTrigger(event);
+  const cause = trigger.envelope;
+  const incidentId = cause.data.incidentId;
+  const incident = await deps.store.incident(incidentId);
+  if (!incident) throw new InvalidEventError(`incident ${incidentId} does not exist`);
+  // The state the trigger expects: a redelivery finds the incident moved on.
+  const expected = trigger.type === detailTypes.diagnosisCompleted ? 'diagnosing' : 'verifying';
+  if (incident.state !== expected) {
+    await publishPending(deps, cause.id);
+    return { outcome: 'skipped', incidentId, reason: `incident is ${incident.state}` };
+  }
+  const stepNo = trigger.type === detailTypes.remediationFailed ? trigger.envelope.data.step + 1 : 1;
+  const steps = await deps.store.steps(incidentId);
+  const now = deps.clock.now();
+  const diagnosis = await deps.store.diagnosis(incidentId);
+  if (!diagnosis) throw new InvalidEventError(`incident ${incidentId} has no diagnosis to plan from`);
+
+  const decided = await decide(incident, stepNo, steps, diagnosis, now, deps);
+  const change = await changeFor(incident, cause, stepNo, decided, now, deps);
+  const committed = await deps.store.commit(change);
+  await publishPending(deps, cause.id);
+  if (committed === 'duplicate') return { outcome: 'skipped', incidentId, reason: 'already planned' };
+  return {
+    outcome: decided.outcome,
+    incidentId,
+    step: decided.outcome === 'planned' || decided.outcome === 'awaiting_approval' ? stepNo : null,
+    action: decided.candidate.action,
+    mode:
+      decided.outcome === 'planned'
+        ? decided.mode
+        : decided.outcome === 'awaiting_approval'
+          ? 'approve'
+          : null,
+    reason: decided.reason,
+  };
+}
+
+type Decided = {
+  candidate: Candidate;
+  reason: string | null;
+  audit: { inputs: Record<string, unknown>; detail: Record<string, unknown> };
+} & (
+  | { outcome: 'planned'; mode: 'auto' | 'observe'; autonomy: PlanApprovedData['autonomy'] }
+  | { outcome: 'awaiting_approval' }
+  | { outcome: 'escalated' }
+  | { outcome: 'none' }
+);
+
+async function decide(
+  incident: IncidentRecord,
+  stepNo: number,
+  steps: readonly RemediationStep[],
+  diagnosis: NonNullable<Awaited<ReturnType<PlanDeps['store']['diagnosis']>>>,
+  now: Date,
+  deps: PlanDeps,
+): Promise<Decided> {
+  const escalate = (reason: string, inputs: Record<string, unknown> = {}): Decided => ({
+    outcome: 'escalated',
+    candidate: { action: 'escalate', parameters: { reason }, source: 'fallback' },
+    reason,
+    audit: { inputs: { stepNo, ...inputs }, detail: {} },
+  });
+  const { maxAttempts } = deps.settings.verification;
+  if (stepNo > maxAttempts)
+    return escalate(
+      `gave up after ${maxAttempts} remediation attempts: ${steps.map((s) => s.action).join(', ')}`,
+    );
+  const context = await policyContextFor(incident, now, deps);
+  if (!context.ok) return escalate(context.reason);
+  const { ctx } = context;
+  const claim = claimedFault(diagnosis);
+  const knowledge = claim
+    ? await deps.knowledge({ rootCause: claim.rootCause, fingerprint: incident.fingerprint })
+    : { solutions: [], runbookActions: [] };
+  // An action that already failed on this incident is not tried again.
+  const tried = new Set(steps.map((s) => s.action));
+  const list = candidates(diagnosis, ctx.service, knowledge).filter((c) => !tried.has(c.action));
+  const choice: Choice = choose(list, (c) => evaluate(c.action, c.parameters, ctx));
+  const inputs = {
+    stepNo,
+    rootCause: claim?.rootCause ?? null,
+    candidates: list.map((c) => ({ action: c.action, parameters: c.parameters, source: c.source })),
+    tried: [...tried],
+    killSwitch: ctx.killSwitch,
+    killSwitchReason: context.killSwitchReason,
+    autonomy: ctx.autonomy,
+    allowedActions: ctx.allowedActions,
+    recentActions: ctx.recentActions.length,
+    ineffectiveRemediations: ctx.ineffectiveRemediations,
+    leaseHeldBy: ctx.leaseHeldBy,
+    chaos: ctx.chaos,
+    service: ctx.service,
+    policyVersion,
+  };
+  const detail = {
+    refused: choice.refused.map((r) => ({ action: r.candidate.action, reasons: r.reasons })),
+    decision: choice.decision,
+  };
+  const { candidate, decision } = choice;
+  if (candidate.action === 'escalate')
+    return { ...escalate(String(candidate.parameters.reason)), audit: { inputs, detail } };
+  if (candidate.action === 'none')
+    return { outcome: 'none', candidate, reason: 'no fault claimed', audit: { inputs, detail } };
+  if (decision.verdict === 'approve')
+    return { outcome: 'awaiting_approval', candidate, reason: null, audit: { inputs, detail } };
+  if (decision.verdict === 'allow')
+    return {
+      outcome: 'planned',
+      mode: decision.mode,
+      autonomy: decision.autonomy,
+      candidate,
+      reason: null,
+      audit: { inputs, detail },
+    };
+  // choose() only returns a refused candidate as escalation; this is a guard, not a path.
+  return escalate(decision.reasons.join('; '), inputs);
+}
+
+async function changeFor(
+  incident: IncidentRecord,
+  cause: Envelope<{ incidentId: string }>,
+  stepNo: number,
+  d: Decided,
+  now: Date,
+  deps: PlanDeps,
+): Promise<RemediationChange> {
+  const incidentId = incident.id;
+  const service = incident.service;
+  const common = {
+    source: planSource,
+    time: now,
+    incidentId,
+    correlationId: incidentId,
+    causationId: cause.id,
+  };
+  const base = {
+    incidentId,
+    at: now,
+    causationId: cause.id,
+    incidentFrom: [incident.state],
+    audit: [
+      {
+        actor: planSource,
+        action: 'policy.decision',
+        inputs: d.audit.inputs,
+        result:
+          d.outcome === 'planned' ? `${d.mode}:${d.candidate.action}` : `${d.outcome}:${d.candidate.action}`,
+        detail: { ...d.audit.detail, source: d.candidate.source, parameters: d.candidate.parameters },
+      },
+    ],
+    timeline: [
+      {
+        kind: 'plan',
+        detail: {
+          step: stepNo,
+          action: d.candidate.action,
+          parameters: d.candidate.parameters,
+          source: d.candidate.source,
+          outcome: d.outcome,
+          reason: d.reason,
+        },
+      },
+    ],
+  };
+  const step = {
+    incidentId,
+    step: stepNo,
+    service,
+    fingerprint: incident.fingerprint,
+    action: d.candidate.action,
+    parameters: d.candidate.parameters,
+    policyVersion,
+    snapshot: null,
+    detail: { source: d.candidate.source },
+  };
+  switch (d.outcome) {
+    case 'none':
+      // Nothing to do: perception closes the incident once the service stays quiet.
+      return { ...base, incidentPath: ['planned'], releaseLease: true };
+    case 'escalated':
+      return {
+        ...base,
+        incidentPath: ['escalated'],
+        releaseLease: true,
+        envelopes: [
+          buildEnvelope<IncidentEscalatedData>({
+            ...common,
+            type: detailTypes.incidentEscalated,
+            data: { incidentId, service, reason: d.reason ?? 'no action allowed' },
+          }),
+        ],
+      };
+    case 'planned':
+      return {
+        ...base,
+        newStep: { ...step, mode: d.mode, status: 'planned' },
+        incidentPath: ['planned'],
+        envelopes: [
+          buildEnvelope<PlanApprovedData>({
+            ...common,
+            type: detailTypes.planApproved,
+            data: {
+              incidentId,
+              service,
+              step: stepNo,
+              action: d.candidate.action,
+              parameters: d.candidate.parameters,
+              mode: d.mode,
+              autonomy: d.autonomy,
+              policyVersion,
+              approvedBy: null,
+            },
+          }),
+        ],
+      };
+    case 'awaiting_approval': {
+      const binding: ApprovalBinding = {
+        incidentId,
+        action: d.candidate.action,
+        parameters: d.candidate.parameters,
+        policyVersion,
+      };
+      const { token, claims } = issueToken(binding, {
+        secret: await deps.approvals.secret(),
+        now,
+        ttlMs: deps.settings.approvalTtlMs,
+        nonce: deps.approvals.newNonce(),
+      });
+      const baseUrl = deps.approvals.baseUrl;
+      return {
+        ...base,
+        newStep: { ...step, mode: 'approve', status: 'awaiting_approval' },
+        approvalRequest: {
+          nonce: claims.nonce,
+          step: stepNo,
+          bindingHash: claims.binding,
+          expiresAt: new Date(claims.expiresAt),
+        },
+        incidentPath: ['planned', 'awaiting_approval'],
+        envelopes: [
+          buildEnvelope<ApprovalRequestedData>({
+            ...common,
+            type: detailTypes.approvalRequested,
+            data: {
+              incidentId,
+              service,
+              step: stepNo,
+              action: d.candidate.action,
+              parameters: d.candidate.parameters,
+              reason: `${d.candidate.source}: ${d.candidate.action} for ${incident.title}`,
+              token,
+              expiresAt: claims.expiresAt,
+              approveUrl: baseUrl ? approvalLink(baseUrl, token, 'approve') : null,
+              rejectUrl: baseUrl ? approvalLink(baseUrl, token, 'reject') : null,
+            },
+          }),
+        ],
+      };
+    }
+  }
+}
