@@ -274,6 +274,9 @@ export class PostgresRemediationStore implements RemediationStore {
        ON CONFLICT (cluster, service) DO UPDATE
          SET incident_id = excluded.incident_id, acquired_at = excluded.acquired_at, expires_at = excluded.expires_at
          WHERE remediation_leases.incident_id = excluded.incident_id OR remediation_leases.expires_at <= excluded.acquired_at
+            -- An incident closed by another path (self-resolved, closed by hand) no longer holds its service.
+            OR EXISTS (SELECT 1 FROM incidents i WHERE i.id = remediation_leases.incident_id
+                        AND i.state IN ('resolved', 'failed', 'escalated', 'self_resolved'))
        RETURNING incident_id`,
       [
         ref.cluster,

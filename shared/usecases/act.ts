@@ -6,6 +6,7 @@
  * at most once: its status moves planned → executing under a guard.
  */
 import { HomeostatError, InvalidEventError } from '../domain/errors.ts';
+import { isTerminal } from '../domain/incident.ts';
 import { evaluate } from '../domain/policy.ts';
 import type { Clock, EventPublisher } from '../domain/ports.ts';
 import {
@@ -148,6 +149,26 @@ export async function executeAction(event: unknown, deps: ActDeps): Promise<ActR
 
   const incident = await deps.store.incident(incidentId);
   if (!incident) throw new InvalidEventError(`incident ${incidentId} does not exist`);
+  if (isTerminal(incident.state)) {
+    // Closed meanwhile (recovered on its own, closed by a person): the plan no longer applies.
+    const reason = `incident is ${incident.state}`;
+    await deps.store.commit({
+      incidentId,
+      at: now,
+      causationId: cause.id,
+      moveStep: { key, from: ['planned'], to: 'failed', fields: { detail: { cancelled: reason } } },
+      audit: [
+        {
+          actor: actSource,
+          action: 'action.cancelled',
+          inputs: { key, action: step.action, parameters: step.parameters },
+          result: 'cancelled',
+          detail: { reason },
+        },
+      ],
+    });
+    return skipped(reason);
+  }
   const context = await policyContextFor(incident, now, deps);
   const decision = context.ok ? evaluate(step.action, step.parameters, context.ctx) : null;
   const approvedByHuman = step.mode === 'approve' && cause.data.approvedBy !== null;
