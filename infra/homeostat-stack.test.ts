@@ -150,7 +150,7 @@ describe('HomeostatStack', () => {
     const fns = template.findResources('AWS::Lambda::Function', {
       Properties: { Description: Match.stringLikeRegexp('^Homeostat|^Applies Homeostat') },
     });
-    expect(Object.keys(fns)).toHaveLength(3);
+    expect(Object.keys(fns)).toHaveLength(7);
     for (const fn of Object.values(fns)) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -160,7 +160,7 @@ describe('HomeostatStack', () => {
         Handler: 'index.handler',
       });
     }
-    template.resourceCountIs('AWS::Lambda::EventInvokeConfig', 3);
+    template.resourceCountIs('AWS::Lambda::EventInvokeConfig', 7);
     template.allResourcesProperties('AWS::Lambda::EventInvokeConfig', {
       MaximumRetryAttempts: 2,
       DestinationConfig: { OnFailure: { Destination: Match.anyValue() } },
@@ -194,6 +194,56 @@ describe('HomeostatStack', () => {
     expect(JSON.stringify(describe?.Resource)).toContain(':ecs:eu-west-1:111122223333:service/*');
     const secret = statements.find((s) => actionsOf([s]).has('secretsmanager:GetSecretValue'));
     expect(JSON.stringify(secret?.Resource)).toContain('secret:homeostat/database-url-??????');
+  });
+
+  it('wires the remediation loop: diagnoses to plan, approved plans to act, verification through a scheduler role', () => {
+    const rules = Object.entries(template.findResources('AWS::Events::Rule')).filter(([id]) =>
+      id.startsWith('Remediation'),
+    );
+    const patterns = rules.map(([, r]) => r.Properties.EventPattern);
+    expect(patterns).toEqual(
+      expect.arrayContaining([
+        {
+          source: ['homeostat.diagnose', 'homeostat.verify'],
+          'detail-type': ['diagnosis.completed', 'remediation.failed'],
+        },
+        { source: ['homeostat.plan', 'homeostat.approve'], 'detail-type': ['plan.approved'] },
+      ]),
+    );
+    template.hasResourceProperties('AWS::SSM::Parameter', { Name: '/homeostat/kill-switch', Value: 'off' });
+    template.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'NONE' });
+    template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [Match.objectLike({ Principal: { Service: 'scheduler.amazonaws.com' } })],
+      },
+    });
+  });
+
+  it('lets only act and verify change services — tagged homeostat:managed — and no agent approve', () => {
+    for (const agent of ['RemediationAct', 'RemediationVerify']) {
+      const statements = statementsOf(template, agent);
+      const update = statements.find((st) => actionsOf([st]).has('ecs:UpdateService'));
+      expect(update?.Condition).toEqual({ StringEquals: { 'aws:ResourceTag/homeostat:managed': 'true' } });
+      expect(actionsOf(statements)).toContain('scheduler:CreateSchedule');
+      expect(actionsOf(statements)).toContain('ssm:GetParameter'); // the kill switch
+    }
+    for (const agent of ['RemediationPlan', 'PerceptionAgent', 'DiagnosisAgent'])
+      for (const action of actionsOf(statementsOf(template, agent)))
+        expect(action).not.toMatch(/^ecs:(Update|Stop|Run|Register)|^scheduler:/);
+    // Approvals come from people: no agent's role may invoke the approval function.
+    for (const agent of [
+      'RemediationPlan',
+      'RemediationAct',
+      'RemediationVerify',
+      'PerceptionAgent',
+      'DiagnosisAgent',
+    ])
+      expect(actionsOf(statementsOf(template, agent))).not.toContain('lambda:InvokeFunction');
+  });
+
+  it('refuses invalid remediation settings, naming the field', () => {
+    const app = new App({ context: { 'homeostat:remediation': { defaultAutonomy: 'yolo' } } });
+    expect(() => readSettings(app.node)).toThrow(/context homeostat:remediation: defaultAutonomy/);
   });
 
   it('sends new incidents to the diagnosis agent, which may read ECS, metrics, alarms and logs but change nothing', () => {

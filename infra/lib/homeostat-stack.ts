@@ -5,6 +5,7 @@ import { EventSchemas } from '../constructs/event-schemas.ts';
 import { HomeostatBus } from '../constructs/homeostat-bus.ts';
 import { KnowledgeDatabase } from '../constructs/knowledge-database.ts';
 import { PerceptionAgent } from '../constructs/perception-agent.ts';
+import { RemediationAgents } from '../constructs/remediation-agents.ts';
 import { WatchedService } from '../constructs/watched-service.ts';
 import type { HomeostatSettings } from './settings.ts';
 
@@ -18,6 +19,7 @@ export class HomeostatStack extends Stack {
   readonly database: KnowledgeDatabase;
   readonly perception: PerceptionAgent;
   readonly diagnosis: DiagnosisAgent;
+  readonly remediation: RemediationAgents;
   readonly watched: WatchedService[];
   readonly schemas: EventSchemas | undefined;
 
@@ -48,8 +50,20 @@ export class HomeostatStack extends Stack {
       settings: settings.diagnosis,
       logRetention: settings.logRetentionDays,
     });
+    this.remediation = new RemediationAgents(this, 'Remediation', {
+      bus: this.bus,
+      database: this.database,
+      settings: settings.remediation,
+      killSwitchParameterName: settings.killSwitchParameterName,
+      logRetention: settings.logRetentionDays,
+    });
+    const r = this.remediation;
     // Agents start only on a migrated schema.
-    this.database.trigger.executeBefore(this.perception.agent.function, this.diagnosis.agent.function);
+    this.database.trigger.executeBefore(
+      this.perception.agent.function,
+      this.diagnosis.agent.function,
+      ...[r.plan, r.act, r.verify, r.approve].map((a) => a.function),
+    );
 
     new CfnOutput(this, 'BusName', { value: this.bus.bus.eventBusName });
     new CfnOutput(this, 'PerceptionFunctionName', { value: this.perception.agent.function.functionName });
@@ -61,6 +75,12 @@ export class HomeostatStack extends Stack {
     new CfnOutput(this, 'DiagnosisDeadLetterQueueUrl', {
       value: this.diagnosis.agent.deadLetterQueue.queueUrl,
     });
+    new CfnOutput(this, 'PlanFunctionName', { value: r.plan.function.functionName });
+    new CfnOutput(this, 'ActFunctionName', { value: r.act.function.functionName });
+    new CfnOutput(this, 'VerifyFunctionName', { value: r.verify.function.functionName });
+    new CfnOutput(this, 'ApproveFunctionName', { value: r.approve.function.functionName });
+    new CfnOutput(this, 'ApprovalUrl', { value: r.approvalUrl.url });
+    new CfnOutput(this, 'KillSwitchParameterName', { value: r.killSwitch.parameterName });
     new CfnOutput(this, 'MigratorFunctionName', { value: this.database.migrator.function.functionName });
   }
 }

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Node } from 'constructs';
+import { parseRemediationConfig, type RemediationConfig } from '../../shared/config/remediation.ts';
 import type { WatchedServiceProps } from '../constructs/watched-service.ts';
 
 /** How incidents are diagnosed. Context `homeostat:diagnosis` (an object; every field optional). */
@@ -69,6 +70,10 @@ export interface HomeostatSettings {
    */
   readonly runbooksDir: string | undefined;
   readonly diagnosis: DiagnosisSettings;
+  /** How services are remediated. Context `homeostat:remediation` (an object; every field optional; see shared/config/remediation.ts). */
+  readonly remediation: RemediationConfig;
+  /** The kill-switch parameter. Context `homeostat:killSwitchParameter`. @default '/homeostat/kill-switch' */
+  readonly killSwitchParameterName: string;
 }
 
 export function readSettings(node: Node): HomeostatSettings {
@@ -99,6 +104,11 @@ export function readSettings(node: Node): HomeostatSettings {
         ? resolve(String(get('runbooksDir')))
         : undefined,
     diagnosis: diagnosisSettings(get('diagnosis')),
+    remediation: parseRemediationConfig(
+      typeof get('remediation') === 'string' ? JSON.parse(String(get('remediation'))) : get('remediation'),
+      'context homeostat:remediation',
+    ),
+    killSwitchParameterName: text('killSwitchParameter', '/homeostat/kill-switch'),
   };
 }
 
