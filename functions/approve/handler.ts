@@ -45,7 +45,7 @@ const cliRequest = z.object({
   decidedBy: z.string().check(z.minLength(1), z.maxLength(200)),
 });
 
-const escape = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 const page = (statusCode: number, title: string, body: string): UrlResponse => ({
   statusCode,
@@ -55,9 +55,9 @@ const page = (statusCode: number, title: string, body: string): UrlResponse => (
     'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
     'referrer-policy': 'no-referrer',
   },
-  body: `<!doctype html><html><head><meta charset="utf-8"><title>${escape(title)}</title>
+  body: `<!doctype html><html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
 <style>body{font:16px system-ui;max-width:40rem;margin:3rem auto}pre{background:#f4f4f4;padding:1rem}</style></head>
-<body><h1>${escape(title)}</h1>${body}</body></html>`,
+<body><h1>${escapeHtml(title)}</h1>${body}</body></html>`,
 });
 
 async function handleUrl(event: UrlEvent, deps: ApproveDeps): Promise<UrlResponse> {
@@ -75,15 +75,15 @@ async function handleUrl(event: UrlEvent, deps: ApproveDeps): Promise<UrlRespons
     return page(400, 'Not an approval link', '<p>The link is missing its token or decision.</p>');
   if (method === 'GET') {
     const found = await findRequest({ token, decision, decidedBy: 'preview' }, deps);
-    if (!found.ok) return page(410, 'This approval cannot be used', `<p>${escape(found.reason)}.</p>`);
+    if (!found.ok) return page(410, 'This approval cannot be used', `<p>${escapeHtml(found.reason)}.</p>`);
     const { step, approval } = found;
     return page(
       200,
       `${decision === 'approve' ? 'Approve' : 'Reject'} ${step.action}?`,
-      `<p>Incident <code>${escape(step.incidentId)}</code> on <code>${escape(`${step.service.cluster}/${step.service.service}`)}</code>, step ${step.step}.</p>
-<pre>${escape(JSON.stringify(step.parameters, null, 2))}</pre>
-<p>Valid until ${escape(approval.expiresAt.toISOString())}.</p>
-<form method="post"><input type="hidden" name="token" value="${escape(token)}"><input type="hidden" name="decision" value="${decision}">
+      `<p>Incident <code>${escapeHtml(step.incidentId)}</code> on <code>${escapeHtml(`${step.service.cluster}/${step.service.service}`)}</code>, step ${step.step}.</p>
+<pre>${escapeHtml(JSON.stringify(step.parameters, null, 2))}</pre>
+<p>Valid until ${escapeHtml(approval.expiresAt.toISOString())}.</p>
+<form method="post"><input type="hidden" name="token" value="${escapeHtml(token)}"><input type="hidden" name="decision" value="${decision}">
 <label>Your name <input name="by" required maxlength="200"></label> <button type="submit">${decision === 'approve' ? 'Approve' : 'Reject'}</button></form>`,
     );
   }
@@ -93,11 +93,11 @@ async function handleUrl(event: UrlEvent, deps: ApproveDeps): Promise<UrlRespons
   const result = await decideApproval({ token, decision, decidedBy }, deps);
   logger.info('approval decided through a link', { result });
   return result.outcome === 'refused'
-    ? page(409, 'Not done', `<p>${escape(result.reason)}.</p>`)
+    ? page(409, 'Not done', `<p>${escapeHtml(result.reason)}.</p>`)
     : page(
         200,
         result.outcome === 'approved' ? 'Approved' : 'Rejected',
-        `<p>${escape(result.action)} on step ${result.step} was ${result.outcome}. You can close this page.</p>`,
+        `<p>${escapeHtml(result.action)} on step ${result.step} was ${result.outcome}. You can close this page.</p>`,
       );
 }
 
