@@ -8,7 +8,7 @@ import { HomeostatStack } from './lib/homeostat-stack.ts';
 import { readSettings } from './lib/settings.ts';
 import { AwsSolutionsChecks } from './nag.ts';
 
-type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
+type Statement = { Action: string | string[]; Resource: unknown; Effect: string; Condition?: unknown };
 
 const concreteEnv = { account: '111122223333', region: 'eu-west-1' };
 
