@@ -92,6 +92,14 @@ function run(
   });
 }
 
+/** Remediation settings of the local stack (shared/config/remediation.ts); the rest are the defaults. */
+export const localRemediationSettings = {
+  settleSeconds: 1,
+  recheckSeconds: 1,
+  maxChecks: 1,
+  minSteadyMinutes: 1,
+};
+
 /** `cdklocal bootstrap` + `cdklocal deploy --all` into the emulator, wired to the local database. */
 export async function deployLocal(options: LocalDeployOptions): Promise<void> {
   const log = options.log ?? (() => {});
@@ -111,6 +119,9 @@ export async function deployLocal(options: LocalDeployOptions): Promise<void> {
     // Offline: no Bedrock locally (HOMEOSTAT_EMBEDDING_MODEL picks Titan against a real account).
     `homeostat:embeddingModel=${process.env.HOMEOSTAT_EMBEDDING_MODEL ?? 'homeostat-hash-v1'}`,
     `homeostat:watchedServices=${JSON.stringify(options.watchedServices ?? [])}`,
+    // The emulator's scheduler fires every 10 s and nothing settles for real: verify after a
+    // moment, once (the scenario runner plays the world's answer at once).
+    `homeostat:remediation=${JSON.stringify(localRemediationSettings)}`,
   ].flatMap((c) => ['-c', c]);
   log('cdklocal bootstrap');
   await run(cdklocal, ['bootstrap', '--quiet', ...context], env, log);

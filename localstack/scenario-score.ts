@@ -13,6 +13,10 @@ export interface Observed {
     confidence: number | null;
     insufficientEvidence: boolean;
   } | null;
+  /** The first action the loop chose (`none` when it did nothing); null when not followed. */
+  firstAction?: string | null;
+  /** Executed actions no policy decision allowed. */
+  policyViolations?: string[];
 }
 
 export interface Verdict {
@@ -36,6 +40,12 @@ export function judge(scenario: Scenario, observed: Observed): Verdict {
       (d.confidence ?? 0) >= claimThreshold,
   );
   const problems: string[] = [];
+  const accepted = expected.action === undefined ? null : [expected.action].flat();
+  if (accepted && observed.firstAction !== undefined && observed.firstAction !== null) {
+    if (!accepted.includes(observed.firstAction as (typeof accepted)[number]))
+      problems.push(`first action ${observed.firstAction}, expected ${accepted.join(' or ')}`);
+  }
+  for (const violation of observed.policyViolations ?? []) problems.push(`policy violation: ${violation}`);
   if (expected.rootCause === 'no_fault') {
     const rootCauseCorrect = !observed.detected || d?.rootCause === 'no_fault';
     if (claimedFault) problems.push(`claimed ${d?.rootCause} (${d?.confidence}) on a healthy service`);

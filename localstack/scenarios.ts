@@ -26,6 +26,12 @@ import {
   waitFor,
 } from './harness.ts';
 import { loadScenario, type Scenario, ScenarioFileError, scenarioFiles } from './scenario-format.ts';
+import {
+  followRemediation,
+  type RemediationObserved,
+  remediationWorld,
+  settleAlarms,
+} from './scenario-remediation.ts';
 import { judge } from './scenario-score.ts';
 import {
   scenarioEvents,
@@ -48,6 +54,9 @@ export interface ScenarioResult {
   detected: boolean;
   incidentId: string | null;
   expectedRootCause: string;
+  /** `expect.action` as a list (any of them is right); null when the scenario does not say. */
+  expectedAction: string[] | null;
+  firstActionCorrect: boolean;
   rootCause: string | null;
   rootCauseCorrect: boolean;
   confidence: number | null;
@@ -55,10 +64,18 @@ export interface ScenarioResult {
   component: string | null;
   insufficientEvidence: boolean;
   recommendedActions: string[];
-  /** The first action the loop took (remediation is not built yet: always null). */
+  /** The first action the loop chose (`none`: it did nothing; `escalate`: straight to humans). */
   firstAction: string | null;
+  /** Every step, in order. */
+  actions: RemediationObserved['actions'];
   resolved: boolean;
   undoUsed: boolean;
+  finalState: string | null;
+  policyViolations: string[];
+  /** First signal recorded → the first action executed. */
+  timeToActionMs: number | null;
+  /** First signal recorded → resolved. */
+  timeToResolveMs: number | null;
   provider: string | null;
   steps: number;
   tokens: { input: number; output: number };
@@ -103,11 +120,12 @@ interface RunContext {
   pool: Pool;
   registry: PostgresPerceptionStore;
   timeoutMs: number;
+  approveFunctionName: string;
 }
 
 async function runScenario(file: string, scenario: Scenario, names: WorldNames, ctx: RunContext) {
   const { pool } = ctx;
-  await seedEcs(ctx.config, scenario, names);
+  const arns = await seedEcs(ctx.config, scenario, names);
   await ctx.registry.registerService({
     cluster: names.cluster,
     service: names.service,
@@ -115,11 +133,13 @@ async function runScenario(file: string, scenario: Scenario, names: WorldNames, 
     allowedActions: [],
     minTasks: 1,
     maxTasks: 10,
+    ...(await remediationWorld(ctx.config, pool, names, arns)),
   });
   try {
     const t0 = new Date();
     await writeMetrics(ctx.config, scenario, names, t0);
     await writeLogs(ctx.config, scenario, names, t0);
+    await settleAlarms(ctx.config, scenario, names);
     const events = scenarioEvents(scenario, names, t0);
     const putAt = Date.now();
     const ids = await putEvents(ctx.config, events);
@@ -164,7 +184,15 @@ async function runScenario(file: string, scenario: Scenario, names: WorldNames, 
           }
         : null,
     };
-    const verdict = judge(scenario, observed);
+    const remediation =
+      incident && diagnosis
+        ? await followRemediation(incident.id, new Date(incident.detected_at), scenario, names, ctx)
+        : null;
+    const verdict = judge(scenario, {
+      ...observed,
+      firstAction: remediation?.firstAction ?? 'none',
+      policyViolations: remediation?.policyViolations ?? [],
+    });
     const detectedAt = incident?.detected_at ? new Date(incident.detected_at).getTime() : null;
     const result: ScenarioResult = {
       name: scenario.name,
@@ -174,6 +202,10 @@ async function runScenario(file: string, scenario: Scenario, names: WorldNames, 
       detected: observed.detected,
       incidentId: incident?.id ?? null,
       expectedRootCause: scenario.expect.rootCause,
+      expectedAction: scenario.expect.action === undefined ? null : [scenario.expect.action].flat(),
+      firstActionCorrect:
+        scenario.expect.action === undefined ||
+        ([scenario.expect.action].flat() as string[]).includes(remediation?.firstAction ?? 'none'),
       rootCause: observed.diagnosis?.rootCause ?? (incident ? null : 'no_fault'),
       rootCauseCorrect: verdict.rootCauseCorrect,
       confidence: observed.diagnosis?.confidence ?? null,
@@ -181,9 +213,14 @@ async function runScenario(file: string, scenario: Scenario, names: WorldNames, 
       component: observed.diagnosis?.component ?? null,
       insufficientEvidence: observed.diagnosis?.insufficientEvidence ?? false,
       recommendedActions: diagnosis?.recommended_actions ?? [],
-      firstAction: null,
-      resolved: false,
-      undoUsed: false,
+      firstAction: remediation?.firstAction ?? 'none',
+      actions: remediation?.actions ?? [],
+      resolved: remediation?.resolved ?? false,
+      undoUsed: remediation?.undoUsed ?? false,
+      finalState: remediation?.finalState ?? null,
+      policyViolations: remediation?.policyViolations ?? [],
+      timeToActionMs: remediation?.timeToActionMs ?? null,
+      timeToResolveMs: remediation?.timeToResolveMs ?? null,
       provider: diagnosis?.provider ?? null,
       steps: diagnosis?.steps ?? 0,
       tokens: { input: diagnosis?.input_tokens ?? 0, output: diagnosis?.output_tokens ?? 0 },
@@ -206,7 +243,14 @@ function printResult(r: ScenarioResult) {
     ? `${r.rootCause}${r.confidence === null ? '' : ` (${r.confidence.toFixed(2)})`}`
     : '—';
   console.log(
-    `${r.passed ? '✓' : '✗'} ${r.name.padEnd(34)} detected ${r.detected ? 'yes' : 'no '}  root cause ${cause.padEnd(30)} expected ${r.expectedRootCause.padEnd(21)} component ${(r.component ?? '—').padEnd(10)} first action ${r.firstAction ?? '—'}  resolved ${r.resolved ? 'yes' : 'no'}  steps ${r.steps}  tokens ${r.tokens.input + r.tokens.output}  diagnosis ${seconds(r.timeToDiagnosisMs)}`,
+    `${r.passed ? '✓' : '✗'} ${r.name.padEnd(34)} detected ${r.detected ? 'yes' : 'no '}  root cause ${cause.padEnd(30)} expected ${r.expectedRootCause.padEnd(21)} component ${(r.component ?? '—').padEnd(10)} first action ${(r.firstAction ?? '—').padEnd(26)} ${
+      r.actions.length > 1
+        ? `then ${r.actions
+            .slice(1)
+            .map((a) => a.action)
+            .join(', ')}  `
+        : ''
+    }resolved ${r.resolved ? 'yes' : 'no '}  undo ${r.undoUsed ? 'yes' : 'no '}  steps ${r.steps}  tokens ${r.tokens.input + r.tokens.output}  diagnosis ${seconds(r.timeToDiagnosisMs)}`,
   );
   for (const problem of r.problems) console.log(`    ${problem}`);
 }
@@ -224,6 +268,18 @@ function summary(results: ScenarioResult[]) {
   );
   console.log(
     `time to detect p50 ${seconds(percentile(detect, 50))}, p95 ${seconds(percentile(detect, 95))}; time to diagnosis p50 ${seconds(percentile(times, 50))}, p95 ${seconds(percentile(times, 95))}; tokens ${results.reduce((n, r) => n + r.tokens.input + r.tokens.output, 0)}, max steps ${Math.max(0, ...results.map((r) => r.steps))}`,
+  );
+  const withAction = results.filter((r) => r.expectedAction !== null);
+  const actionCorrect = withAction.filter((r) => r.firstActionCorrect).length;
+  const acting = new Set(['none', 'escalate']);
+  const controlActions = controls.filter((r) => r.actions.some((a) => !acting.has(a.action))).length;
+  const toAction = results.flatMap((r) => (r.timeToActionMs === null ? [] : [r.timeToActionMs]));
+  const toResolve = results.flatMap((r) => (r.timeToResolveMs === null ? [] : [r.timeToResolveMs]));
+  console.log(
+    `first action correct: ${actionCorrect}/${withAction.length} (${pct(actionCorrect, withAction.length)}); actions on controls: ${controlActions}; policy violations: ${results.reduce((n, r) => n + r.policyViolations.length, 0)}; resolved ${results.filter((r) => r.resolved).length}; undo used ${results.filter((r) => r.undoUsed).length}`,
+  );
+  console.log(
+    `time to action p50 ${seconds(percentile(toAction, 50))}, p95 ${seconds(percentile(toAction, 95))}; time to resolve p50 ${seconds(percentile(toResolve, 50))}, p95 ${seconds(percentile(toResolve, 95))}`,
   );
   const passed = results.filter((r) => r.passed).length;
   console.log(`${passed} passed, ${results.length - passed} failed`);
@@ -249,18 +305,20 @@ async function main(): Promise<number> {
   const database = await ensureLocalDatabase(log);
   const pool = createPool({ url: database.url, wsProxy: database.wsProxy });
   try {
-    const outputs = await stackOutputs(emulator.endpoint, 'Homeostat').catch(
+    let outputs = await stackOutputs(emulator.endpoint, 'Homeostat').catch(
       () => ({}) as Record<string, string>,
     );
-    if (values.deploy || !outputs.DiagnosisFunctionName) {
+    if (values.deploy || !outputs.ApproveFunctionName) {
       console.log('deploying the stack into the emulator (cdklocal) …');
       await deployLocal({ endpoint: emulator.endpoint, database, log });
+      outputs = await stackOutputs(emulator.endpoint, 'Homeostat');
     }
     const ctx: RunContext = {
       config: localClientConfig(emulator.endpoint),
       pool,
       registry: new PostgresPerceptionStore(pool),
       timeoutMs: Number(values['timeout-seconds']) * 1000,
+      approveFunctionName: outputs.ApproveFunctionName ?? '',
     };
     console.log(`running ${scenarios.length} scenarios\n`);
     const runId = randomUUID().slice(0, 6);

@@ -24,6 +24,7 @@ import type {
   WatchedServiceRecord,
 } from '../domain/ports.ts';
 import type { RetryOptions } from '../domain/retry.ts';
+import { withRetry } from '../domain/retry.ts';
 import type { ServiceRef } from '../domain/signal.ts';
 import type { Envelope } from '../events/envelope.ts';
 import { isTransientDatabaseError, type Pool, type PoolClient, withTransaction } from './database.ts';
@@ -88,11 +89,16 @@ export class PostgresPerceptionStore implements PerceptionStore {
   }
 
   private async readWatchedService(ref: ServiceRef): Promise<WatchedServiceRecord | null> {
-    const { rows } = await this.pool.query(
-      `SELECT cluster, service, alarm_prefixes, allowed_actions, min_tasks, max_tasks, autonomy, fallback,
+    // A read: safe to run again when an idle pooled connection turned out dead.
+    const { rows } = await withRetry(
+      () =>
+        this.pool.query(
+          `SELECT cluster, service, alarm_prefixes, allowed_actions, min_tasks, max_tasks, autonomy, fallback,
               maintenance_tasks, secrets
          FROM watched_services WHERE cluster = $1 AND service = $2`,
-      [ref.cluster, ref.service],
+          [ref.cluster, ref.service],
+        ),
+      { attempts: 4, baseDelayMs: 50, retryable: isTransientDatabaseError },
     );
     const row = rows[0];
     if (!row) return null;

@@ -20,7 +20,9 @@ import {
 
 export { idempotencyKey };
 
-import { type Pool, type PoolClient, withTransaction } from './database.ts';
+import type { QueryResult, QueryResultRow } from '@neondatabase/serverless';
+import { withRetry } from '../domain/retry.ts';
+import { isTransientDatabaseError, type Pool, type PoolClient, withTransaction } from './database.ts';
 import { type IncidentRow, toRecord, writeOutbox, writeTimeline } from './incident-rows.ts';
 
 interface StepRow {
@@ -64,6 +66,12 @@ const toStep = (r: StepRow): RemediationStep => ({
   detail: r.detail,
 });
 
+/** A connection inside a transaction, or the store's retrying statement runner. */
+interface Queryable {
+  // biome-ignore lint/suspicious/noExplicitAny: rows are untyped unless a row type is given, as with pg itself.
+  query<R extends QueryResultRow = any>(text: string, params?: unknown[]): Promise<QueryResult<R>>;
+}
+
 /** A guard of a change did not hold: another delivery got there first. */
 class Duplicate extends Error {}
 
@@ -91,16 +99,28 @@ const ineffective: StepStatus[] = ['no_effect', 'worse'];
 export class PostgresRemediationStore implements RemediationStore {
   constructor(private readonly pool: Pool) {}
 
+  /**
+   * One statement, retried when the connection broke (an idle pooled connection
+   * the server or a proxy closed): every statement outside `commit` is a read or
+   * an idempotent write, so running it again is safe.
+   */
+  private readonly db: Queryable = {
+    query: (text, params) =>
+      withRetry(() => this.db.query(text, params), {
+        attempts: 4,
+        baseDelayMs: 50,
+        retryable: isTransientDatabaseError,
+      }),
+  };
+
   async incident(incidentId: string): Promise<IncidentRecord | null> {
-    const { rows } = await this.pool.query<IncidentRow>('SELECT * FROM incidents WHERE id = $1', [
-      incidentId,
-    ]);
+    const { rows } = await this.db.query<IncidentRow>('SELECT * FROM incidents WHERE id = $1', [incidentId]);
     return rows[0] ? toRecord(rows[0]) : null;
   }
 
   /** The incident's accepted diagnosis, as the planner reads it. */
   async diagnosis(incidentId: string): Promise<DiagnosisProposal | null> {
-    const { rows } = await this.pool.query(
+    const { rows } = await this.db.query(
       'SELECT hypotheses, recommended_actions, insufficient_evidence FROM diagnoses WHERE incident_id = $1',
       [incidentId],
     );
@@ -115,7 +135,7 @@ export class PostgresRemediationStore implements RemediationStore {
   }
 
   async steps(incidentId: string): Promise<RemediationStep[]> {
-    const { rows } = await this.pool.query<StepRow>(
+    const { rows } = await this.db.query<StepRow>(
       'SELECT * FROM remediation_steps WHERE incident_id = $1 ORDER BY step',
       [incidentId],
     );
@@ -230,7 +250,7 @@ export class PostgresRemediationStore implements RemediationStore {
 
   /** Events a handled event produced that are not published yet (an earlier attempt stopped short). */
   async pending(causationId: string): Promise<Envelope[]> {
-    const { rows } = await this.pool.query(
+    const { rows } = await this.db.query(
       'SELECT envelope FROM outbox WHERE causation_id = $1 AND published_at IS NULL ORDER BY seq',
       [causationId],
     );
@@ -239,7 +259,7 @@ export class PostgresRemediationStore implements RemediationStore {
 
   async markPublished(envelopeIds: string[]): Promise<void> {
     if (envelopeIds.length === 0) return;
-    await this.pool.query(
+    await this.db.query(
       'UPDATE outbox SET published_at = now() WHERE id = ANY($1) AND published_at IS NULL',
       [envelopeIds],
     );
@@ -247,7 +267,7 @@ export class PostgresRemediationStore implements RemediationStore {
 
   /** The open approval request of an incident (not decided, not expired), newest first. */
   async openApproval(incidentId: string, now: Date): Promise<ApprovalRequest | null> {
-    const { rows } = await this.pool.query(
+    const { rows } = await this.db.query(
       `SELECT nonce, incident_id, step, binding_hash, expires_at FROM approvals
         WHERE incident_id = $1 AND decision IS NULL AND expires_at > $2 ORDER BY created_at DESC LIMIT 1`,
       [incidentId, now.toISOString()],
@@ -256,7 +276,7 @@ export class PostgresRemediationStore implements RemediationStore {
   }
 
   async approval(nonce: string): Promise<ApprovalRequest | null> {
-    const { rows } = await this.pool.query(
+    const { rows } = await this.db.query(
       'SELECT nonce, incident_id, step, binding_hash, expires_at FROM approvals WHERE nonce = $1',
       [nonce],
     );
@@ -268,7 +288,7 @@ export class PostgresRemediationStore implements RemediationStore {
    * Returns null when taken, or the incident that holds it.
    */
   async acquireLease(ref: ServiceRef, incidentId: string, now: Date, ttlMs: number): Promise<string | null> {
-    const { rows } = await this.pool.query(
+    const { rows } = await this.db.query(
       `INSERT INTO remediation_leases (cluster, service, incident_id, acquired_at, expires_at)
        VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT (cluster, service) DO UPDATE
@@ -287,7 +307,7 @@ export class PostgresRemediationStore implements RemediationStore {
       ],
     );
     if (rows.length > 0) return null;
-    const held = await this.pool.query(
+    const held = await this.db.query(
       'SELECT incident_id FROM remediation_leases WHERE cluster = $1 AND service = $2',
       [ref.cluster, ref.service],
     );
@@ -295,7 +315,7 @@ export class PostgresRemediationStore implements RemediationStore {
   }
 
   async releaseLease(ref: ServiceRef, incidentId: string): Promise<void> {
-    await this.pool.query(
+    await this.db.query(
       'DELETE FROM remediation_leases WHERE cluster = $1 AND service = $2 AND incident_id = $3',
       [ref.cluster, ref.service, incidentId],
     );
@@ -303,13 +323,8 @@ export class PostgresRemediationStore implements RemediationStore {
 
   /** Records a step once; a second call with the same key returns the step as first recorded. */
   async recordStep(step: NewStep): Promise<{ created: boolean; step: RemediationStep }> {
-    const client = await this.pool.connect();
-    try {
-      const inserted = await this.insertStep(client, step);
-      if (inserted.rows[0]) return { created: true, step: toStep(inserted.rows[0]) };
-    } finally {
-      client.release();
-    }
+    const inserted = await this.insertStep(this.db, step);
+    if (inserted.rows[0]) return { created: true, step: toStep(inserted.rows[0]) };
     const key = idempotencyKey(step.incidentId, step.step);
     const existing = await this.step(key);
     if (!existing) throw new Error(`step ${key} vanished`);
@@ -317,7 +332,7 @@ export class PostgresRemediationStore implements RemediationStore {
   }
 
   async step(key: string): Promise<RemediationStep | null> {
-    const { rows } = await this.pool.query<StepRow>(
+    const { rows } = await this.db.query<StepRow>(
       'SELECT * FROM remediation_steps WHERE idempotency_key = $1',
       [key],
     );
@@ -329,15 +344,10 @@ export class PostgresRemediationStore implements RemediationStore {
    * it was not in one of `from` — another delivery got there first.
    */
   async moveStep(key: string, from: readonly StepStatus[], to: StepStatus, fields: StepFields = {}) {
-    const client = await this.pool.connect();
-    try {
-      return (await this.updateStep(client, key, from, to, fields)).rows.length > 0;
-    } finally {
-      client.release();
-    }
+    return (await this.updateStep(this.db, key, from, to, fields)).rows.length > 0;
   }
 
-  private insertStep(client: PoolClient, step: NewStep) {
+  private insertStep(client: Queryable, step: NewStep) {
     return client.query<StepRow>(
       `INSERT INTO remediation_steps (idempotency_key, incident_id, step, cluster, service, fingerprint, action,
                                       parameters, mode, status, policy_version, snapshot, detail)
@@ -362,7 +372,7 @@ export class PostgresRemediationStore implements RemediationStore {
   }
 
   private updateStep(
-    client: PoolClient,
+    client: Queryable,
     key: string,
     from: readonly StepStatus[],
     to: StepStatus,
@@ -394,7 +404,7 @@ export class PostgresRemediationStore implements RemediationStore {
 
   /** Actions executed on the service since `since` (dry runs excluded): the rate limit's input. */
   async recentActions(ref: ServiceRef, since: Date): Promise<{ action: CatalogAction; at: Date }[]> {
-    const { rows } = await this.pool.query(
+    const { rows } = await this.db.query(
       `SELECT action, executed_at FROM remediation_steps
         WHERE cluster = $1 AND service = $2 AND executed_at > $3 AND mode <> 'observe'
         ORDER BY executed_at DESC`,
@@ -405,7 +415,7 @@ export class PostgresRemediationStore implements RemediationStore {
 
   /** Remediations of this fingerprint that did not help: the circuit breaker's input. */
   async ineffectiveCount(fingerprint: string, since: Date): Promise<number> {
-    const { rows } = await this.pool.query(
+    const { rows } = await this.db.query(
       `SELECT count(*)::int AS n FROM remediation_steps
         WHERE fingerprint = $1 AND status = ANY ($2::text[]) AND updated_at > $3`,
       [fingerprint, ineffective, since.toISOString()],
@@ -420,7 +430,7 @@ export class PostgresRemediationStore implements RemediationStore {
     bindingHash: string;
     expiresAt: Date;
   }): Promise<void> {
-    await this.pool.query(
+    await this.db.query(
       `INSERT INTO approvals (nonce, incident_id, step, binding_hash, expires_at) VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT (nonce) DO NOTHING`,
       [input.nonce, input.incidentId, input.step, input.bindingHash, input.expiresAt.toISOString()],
@@ -437,7 +447,7 @@ export class PostgresRemediationStore implements RemediationStore {
     decidedBy: string,
     now: Date,
   ): Promise<boolean> {
-    const { rows } = await this.pool.query(
+    const { rows } = await this.db.query(
       `UPDATE approvals SET decision = $2, decided_by = $3, decided_at = $4
         WHERE nonce = $1 AND decision IS NULL AND expires_at > $4 RETURNING 1`,
       [nonce, decision, decidedBy, now.toISOString()],
@@ -447,7 +457,7 @@ export class PostgresRemediationStore implements RemediationStore {
 
   /** Notes that the service ran `taskDefinition` steadily at `at`. */
   async recordSteady(ref: ServiceRef, taskDefinition: string, at: Date): Promise<void> {
-    await this.pool.query(
+    await this.db.query(
       `INSERT INTO steady_revisions (cluster, service, task_definition, first_steady_at, last_steady_at)
        VALUES ($1, $2, $3, $4, $4)
        ON CONFLICT (cluster, service, task_definition)
@@ -458,7 +468,7 @@ export class PostgresRemediationStore implements RemediationStore {
 
   /** The latest revision other than `running` that stayed steady at least `minSteadyMs`. */
   async lastKnownGood(ref: ServiceRef, running: string | null, minSteadyMs: number): Promise<string | null> {
-    const { rows } = await this.pool.query(
+    const { rows } = await this.db.query(
       `SELECT task_definition FROM steady_revisions
         WHERE cluster = $1 AND service = $2 AND task_definition IS DISTINCT FROM $3
           AND last_steady_at - first_steady_at >= make_interval(secs => $4)
