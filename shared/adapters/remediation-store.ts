@@ -106,7 +106,7 @@ export class PostgresRemediationStore implements RemediationStore {
    */
   private readonly db: Queryable = {
     query: (text, params) =>
-      withRetry(() => this.db.query(text, params), {
+      withRetry(() => this.pool.query(text, params), {
         attempts: 4,
         baseDelayMs: 50,
         retryable: isTransientDatabaseError,
