@@ -47,7 +47,27 @@ export function createPool(settings: DatabaseSettings): Pool {
   });
   // An idle client that dies must not crash the process; the next query reconnects.
   pool.on('error', () => {});
+  retryDeadConnections(pool);
   return pool;
+}
+
+/**
+ * A single statement run on the pool (not inside a transaction) is run again
+ * when its connection turns out dead — typically an idle pooled connection the
+ * server or a proxy closed while the Lambda sandbox waited. Statements the
+ * stores run this way are reads or idempotent writes (`ON CONFLICT`, guarded
+ * updates); transactions retry as a whole in `withTransaction`.
+ */
+function retryDeadConnections(pool: Pool) {
+  const query = pool.query.bind(pool) as (...args: unknown[]) => Promise<unknown>;
+  (pool as unknown as { query: unknown }).query = (...args: unknown[]) =>
+    typeof args.at(-1) === 'function'
+      ? query(...args)
+      : withRetry(() => query(...args), {
+          attempts: 4,
+          baseDelayMs: 50,
+          retryable: isTransientDatabaseError,
+        });
 }
 
 const retryableSqlStates = new Set(['40001', '40P01', '53300', '57P01', '57P02', '57P03']);

@@ -24,7 +24,6 @@ import type {
   WatchedServiceRecord,
 } from '../domain/ports.ts';
 import type { RetryOptions } from '../domain/retry.ts';
-import { withRetry } from '../domain/retry.ts';
 import type { ServiceRef } from '../domain/signal.ts';
 import type { Envelope } from '../events/envelope.ts';
 import { isTransientDatabaseError, type Pool, type PoolClient, withTransaction } from './database.ts';
@@ -89,16 +88,11 @@ export class PostgresPerceptionStore implements PerceptionStore {
   }
 
   private async readWatchedService(ref: ServiceRef): Promise<WatchedServiceRecord | null> {
-    // A read: safe to run again when an idle pooled connection turned out dead.
-    const { rows } = await withRetry(
-      () =>
-        this.pool.query(
-          `SELECT cluster, service, alarm_prefixes, allowed_actions, min_tasks, max_tasks, autonomy, fallback,
+    const { rows } = await this.pool.query(
+      `SELECT cluster, service, alarm_prefixes, allowed_actions, min_tasks, max_tasks, autonomy, fallback,
               maintenance_tasks, secrets
          FROM watched_services WHERE cluster = $1 AND service = $2`,
-          [ref.cluster, ref.service],
-        ),
-      { attempts: 4, baseDelayMs: 50, retryable: isTransientDatabaseError },
+      [ref.cluster, ref.service],
     );
     const row = rows[0];
     if (!row) return null;

@@ -21,8 +21,7 @@ import {
 export { idempotencyKey };
 
 import type { QueryResult, QueryResultRow } from '@neondatabase/serverless';
-import { withRetry } from '../domain/retry.ts';
-import { isTransientDatabaseError, type Pool, type PoolClient, withTransaction } from './database.ts';
+import { type Pool, type PoolClient, withTransaction } from './database.ts';
 import { type IncidentRow, toRecord, writeOutbox, writeTimeline } from './incident-rows.ts';
 
 interface StepRow {
@@ -66,7 +65,7 @@ const toStep = (r: StepRow): RemediationStep => ({
   detail: r.detail,
 });
 
-/** A connection inside a transaction, or the store's retrying statement runner. */
+/** A connection inside a transaction, or the pool (single statements). */
 interface Queryable {
   // biome-ignore lint/suspicious/noExplicitAny: rows are untyped unless a row type is given, as with pg itself.
   query<R extends QueryResultRow = any>(text: string, params?: unknown[]): Promise<QueryResult<R>>;
@@ -99,28 +98,16 @@ const ineffective: StepStatus[] = ['no_effect', 'worse'];
 export class PostgresRemediationStore implements RemediationStore {
   constructor(private readonly pool: Pool) {}
 
-  /**
-   * One statement, retried when the connection broke (an idle pooled connection
-   * the server or a proxy closed): every statement outside `commit` is a read or
-   * an idempotent write, so running it again is safe.
-   */
-  private readonly db: Queryable = {
-    query: (text, params) =>
-      withRetry(() => this.pool.query(text, params), {
-        attempts: 4,
-        baseDelayMs: 50,
-        retryable: isTransientDatabaseError,
-      }),
-  };
-
   async incident(incidentId: string): Promise<IncidentRecord | null> {
-    const { rows } = await this.db.query<IncidentRow>('SELECT * FROM incidents WHERE id = $1', [incidentId]);
+    const { rows } = await this.pool.query<IncidentRow>('SELECT * FROM incidents WHERE id = $1', [
+      incidentId,
+    ]);
     return rows[0] ? toRecord(rows[0]) : null;
   }
 
   /** The incident's accepted diagnosis, as the planner reads it. */
   async diagnosis(incidentId: string): Promise<DiagnosisProposal | null> {
-    const { rows } = await this.db.query(
+    const { rows } = await this.pool.query(
       'SELECT hypotheses, recommended_actions, insufficient_evidence FROM diagnoses WHERE incident_id = $1',
       [incidentId],
     );
@@ -135,7 +122,7 @@ export class PostgresRemediationStore implements RemediationStore {
   }
 
   async steps(incidentId: string): Promise<RemediationStep[]> {
-    const { rows } = await this.db.query<StepRow>(
+    const { rows } = await this.pool.query<StepRow>(
       'SELECT * FROM remediation_steps WHERE incident_id = $1 ORDER BY step',
       [incidentId],
     );
@@ -250,7 +237,7 @@ export class PostgresRemediationStore implements RemediationStore {
 
   /** Events a handled event produced that are not published yet (an earlier attempt stopped short). */
   async pending(causationId: string): Promise<Envelope[]> {
-    const { rows } = await this.db.query(
+    const { rows } = await this.pool.query(
       'SELECT envelope FROM outbox WHERE causation_id = $1 AND published_at IS NULL ORDER BY seq',
       [causationId],
     );
@@ -259,7 +246,7 @@ export class PostgresRemediationStore implements RemediationStore {
 
   async markPublished(envelopeIds: string[]): Promise<void> {
     if (envelopeIds.length === 0) return;
-    await this.db.query(
+    await this.pool.query(
       'UPDATE outbox SET published_at = now() WHERE id = ANY($1) AND published_at IS NULL',
       [envelopeIds],
     );
@@ -267,7 +254,7 @@ export class PostgresRemediationStore implements RemediationStore {
 
   /** The open approval request of an incident (not decided, not expired), newest first. */
   async openApproval(incidentId: string, now: Date): Promise<ApprovalRequest | null> {
-    const { rows } = await this.db.query(
+    const { rows } = await this.pool.query(
       `SELECT nonce, incident_id, step, binding_hash, expires_at FROM approvals
         WHERE incident_id = $1 AND decision IS NULL AND expires_at > $2 ORDER BY created_at DESC LIMIT 1`,
       [incidentId, now.toISOString()],
@@ -276,7 +263,7 @@ export class PostgresRemediationStore implements RemediationStore {
   }
 
   async approval(nonce: string): Promise<ApprovalRequest | null> {
-    const { rows } = await this.db.query(
+    const { rows } = await this.pool.query(
       'SELECT nonce, incident_id, step, binding_hash, expires_at FROM approvals WHERE nonce = $1',
       [nonce],
     );
@@ -288,7 +275,7 @@ export class PostgresRemediationStore implements RemediationStore {
    * Returns null when taken, or the incident that holds it.
    */
   async acquireLease(ref: ServiceRef, incidentId: string, now: Date, ttlMs: number): Promise<string | null> {
-    const { rows } = await this.db.query(
+    const { rows } = await this.pool.query(
       `INSERT INTO remediation_leases (cluster, service, incident_id, acquired_at, expires_at)
        VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT (cluster, service) DO UPDATE
@@ -307,7 +294,7 @@ export class PostgresRemediationStore implements RemediationStore {
       ],
     );
     if (rows.length > 0) return null;
-    const held = await this.db.query(
+    const held = await this.pool.query(
       'SELECT incident_id FROM remediation_leases WHERE cluster = $1 AND service = $2',
       [ref.cluster, ref.service],
     );
@@ -315,7 +302,7 @@ export class PostgresRemediationStore implements RemediationStore {
   }
 
   async releaseLease(ref: ServiceRef, incidentId: string): Promise<void> {
-    await this.db.query(
+    await this.pool.query(
       'DELETE FROM remediation_leases WHERE cluster = $1 AND service = $2 AND incident_id = $3',
       [ref.cluster, ref.service, incidentId],
     );
@@ -323,7 +310,7 @@ export class PostgresRemediationStore implements RemediationStore {
 
   /** Records a step once; a second call with the same key returns the step as first recorded. */
   async recordStep(step: NewStep): Promise<{ created: boolean; step: RemediationStep }> {
-    const inserted = await this.insertStep(this.db, step);
+    const inserted = await this.insertStep(this.pool, step);
     if (inserted.rows[0]) return { created: true, step: toStep(inserted.rows[0]) };
     const key = idempotencyKey(step.incidentId, step.step);
     const existing = await this.step(key);
@@ -332,7 +319,7 @@ export class PostgresRemediationStore implements RemediationStore {
   }
 
   async step(key: string): Promise<RemediationStep | null> {
-    const { rows } = await this.db.query<StepRow>(
+    const { rows } = await this.pool.query<StepRow>(
       'SELECT * FROM remediation_steps WHERE idempotency_key = $1',
       [key],
     );
@@ -344,7 +331,7 @@ export class PostgresRemediationStore implements RemediationStore {
    * it was not in one of `from` — another delivery got there first.
    */
   async moveStep(key: string, from: readonly StepStatus[], to: StepStatus, fields: StepFields = {}) {
-    return (await this.updateStep(this.db, key, from, to, fields)).rows.length > 0;
+    return (await this.updateStep(this.pool, key, from, to, fields)).rows.length > 0;
   }
 
   private insertStep(client: Queryable, step: NewStep) {
@@ -404,7 +391,7 @@ export class PostgresRemediationStore implements RemediationStore {
 
   /** Actions executed on the service since `since` (dry runs excluded): the rate limit's input. */
   async recentActions(ref: ServiceRef, since: Date): Promise<{ action: CatalogAction; at: Date }[]> {
-    const { rows } = await this.db.query(
+    const { rows } = await this.pool.query(
       `SELECT action, executed_at FROM remediation_steps
         WHERE cluster = $1 AND service = $2 AND executed_at > $3 AND mode <> 'observe'
         ORDER BY executed_at DESC`,
@@ -415,7 +402,7 @@ export class PostgresRemediationStore implements RemediationStore {
 
   /** Remediations of this fingerprint that did not help: the circuit breaker's input. */
   async ineffectiveCount(fingerprint: string, since: Date): Promise<number> {
-    const { rows } = await this.db.query(
+    const { rows } = await this.pool.query(
       `SELECT count(*)::int AS n FROM remediation_steps
         WHERE fingerprint = $1 AND status = ANY ($2::text[]) AND updated_at > $3`,
       [fingerprint, ineffective, since.toISOString()],
@@ -430,7 +417,7 @@ export class PostgresRemediationStore implements RemediationStore {
     bindingHash: string;
     expiresAt: Date;
   }): Promise<void> {
-    await this.db.query(
+    await this.pool.query(
       `INSERT INTO approvals (nonce, incident_id, step, binding_hash, expires_at) VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT (nonce) DO NOTHING`,
       [input.nonce, input.incidentId, input.step, input.bindingHash, input.expiresAt.toISOString()],
@@ -447,7 +434,7 @@ export class PostgresRemediationStore implements RemediationStore {
     decidedBy: string,
     now: Date,
   ): Promise<boolean> {
-    const { rows } = await this.db.query(
+    const { rows } = await this.pool.query(
       `UPDATE approvals SET decision = $2, decided_by = $3, decided_at = $4
         WHERE nonce = $1 AND decision IS NULL AND expires_at > $4 RETURNING 1`,
       [nonce, decision, decidedBy, now.toISOString()],
@@ -457,7 +444,7 @@ export class PostgresRemediationStore implements RemediationStore {
 
   /** Notes that the service ran `taskDefinition` steadily at `at`. */
   async recordSteady(ref: ServiceRef, taskDefinition: string, at: Date): Promise<void> {
-    await this.db.query(
+    await this.pool.query(
       `INSERT INTO steady_revisions (cluster, service, task_definition, first_steady_at, last_steady_at)
        VALUES ($1, $2, $3, $4, $4)
        ON CONFLICT (cluster, service, task_definition)
@@ -468,7 +455,7 @@ export class PostgresRemediationStore implements RemediationStore {
 
   /** The latest revision other than `running` that stayed steady at least `minSteadyMs`. */
   async lastKnownGood(ref: ServiceRef, running: string | null, minSteadyMs: number): Promise<string | null> {
-    const { rows } = await this.db.query(
+    const { rows } = await this.pool.query(
       `SELECT task_definition FROM steady_revisions
         WHERE cluster = $1 AND service = $2 AND task_definition IS DISTINCT FROM $3
           AND last_steady_at - first_steady_at >= make_interval(secs => $4)
