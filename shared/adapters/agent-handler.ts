@@ -3,16 +3,19 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { InvalidEventError } from '../domain/errors.ts';
+import { DependencyUnavailableError, InvalidEventError } from '../domain/errors.ts';
 import type { DeadLetterSink } from '../domain/ports.ts';
+import { withRetry } from '../domain/retry.ts';
 import type { Logger } from '../observability/logger.ts';
+import { isTransientDatabaseError } from './database.ts';
 
 export type Rejected = { outcome: 'rejected'; reason: string };
 
 /**
  * The handler every bus agent shares: structured logs keyed by the incident,
  * metrics flushed, a malformed event dead-lettered with the reason and
- * acknowledged (retrying cannot fix it), any other failure thrown so Lambda
+ * acknowledged (retrying cannot fix it), a broken database connection run
+ * again at once, any other failure thrown so Lambda
  * retries and then keeps the event in the agent's DLQ.
  */
 export function busAgentHandler<D extends { deadLetters: DeadLetterSink }, R extends object>(options: {
@@ -32,7 +35,14 @@ export function busAgentHandler<D extends { deadLetters: DeadLetterSink }, R ext
       const incidentId = (event as { detail?: { incidentId?: unknown } } | null)?.detail?.incidentId;
       if (typeof incidentId === 'string') logger.appendKeys({ correlationId: incidentId });
       try {
-        const result = await options.run(event, resolved);
+        // Every agent's use-case is idempotent (guards in the store), so a run the database broke
+        // off is run again here — sooner than Lambda's own retry, which comes a minute later.
+        const result = await withRetry(() => options.run(event, resolved), {
+          attempts: 3,
+          baseDelayMs: 200,
+          retryable: (e) => e instanceof DependencyUnavailableError || isTransientDatabaseError(e),
+          onRetry: (error, attempt) => logger.warn('database unavailable; running again', { attempt, error }),
+        });
         logger.info(options.message, { result: result as Record<string, unknown> });
         const outcome = (result as { outcome?: unknown }).outcome;
         if (typeof outcome === 'string') metrics.addMetric(`Outcome_${outcome}`, 'Count', 1);
