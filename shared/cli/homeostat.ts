@@ -1,8 +1,9 @@
 /**
  * The operator CLI: `npx homeostat <command>`. Commands grow with the loop;
- * today: explain-event and knowledge.
+ * today: explain-event, knowledge, approve and reject.
  */
 import { readFile } from 'node:fs/promises';
+import { approvalCommand, approvalUsage, awsApprovalDeps } from './approve.ts';
 import { explainEvent } from './explain-event.ts';
 import { knowledgeUsage } from './knowledge.ts';
 
@@ -11,8 +12,9 @@ const usage = `usage: homeostat <command>
 commands:
   explain-event <file|->  [--json]   how Homeostat interprets one raw EventBridge event
                                      (DATABASE_URL set: also whether the service is watched)
-${knowledgeUsage}
-The knowledge commands need the database: DATABASE_URL (+ DATABASE_WS_PROXY for the local
+${knowledgeUsage}${approvalUsage}
+The approval commands use the usual AWS profile/region variables (AWS_ENDPOINT_URL for the
+local stack). The knowledge commands need the database: DATABASE_URL (+ DATABASE_WS_PROXY for the local
 stack, as printed by npm run local:up) or DATABASE_URL_SECRET_ID with AWS credentials.
 HOMEOSTAT_EMBEDDING_MODEL picks the embedding model (default homeostat-hash-v1, offline).
 `;
@@ -102,6 +104,17 @@ export async function main(argv: string[]): Promise<number> {
   if (command === 'knowledge') {
     try {
       const out = await runKnowledge(rest);
+      process.stdout.write(out.stdout);
+      process.stderr.write(out.stderr);
+      return out.exitCode;
+    } catch (error) {
+      process.stderr.write(`${(error as Error).name}: ${(error as Error).message}\n`);
+      return 1;
+    }
+  }
+  if (command === 'approve' || command === 'reject') {
+    try {
+      const out = await approvalCommand(command, rest, await awsApprovalDeps());
       process.stdout.write(out.stdout);
       process.stderr.write(out.stderr);
       return out.exitCode;
