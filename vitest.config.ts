@@ -19,7 +19,7 @@ export default defineConfig({
           name: 'unit',
           include: ['**/*.test.ts'],
           exclude: [...ignored, integ, e2e],
-          testTimeout: 20_000,
+          testTimeout: 60_000, // CDK synth tests bundle every agent
           sequence: { groupOrder: 0 },
         },
       },

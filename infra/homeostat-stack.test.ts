@@ -43,9 +43,10 @@ const actionsOf = (statements: Statement[]) =>
 describe('HomeostatStack', () => {
   let template: Template;
   let stack: HomeostatStack;
+  // Bundling seven agents on a cold machine (a fresh CI clone, tests running alongside) takes a while.
   beforeAll(() => {
     ({ template, stack } = synth());
-  });
+  }, 180_000);
 
   it('creates the homeostat bus with an archive for replay', () => {
     template.hasResourceProperties('AWS::Events::EventBus', { Name: 'homeostat' });
