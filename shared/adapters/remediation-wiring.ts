@@ -15,7 +15,7 @@ import { type RemediationSettings, remediationSettingsFromEnv } from '../config/
 import { minSecretBytes } from '../domain/approval.ts';
 import { ConfigurationError } from '../domain/errors.ts';
 import type { PlanningKnowledge } from '../domain/planner.ts';
-import { type Clock, systemClock } from '../domain/ports.ts';
+import { type Clock, type EventPublisher, systemClock } from '../domain/ports.ts';
 import type { RootCause } from '../domain/taxonomy.ts';
 import { clientDefaults, lazyAsync } from './aws-clients.ts';
 import { createCloudWatchMetricsClient } from './cloudwatch.ts';
@@ -83,8 +83,6 @@ export interface RemediationWiring {
     knowledge(problem: { rootCause: RootCause; fingerprint: string }): Promise<PlanningKnowledge>;
   }>;
 }
-
-type EventPublisher = EventBridgePublisher;
 
 export function remediationWiring(): RemediationWiring {
   const env = loadEnv(remediationEnvSchema);

@@ -80,27 +80,34 @@ export function parametersToSnapshot(action: CatalogAction, parameters: ActionPa
 /**
  * The operations that put the service back as the snapshot found it. Empty
  * when there is nothing to restore (a restart, a stopped task the scheduler
- * replaced); throws for an action that cannot be undone.
+ * replaced); throws for an action that cannot be undone, or when the
+ * snapshot it needs is missing.
  */
 export function undoOperations(
   action: CatalogAction,
   parameters: ActionParameters,
-  before: PreState,
+  snapshot: PreState | null,
 ): Operation[] {
+  // Only the snapshot knows what to restore; without one, guessing would be another change.
+  const before = () => {
+    if (!snapshot) throw new IrreversibleActionError('no pre-state snapshot was recorded');
+    return snapshot;
+  };
   switch (action) {
     case 'scale_out':
     case 'scale_in':
-      return [{ op: 'set_desired_count', desiredCount: before.desiredCount }];
+      return [{ op: 'set_desired_count', desiredCount: before().desiredCount }];
     case 'rollback_task_definition':
     case 'increase_memory':
-      return [{ op: 'deploy', taskDefinition: before.taskDefinition }];
+      return [{ op: 'deploy', taskDefinition: before().taskDefinition }];
     case 'switch_to_fallback': {
       const name = String(parameters.parameterName);
-      if (!(name in before.parameters))
+      const { parameters: values, taskDefinition } = before();
+      if (!(name in values))
         throw new IrreversibleActionError(`the snapshot has no value of ${name} to restore`);
       return [
-        { op: 'put_parameter', name, value: before.parameters[name] ?? null },
-        { op: 'deploy', taskDefinition: before.taskDefinition },
+        { op: 'put_parameter', name, value: values[name] ?? null },
+        { op: 'deploy', taskDefinition },
       ];
     }
     case 'rotate_secret_and_redeploy':

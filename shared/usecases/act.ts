@@ -21,14 +21,18 @@ import type { HealthReading } from '../domain/verification.ts';
 import { parseBusEvent } from '../events/bus-event.ts';
 import {
   type ActionExecutedData,
-  type IncidentEscalatedData,
   planApprovedDataSchema,
   type RemediationFailedData,
   type VerificationDueData,
 } from '../events/catalog.ts';
 import { detailTypes } from '../events/detail-types.ts';
 import { buildEnvelope, type Envelope } from '../events/envelope.ts';
-import { type PolicyInputs, policyContextFor, publishPending } from './remediation-context.ts';
+import {
+  type PolicyInputs,
+  policyContextFor,
+  publishPending,
+  stepEscalation,
+} from './remediation-context.ts';
 import { idempotencyKey, type RemediationStep } from './remediation-ports.ts';
 
 export const actSource = 'homeostat.act';
@@ -198,8 +202,9 @@ export async function executeAction(event: unknown, deps: ActDeps): Promise<ActR
       ],
       timeline: [{ kind: 'act:refused', detail: { step: stepNo, action: step.action, reason: refusal } }],
       envelopes: [
-        escalation(
+        stepEscalation(
           step,
+          actSource,
           cause.id,
           `the policy refused ${step.action} at the moment of acting: ${refusal}`,
           now,
@@ -287,7 +292,7 @@ export async function executeAction(event: unknown, deps: ActDeps): Promise<ActR
             undone,
           },
         }),
-        escalation(step, cause.id, reason, deps.clock.now()),
+        stepEscalation(step, actSource, cause.id, reason, deps.clock.now()),
       ],
     });
     await publishPending(deps, cause.id);
@@ -372,18 +377,6 @@ async function scheduleCheck(step: RemediationStep, check: number, at: Date, cau
   await deps.scheduler.schedule(deps.scheduleName(step.incidentId, step.step, check), due, at);
 }
 
-function escalation(step: RemediationStep, causationId: string, reason: string, at: Date) {
-  return buildEnvelope<IncidentEscalatedData>({
-    type: detailTypes.incidentEscalated,
-    source: actSource,
-    time: at,
-    incidentId: step.incidentId,
-    correlationId: step.incidentId,
-    causationId,
-    data: { incidentId: step.incidentId, service: step.service, reason },
-  });
-}
-
 /** An AWS error the caller caused (4xx): retrying it cannot help. Throttling is retried by the SDK first. */
 function isClientError(error: unknown): boolean {
   const meta = (error as { $metadata?: { httpStatusCode?: number }; $fault?: string }) ?? {};
@@ -392,6 +385,7 @@ function isClientError(error: unknown): boolean {
 
 /** Puts back what a half-applied action changed, from the snapshot; true when it could. */
 async function bestEffortUndo(step: RemediationStep, deps: ActDeps): Promise<boolean> {
+  // No snapshot: the failure came before anything was applied.
   if (!step.snapshot) return false;
   try {
     await deps.remediator.apply(step.service, undoOperations(step.action, step.parameters, step.snapshot));

@@ -9,7 +9,9 @@ import type { ServiceState } from '../domain/actions.ts';
 import type { PolicyContext } from '../domain/policy.ts';
 import type { EventPublisher, IncidentRecord, WatchedServiceRecord } from '../domain/ports.ts';
 import type { ServiceRef } from '../domain/signal.ts';
-import type { Envelope } from '../events/envelope.ts';
+import type { IncidentEscalatedData } from '../events/catalog.ts';
+import { detailTypes } from '../events/detail-types.ts';
+import { buildEnvelope, type Envelope } from '../events/envelope.ts';
 import type { RemediationStore } from './remediation-ports.ts';
 
 export interface KillSwitch {
@@ -79,4 +81,23 @@ export async function publishPending(
   await deps.bus.publish(pending);
   await deps.store.markPublished(pending.map((e) => e.id));
   return pending;
+}
+
+/** incident.escalated for a remediation step's incident, from `source`. */
+export function stepEscalation(
+  step: { incidentId: string; service: ServiceRef },
+  source: string,
+  causationId: string,
+  reason: string,
+  at: Date,
+): Envelope<IncidentEscalatedData> {
+  return buildEnvelope<IncidentEscalatedData>({
+    type: detailTypes.incidentEscalated,
+    source,
+    time: at,
+    incidentId: step.incidentId,
+    correlationId: step.incidentId,
+    causationId,
+    data: { incidentId: step.incidentId, service: step.service, reason },
+  });
 }

@@ -16,7 +16,6 @@ import { IrreversibleActionError, undoOperations } from '../domain/remediation.t
 import { type HealthReading, type Judgement, judge, nextStep } from '../domain/verification.ts';
 import { parseBusEvent } from '../events/bus-event.ts';
 import {
-  type IncidentEscalatedData,
   type IncidentResolvedData,
   type RemediationFailedData,
   verificationDueDataSchema,
@@ -24,7 +23,7 @@ import {
 import { detailTypes } from '../events/detail-types.ts';
 import { buildEnvelope, type Envelope } from '../events/envelope.ts';
 import { type HealthReader, type Remediator, type VerificationScheduler, verificationDue } from './act.ts';
-import { publishPending } from './remediation-context.ts';
+import { publishPending, stepEscalation } from './remediation-context.ts';
 import {
   idempotencyKey,
   type RemediationChange,
@@ -175,11 +174,9 @@ export async function verifyAction(event: unknown, deps: VerifyDeps): Promise<Ve
   let undoReason: string | null = null;
   let operations: string[] = [];
   try {
-    if (!step.snapshot && needsSnapshot(step))
-      throw new IrreversibleActionError('no pre-state snapshot was recorded');
     operations = await deps.remediator.apply(
       step.service,
-      undoOperations(step.action, step.parameters, step.snapshot ?? emptySnapshot(step)),
+      undoOperations(step.action, step.parameters, step.snapshot),
     );
   } catch (error) {
     if (!(error instanceof IrreversibleActionError || error instanceof ServiceGoneError)) throw error;
@@ -236,21 +233,6 @@ async function commitAndPublish(deps: VerifyDeps, cause: Envelope, change: Remed
   await publishPending(deps, cause.id);
   return committed;
 }
-
-/** Scale and rollback restore values only the snapshot holds; restart, stop and run have nothing to restore. */
-const needsSnapshot = (step: RemediationStep) =>
-  ['scale_out', 'scale_in', 'rollback_task_definition', 'increase_memory', 'switch_to_fallback'].includes(
-    step.action,
-  );
-
-const emptySnapshot = (step: RemediationStep) => ({
-  cluster: step.service.cluster,
-  service: step.service.service,
-  desiredCount: 0,
-  taskDefinition: '',
-  deploymentConfiguration: null,
-  parameters: {},
-});
 
 function audit(
   action: string,
@@ -320,18 +302,6 @@ function escalate(
         detail: { reason },
       },
     ],
-    envelopes: [
-      buildEnvelope<IncidentEscalatedData>({
-        type: detailTypes.incidentEscalated,
-        source: verifySource,
-        time: at,
-        incidentId: step.incidentId,
-        correlationId: step.incidentId,
-        causationId,
-        data: { incidentId: step.incidentId, service: step.service, reason },
-      }),
-    ],
+    envelopes: [stepEscalation(step, verifySource, causationId, reason, at)],
   };
 }
-
-export type { Envelope };
