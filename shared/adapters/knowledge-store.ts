@@ -227,6 +227,29 @@ export class PostgresKnowledgeStore {
     }
   }
 
+  /** Links unless the edge exists: an existing edge keeps its weight (a runbook's order, say). */
+  async linkIfAbsent(from: NodeRef, relation: Relation, to: NodeRef, weight = 1): Promise<void> {
+    if (!(weight >= 0) || !Number.isFinite(weight))
+      throw new InvalidKnowledgeError('edge weight must be ≥ 0');
+    const { rows } = await this.pool.query(
+      `WITH ends AS (
+         SELECT f.id AS from_id, t.id AS to_id FROM knowledge_nodes f, knowledge_nodes t
+          WHERE f.kind = $1 AND f.key = $2 AND t.kind = $4 AND t.key = $5
+       ), inserted AS (
+         INSERT INTO knowledge_edges (from_id, relation, to_id, weight)
+         SELECT from_id, $3, to_id, $6 FROM ends
+         ON CONFLICT (from_id, relation, to_id) DO NOTHING
+       )
+       SELECT count(*) AS n FROM ends`,
+      [from.kind, from.key, relation, to.kind, to.key, weight],
+    );
+    if (Number(rows[0]?.n) === 0) {
+      throw new InvalidKnowledgeError(
+        `cannot link ${from.kind}/${from.key} —${relation}→ ${to.kind}/${to.key}: a node does not exist`,
+      );
+    }
+  }
+
   /** Nodes within `hops` (1 or 2) edges of `ref`, in either direction, and the edges between them. */
   async neighbourhood(
     ref: NodeRef,

@@ -48,11 +48,7 @@ describe('recurrence', () => {
   });
 });
 
-const evidence = (
-  n: number,
-  status: string,
-  extra: Partial<AutonomyEvidence> = {},
-): AutonomyEvidence => ({
+const evidence = (n: number, status: string, extra: Partial<AutonomyEvidence> = {}): AutonomyEvidence => ({
   key: `i${n}:1`,
   mode: 'approve',
   status,

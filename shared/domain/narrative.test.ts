@@ -53,7 +53,9 @@ describe('renderNarrative', () => {
       story({
         state: 'awaiting_approval',
         closedAt: null,
-        steps: [{ step: 1, action: 'restart_service', mode: 'approve', status: 'awaiting_approval', undone: false }],
+        steps: [
+          { step: 1, action: 'restart_service', mode: 'approve', status: 'awaiting_approval', undone: false },
+        ],
         approval: {
           step: 1,
           action: 'restart_service',
@@ -92,7 +94,9 @@ describe('renderNarrative', () => {
     expect(n.text).toContain('*Recurring:* seen 3 times recently. Fix the root cause.');
     expect(n.text).toContain('*Autonomy:* promote restart_service to auto');
     expect(
-      milestoneOf(story({ learning: { recurrence: 1, recurring: false, recommendation: null, promotions: [] } })),
+      milestoneOf(
+        story({ learning: { recurrence: 1, recurring: false, recommendation: null, promotions: [] } }),
+      ),
     ).toBe('learned');
   });
   it('includes model prose, escaped', () => {

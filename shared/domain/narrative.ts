@@ -94,7 +94,8 @@ const stateWords: Record<IncidentState, string> = {
 };
 
 const stepWords = (s: StoryStep): string => {
-  const what = s.mode === 'observe' ? `would have run ${s.action} (observe mode, dry run)` : `ran ${s.action}`;
+  const what =
+    s.mode === 'observe' ? `would have run ${s.action} (observe mode, dry run)` : `ran ${s.action}`;
   const outcome: Record<string, string> = {
     planned: 'planned',
     awaiting_approval: 'waiting for approval',
@@ -133,7 +134,9 @@ export function renderNarrative(story: IncidentStory, prose?: string): Narrative
       lines.push('*Evidence:*', ...d.evidence.slice(0, 4).map((e) => `• ${escapeText(e, 160)}`));
     }
   } else {
-    lines.push(`*What broke:* not diagnosed yet (${story.signalCount} signal${story.signalCount === 1 ? '' : 's'})`);
+    lines.push(
+      `*What broke:* not diagnosed yet (${story.signalCount} signal${story.signalCount === 1 ? '' : 's'})`,
+    );
   }
   if (story.steps.length > 0) lines.push('*What Homeostat did:*', ...story.steps.map(stepWords));
   else lines.push('*What Homeostat did:* nothing yet');

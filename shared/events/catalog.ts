@@ -180,6 +180,35 @@ export const chaosInjectedDataSchema = z.object({
   revertAt: timestamp(),
 });
 
+export const learningRecordedDataSchema = z.object({
+  incidentId: nonEmpty(),
+  service: serviceRefSchema,
+  outcome: z.enum(['resolved', 'self_resolved', 'escalated', 'failed']),
+  rootCause: z.nullable(z.string()),
+  /** The action that resolved it, when one did. */
+  resolvedBy: z.nullable(z.string()),
+  timeToResolveMs: z.nullable(z.int().check(z.gte(0))),
+  /** Executed steps whose outcome this delivery recorded (0 on a redelivery). */
+  outcomesRecorded: z.int().check(z.gte(0)),
+  /** Past incidents linked similar_to this one. */
+  similarIncidents: z.array(z.string()),
+  recurrence: z.object({
+    count: z.int().check(z.gte(1)),
+    recurring: z.boolean(),
+    recommendation: z.nullable(z.string()),
+  }),
+  /** Autonomy promotions this incident earned (a human decides: homeostat autonomy set). */
+  promotions: z.array(
+    z.object({
+      action: z.enum(catalogActions),
+      from: z.enum(['observe', 'approve']),
+      to: z.enum(['approve', 'auto']),
+      evidence: z.int().check(z.gte(1)),
+    }),
+  ),
+  chaosExperimentId: z.nullable(z.string()),
+});
+
 /** Every published detail-type with its data schema and a one-line description (README, registry). */
 export const eventCatalog: Record<
   DetailType,
@@ -247,6 +276,12 @@ export const eventCatalog: Record<
     publisher: 'chaos',
     description: 'A chaos experiment injected a fault; incidents it causes record its id.',
   },
+  'learning.recorded': {
+    data: learningRecordedDataSchema,
+    publisher: 'learn',
+    description:
+      'A closed incident was learned from: outcomes, summary and links in the knowledge graph, recurrence, earned autonomy.',
+  },
 };
 
 export type SignalReceivedData = z.infer<typeof signalReceivedDataSchema>;
@@ -260,3 +295,4 @@ export type ApprovalRequestedData = z.infer<typeof approvalRequestedDataSchema>;
 export type ActionExecutedData = z.infer<typeof actionExecutedDataSchema>;
 export type VerificationDueData = z.infer<typeof verificationDueDataSchema>;
 export type RemediationFailedData = z.infer<typeof remediationFailedDataSchema>;
+export type LearningRecordedData = z.infer<typeof learningRecordedDataSchema>;

@@ -12,6 +12,7 @@ export const detailTypes = {
   remediationFailed: 'remediation.failed',
   incidentEscalated: 'incident.escalated',
   chaosInjected: 'chaos.injected',
+  learningRecorded: 'learning.recorded',
 } as const;
 
 export type DetailType = (typeof detailTypes)[keyof typeof detailTypes];
