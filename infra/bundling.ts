@@ -8,7 +8,17 @@ import { fileURLToPath } from 'node:url';
 export const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Agents, by folder under functions/. */
-export const agentNames = ['perceive', 'diagnose', 'plan', 'act', 'verify', 'approve', 'migrator'] as const;
+export const agentNames = [
+  'perceive',
+  'diagnose',
+  'plan',
+  'act',
+  'verify',
+  'approve',
+  'learn',
+  'notify',
+  'migrator',
+] as const;
 export type AgentName = (typeof agentNames)[number];
 
 export const agentEntry = (name: AgentName) => join(projectRoot, 'functions', name, 'handler.ts');

@@ -130,6 +130,7 @@ describe('HomeostatStack', () => {
         'incident.opened',
         'incident.resolved',
         'incident.updated',
+        'learning.recorded',
         'plan.approved',
         'remediation.failed',
         'signal.received',
@@ -151,7 +152,7 @@ describe('HomeostatStack', () => {
     const fns = template.findResources('AWS::Lambda::Function', {
       Properties: { Description: Match.stringLikeRegexp('^Homeostat|^Applies Homeostat') },
     });
-    expect(Object.keys(fns)).toHaveLength(7);
+    expect(Object.keys(fns)).toHaveLength(9);
     for (const fn of Object.values(fns)) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -161,7 +162,7 @@ describe('HomeostatStack', () => {
         Handler: 'index.handler',
       });
     }
-    template.resourceCountIs('AWS::Lambda::EventInvokeConfig', 7);
+    template.resourceCountIs('AWS::Lambda::EventInvokeConfig', 9);
     template.allResourcesProperties('AWS::Lambda::EventInvokeConfig', {
       MaximumRetryAttempts: 2,
       DestinationConfig: { OnFailure: { Destination: Match.anyValue() } },
@@ -240,6 +241,109 @@ describe('HomeostatStack', () => {
       'DiagnosisAgent',
     ])
       expect(actionsOf(statementsOf(template, agent))).not.toContain('lambda:InvokeFunction');
+  });
+
+  it('sends failed steps and closes to learn, incident events to notify, and lets neither change a service', () => {
+    const rules = template.findResources('AWS::Events::Rule');
+    const pattern = (prefix: string) =>
+      Object.entries(rules).find(([id]) => id.startsWith(prefix))?.[1]?.Properties.EventPattern;
+    expect(pattern('LearningTrigger')['detail-type']).toEqual([
+      'remediation.failed',
+      'incident.resolved',
+      'incident.escalated',
+    ]);
+    expect(pattern('NotificationsIncidentEvents')['detail-type']).toEqual(
+      expect.arrayContaining([
+        'incident.opened',
+        'approval.requested',
+        'incident.resolved',
+        'learning.recorded',
+      ]),
+    );
+    expect(pattern('NotificationsSelfAlarms')).toEqual({
+      source: ['aws.cloudwatch'],
+      'detail-type': ['CloudWatch Alarm State Change'],
+      detail: { alarmName: [{ prefix: 'homeostat-self-' }] },
+    });
+    const heartbeat = Object.entries(rules).find(([id]) => id.startsWith('NotificationsHeartbeat'))?.[1];
+    expect(heartbeat?.Properties.ScheduleExpression).toBe('rate(5 minutes)');
+    for (const agent of ['LearningLearn', 'NotificationsNotify']) {
+      for (const action of actionsOf(statementsOf(template, agent)))
+        expect(action).not.toMatch(/^ecs:|^scheduler:|^lambda:InvokeFunction|^ssm:Put/);
+    }
+    expect(actionsOf(statementsOf(template, 'NotificationsNotify'))).toContain('sns:Publish');
+    template.hasResourceProperties('AWS::SNS::Topic', { DisplayName: 'Homeostat incidents and self-alarms' });
+  });
+
+  it('builds the dashboard and alarms on Homeostat itself that notify the same topic', () => {
+    const dashboards = template.findResources('AWS::CloudWatch::Dashboard');
+    const body = JSON.stringify(Object.values(dashboards)[0]?.Properties.DashboardBody);
+    for (const title of [
+      'Incidents opened and closed',
+      'Time to resolve (ms)',
+      'Actions by outcome',
+      'Open incidents and pending approvals',
+      'Model tokens and cost',
+      'Agent error rate (%)',
+      'DLQ depth',
+      'Homeostat self-alarms',
+    ])
+      expect(body).toContain(title);
+    for (const metric of [
+      'IncidentsClosed',
+      'TimeToResolve',
+      'ActionOutcomes',
+      'PendingApprovals',
+      'IncidentCostUsd',
+    ])
+      expect(body).toContain(metric);
+    const alarms = template.findResources('AWS::CloudWatch::Alarm');
+    const byName = Object.fromEntries(
+      Object.values(alarms).map((a) => [a.Properties.AlarmName, a.Properties]),
+    );
+    const agents = ['perceive', 'diagnose', 'plan', 'act', 'verify', 'approve', 'learn', 'notify'];
+    const selfAlarms = [
+      'homeostat-self-dead-letters',
+      'homeostat-self-kill-switch',
+      ...agents.map((a) => `homeostat-self-errors-${a}`),
+    ].sort();
+    expect(
+      Object.keys(byName)
+        .filter((n) => n.startsWith('homeostat-self-'))
+        .sort(),
+    ).toEqual(selfAlarms);
+    const topic = Object.keys(template.findResources('AWS::SNS::Topic'))[0];
+    for (const name of selfAlarms) expect(byName[name]?.AlarmActions).toEqual([{ Ref: topic }]);
+    // Every agent's DLQ counts towards the dead-letter alarm; the kill switch alarms after an hour of heartbeats.
+    const dlq = byName['homeostat-self-dead-letters'];
+    expect(dlq?.Metrics.filter((m: { MetricStat?: unknown }) => m.MetricStat)).toHaveLength(8);
+    expect(byName['homeostat-self-kill-switch']).toMatchObject({ EvaluationPeriods: 12, Threshold: 1 });
+    expect(byName['homeostat-self-errors-act']).toMatchObject({ Threshold: 5 });
+  });
+
+  it('takes notification settings from context: Slack secret, e-mail, thresholds; refuses bad ones', () => {
+    const { template } = synth({
+      'homeostat:notifications': {
+        slackSecret: 'homeostat/slack',
+        emails: ['oncall@example.com'],
+        killSwitchAlarmMinutes: 30,
+        heartbeatMinutes: 10,
+      },
+    });
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'oncall@example.com',
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ HOMEOSTAT_SLACK_SECRET_ARN: Match.anyValue() }) },
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'homeostat-self-kill-switch',
+      EvaluationPeriods: 3,
+    });
+    expect(() => synth({ 'homeostat:notifications': { emails: ['not-an-address'] } })).toThrow(
+      /homeostat:notifications: emails/,
+    );
   });
 
   it('refuses invalid remediation settings, naming the field', () => {
@@ -324,12 +428,14 @@ describe('knowledge base settings', () => {
   const bedrockStatements = (template: Template, prefix: string) =>
     statementsOf(template, prefix).filter((s) => actionsOf([s]).has('bedrock:InvokeModel'));
 
-  it('lets only the migrator invoke Bedrock, and only the configured embedding model', () => {
+  it('lets only the migrator and the learn agent invoke Bedrock, and only the configured embedding model', () => {
     const { template } = synth();
-    const [invoke] = bedrockStatements(template, 'KnowledgeDatabaseMigrator');
-    expect(JSON.stringify(invoke?.Resource)).toContain(
-      ':bedrock:eu-west-1::foundation-model/amazon.titan-embed-text-v2:0',
-    );
+    for (const agent of ['KnowledgeDatabaseMigrator', 'LearningLearn']) {
+      const [invoke] = bedrockStatements(template, agent);
+      expect(JSON.stringify(invoke?.Resource)).toContain(
+        ':bedrock:eu-west-1::foundation-model/amazon.titan-embed-text-v2:0',
+      );
+    }
     expect(bedrockStatements(template, 'PerceptionAgentFunction')).toEqual([]);
     template.hasResourceProperties('AWS::Lambda::Function', {
       Description: Match.stringLikeRegexp('^Applies Homeostat'),
@@ -408,7 +514,9 @@ describe('watched services from context', () => {
         },
       ]),
     });
-    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).filter(
+      (a) => !String(a.Properties?.AlarmName).startsWith('homeostat-self-'),
+    );
     expect(alarms.map((a) => a.Properties?.AlarmName).sort()).toEqual(
       [
         'cpu-high',

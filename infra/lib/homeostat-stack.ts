@@ -4,6 +4,9 @@ import { DiagnosisAgent } from '../constructs/diagnosis-agent.ts';
 import { EventSchemas } from '../constructs/event-schemas.ts';
 import { HomeostatBus } from '../constructs/homeostat-bus.ts';
 import { KnowledgeDatabase } from '../constructs/knowledge-database.ts';
+import { LearnAgent } from '../constructs/learn-agent.ts';
+import { Notifications } from '../constructs/notifications.ts';
+import { OperationsDashboard } from '../constructs/operations-dashboard.ts';
 import { PerceptionAgent } from '../constructs/perception-agent.ts';
 import { RemediationAgents } from '../constructs/remediation-agents.ts';
 import { WatchedService } from '../constructs/watched-service.ts';
@@ -20,6 +23,9 @@ export class HomeostatStack extends Stack {
   readonly perception: PerceptionAgent;
   readonly diagnosis: DiagnosisAgent;
   readonly remediation: RemediationAgents;
+  readonly learn: LearnAgent;
+  readonly notifications: Notifications;
+  readonly operations: OperationsDashboard;
   readonly watched: WatchedService[];
   readonly schemas: EventSchemas | undefined;
 
@@ -58,12 +64,37 @@ export class HomeostatStack extends Stack {
       logRetention: settings.logRetentionDays,
     });
     const r = this.remediation;
+    this.learn = new LearnAgent(this, 'Learning', {
+      bus: this.bus,
+      database: this.database,
+      settings: settings.learning,
+      remediation: settings.remediation,
+      logRetention: settings.logRetentionDays,
+    });
+    this.notifications = new Notifications(this, 'Notifications', {
+      bus: this.bus,
+      database: this.database,
+      settings: settings.notifications,
+      killSwitch: r.killSwitch,
+      logRetention: settings.logRetentionDays,
+    });
+    const agents = {
+      perceive: this.perception.agent,
+      diagnose: this.diagnosis.agent,
+      plan: r.plan,
+      act: r.act,
+      verify: r.verify,
+      approve: r.approve,
+      learn: this.learn.agent,
+      notify: this.notifications.agent,
+    };
+    this.operations = new OperationsDashboard(this, 'Operations', {
+      agents,
+      topic: this.notifications.topic,
+      settings: settings.notifications,
+    });
     // Agents start only on a migrated schema.
-    this.database.trigger.executeBefore(
-      this.perception.agent.function,
-      this.diagnosis.agent.function,
-      ...[r.plan, r.act, r.verify, r.approve].map((a) => a.function),
-    );
+    this.database.trigger.executeBefore(...Object.values(agents).map((a) => a.function));
 
     new CfnOutput(this, 'BusName', { value: this.bus.bus.eventBusName });
     new CfnOutput(this, 'PerceptionFunctionName', { value: this.perception.agent.function.functionName });
@@ -81,6 +112,11 @@ export class HomeostatStack extends Stack {
     new CfnOutput(this, 'ApproveFunctionName', { value: r.approve.function.functionName });
     new CfnOutput(this, 'ApprovalUrl', { value: r.approvalUrl.url });
     new CfnOutput(this, 'KillSwitchParameterName', { value: r.killSwitch.parameterName });
+    new CfnOutput(this, 'LearnFunctionName', { value: this.learn.agent.function.functionName });
+    new CfnOutput(this, 'NotifyFunctionName', { value: this.notifications.agent.function.functionName });
+    new CfnOutput(this, 'NotificationTopicArn', { value: this.notifications.topic.topicArn });
+    new CfnOutput(this, 'DashboardName', { value: this.operations.dashboard.dashboardName });
+    new CfnOutput(this, 'DatabaseUrlSecretName', { value: settings.databaseUrlSecretName });
     new CfnOutput(this, 'MigratorFunctionName', { value: this.database.migrator.function.functionName });
   }
 }

@@ -1,6 +1,12 @@
 import { resolve } from 'node:path';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Node } from 'constructs';
+import {
+  type LearningConfig,
+  type NotificationConfig,
+  parseLearningConfig,
+  parseNotificationConfig,
+} from '../../shared/config/learning.ts';
 import { parseRemediationConfig, type RemediationConfig } from '../../shared/config/remediation.ts';
 import type { WatchedServiceProps } from '../constructs/watched-service.ts';
 
@@ -74,6 +80,10 @@ export interface HomeostatSettings {
   readonly remediation: RemediationConfig;
   /** The kill-switch parameter. Context `homeostat:killSwitchParameter`. @default '/homeostat/kill-switch' */
   readonly killSwitchParameterName: string;
+  /** Recurrence, earned autonomy, similar incidents. Context `homeostat:learning` (see shared/config/learning.ts). */
+  readonly learning: LearningConfig;
+  /** Slack, e-mail, heartbeat and self-alarm thresholds. Context `homeostat:notifications`. */
+  readonly notifications: NotificationConfig;
 }
 
 export function readSettings(node: Node): HomeostatSettings {
@@ -109,8 +119,13 @@ export function readSettings(node: Node): HomeostatSettings {
       'context homeostat:remediation',
     ),
     killSwitchParameterName: text('killSwitchParameter', '/homeostat/kill-switch'),
+    learning: parseLearningConfig(objectContext(get('learning')), 'context homeostat:learning'),
+    notifications: parseNotificationConfig(objectContext(get('notifications'))),
   };
 }
+
+/** Context may hold an object as JSON (from `-c`) or as an object (cdk.json). */
+const objectContext = (value: unknown): unknown => (typeof value === 'string' ? JSON.parse(value) : value);
 
 /** Context may hold the object as JSON (from `-c`) or as an object (cdk.json). */
 function diagnosisSettings(value: unknown): DiagnosisSettings {

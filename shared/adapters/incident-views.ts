@@ -4,6 +4,7 @@
  */
 import type { IncidentState } from '../domain/incident.ts';
 import type { IncidentStory } from '../domain/narrative.ts';
+import type { ReportIncident } from '../domain/report.ts';
 import type { Pool } from './database.ts';
 
 export interface IncidentListItem {
@@ -145,4 +146,61 @@ export class PostgresIncidentViews {
     );
     return rows.map((r) => r.id as string);
   }
+}
+
+/** Gauges the heartbeat reports to CloudWatch (the dashboard and the self-alarms read them). */
+export async function loopGauges(pool: Pool): Promise<{ openIncidents: number; pendingApprovals: number }> {
+  const { rows } = await pool.query(
+    `SELECT (SELECT count(*) FROM incidents WHERE closed_at IS NULL) AS open,
+            (SELECT count(*) FROM incidents WHERE state = 'awaiting_approval') AS pending`,
+  );
+  return { openIncidents: Number(rows[0]?.open ?? 0), pendingApprovals: Number(rows[0]?.pending ?? 0) };
+}
+
+/** Incidents opened in [since, until] with their steps and timelines, for the report (newest 500). */
+export async function reportIncidents(pool: Pool, since: Date, until: Date): Promise<ReportIncident[]> {
+  const { rows } = await pool.query(
+    `SELECT i.id, i.cluster, i.service, i.title, i.state, i.opened_at, i.closed_at, i.chaos_experiment_id,
+            d.hypotheses -> 0 ->> 'rootCause' AS root_cause,
+            coalesce(d.input_tokens + d.output_tokens, 0) AS tokens, coalesce(d.cost_usd, 0) AS cost_usd,
+            coalesce((SELECT json_agg(json_build_object('step', s.step, 'action', s.action, 'mode', s.mode,
+                                                        'status', s.status, 'undone', s.undone) ORDER BY s.step)
+                        FROM remediation_steps s WHERE s.incident_id = i.id), '[]') AS steps,
+            coalesce((SELECT json_agg(json_build_object('at', t.at, 'kind', t.kind, 'detail', t.detail) ORDER BY t.at, t.id)
+                        FROM (SELECT * FROM incident_timeline t WHERE t.incident_id = i.id ORDER BY t.at, t.id LIMIT 100) t), '[]') AS timeline
+       FROM incidents i LEFT JOIN diagnoses d ON d.incident_id = i.id
+      WHERE i.opened_at >= $1 AND i.opened_at <= $2
+      ORDER BY i.opened_at DESC LIMIT 500`,
+    [since, until],
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    cluster: r.cluster,
+    service: r.service,
+    title: r.title,
+    state: r.state,
+    openedAt: new Date(r.opened_at),
+    closedAt: r.closed_at ? new Date(r.closed_at) : null,
+    rootCause: r.root_cause,
+    tokens: Number(r.tokens),
+    costUsd: Number(r.cost_usd),
+    chaosExperimentId: r.chaos_experiment_id,
+    steps: r.steps,
+    timeline: (r.timeline as Array<{ at: string; kind: string; detail: Record<string, unknown> }>).map(
+      (t) => ({
+        at: new Date(t.at),
+        kind: t.kind,
+        summary: timelineSummary(t.detail),
+      }),
+    ),
+  }));
+}
+
+/** One line of a timeline entry's detail (the fields people read first). */
+export function timelineSummary(detail: Record<string, unknown>): string {
+  const pick = ['action', 'step', 'outcome', 'state', 'reason', 'name', 'rootCause', 'verdict', 'mode'];
+  const parts = pick
+    .filter((k) => detail[k] !== undefined && detail[k] !== null)
+    .map((k) => `${k}=${String(detail[k])}`);
+  return (parts.length ? parts.join(' ') : JSON.stringify(detail)).slice(0, 160);
 }

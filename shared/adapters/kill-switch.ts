@@ -3,6 +3,10 @@ import { GetParameterCommand, ParameterNotFound, type SSMClient } from '@aws-sdk
 /** Values of the kill-switch parameter that stop every action (case-insensitive). */
 const engagedValues = new Set(['on', 'true', 'engaged', 'stop']);
 
+/** Whether a parameter value engages the kill switch. */
+export const isEngagedValue = (value: string | null | undefined) =>
+  engagedValues.has((value ?? '').trim().toLowerCase());
+
 export interface KillSwitchReading {
   engaged: boolean;
   /** Why, when engaged by anything other than the parameter's value (it could not be read). */
@@ -35,7 +39,7 @@ export class SsmKillSwitch {
   private async fetch(): Promise<KillSwitchReading> {
     try {
       const out = await this.ssm.send(new GetParameterCommand({ Name: this.parameterName }));
-      return { engaged: engagedValues.has((out.Parameter?.Value ?? '').trim().toLowerCase()), reason: null };
+      return { engaged: isEngagedValue(out.Parameter?.Value), reason: null };
     } catch (error) {
       if (error instanceof ParameterNotFound) return { engaged: false, reason: null };
       return {

@@ -86,36 +86,15 @@ function parse(args: string[]) {
 
 /** The real dependencies: CloudFormation for the stack's outputs, Lambda to invoke. */
 export async function awsApprovalDeps(): Promise<ApprovalDeps> {
-  const [{ CloudFormationClient, DescribeStacksCommand }, { InvokeCommand, LambdaClient }, { userInfo }] =
-    await Promise.all([
-      import('@aws-sdk/client-cloudformation'),
-      import('@aws-sdk/client-lambda'),
-      import('node:os'),
-    ]);
+  const [{ InvokeCommand, LambdaClient }, { userInfo }, { stackOutput }] = await Promise.all([
+    import('@aws-sdk/client-lambda'),
+    import('node:os'),
+    import('./stack.ts'),
+  ]);
   return {
     user: process.env.USER ?? userInfo().username,
     async functionName({ stack, fn }) {
-      if (fn) return fn;
-      const cfn = new CloudFormationClient({});
-      try {
-        const out = await cfn.send(new DescribeStacksCommand({ StackName: stack }));
-        const name = out.Stacks?.[0]?.Outputs?.find(
-          (o) => o.OutputKey === 'ApproveFunctionName',
-        )?.OutputValue;
-        if (!name)
-          throw new Error(
-            `stack ${stack} has no ApproveFunctionName output: deploy this version of Homeostat`,
-          );
-        return name;
-      } catch (error) {
-        if ((error as Error).name === 'ValidationError')
-          throw new Error(
-            `stack ${stack} does not exist in this account and region (--stack NAME to pick another)`,
-          );
-        throw error;
-      } finally {
-        cfn.destroy();
-      }
+      return fn ?? stackOutput(stack, 'ApproveFunctionName');
     },
     async invoke(functionName, payload) {
       const lambda = new LambdaClient({});

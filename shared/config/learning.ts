@@ -46,3 +46,33 @@ export function learningConfigFromEnv(json: string | undefined): LearningConfig 
     throw new ConfigurationError('HOMEOSTAT_LEARNING must be a JSON object');
   }
 }
+
+/**
+ * Where Homeostat reports and when it alarms about itself: CDK context
+ * `homeostat:notifications` (every field optional).
+ */
+export const notificationConfigSchema = z.object({
+  /**
+   * An existing Secrets Manager secret (ARN or name) holding a Slack incoming-webhook URL, or
+   * {"webhookUrl"} or {"botToken", "channel"} (one message per incident, edited in place). Unset: no Slack.
+   */
+  slackSecret: z.optional(z.string().check(z.minLength(1))),
+  /** E-mail addresses subscribed to the SNS topic (each confirms by mail). */
+  emails: z._default(z.array(z.email()), []),
+  /** Minutes between heartbeats (gauges: open incidents, pending approvals, kill switch). */
+  heartbeatMinutes: z._default(z.int().check(z.gte(1), z.lte(60)), 5),
+  /** Alarm when the kill switch has stayed engaged this long. */
+  killSwitchAlarmMinutes: z._default(z.int().check(z.gte(5)), 60),
+  /** Alarm when this share of agent invocations fails over 15 minutes. */
+  agentErrorRatePercent: z._default(z.number().check(z.gt(0), z.lte(100)), 5),
+});
+export type NotificationConfig = z.infer<typeof notificationConfigSchema>;
+
+export function parseNotificationConfig(
+  value: unknown,
+  where = 'context homeostat:notifications',
+): NotificationConfig {
+  const parsed = notificationConfigSchema.safeParse(value ?? {});
+  if (!parsed.success) throw new ConfigurationError(`${where}: ${describeIssues(parsed.error).join('; ')}`);
+  return parsed.data;
+}

@@ -1,0 +1,97 @@
+/**
+ * The real dependencies of the operator commands: the database (DATABASE_URL,
+ * DATABASE_URL_SECRET_ID, or the stack's DatabaseUrlSecretName output) and the
+ * kill-switch parameter (the stack's KillSwitchParameterName output), reached
+ * with the usual AWS profile/region variables (AWS_ENDPOINT_URL for the local stack).
+ */
+import { userInfo } from 'node:os';
+import type { DatabaseEnv } from '../config/env.ts';
+import type { OperateDeps } from './operate.ts';
+import { stackOutput } from './stack.ts';
+
+export async function cliPool(stack: string) {
+  const [{ createPool }, { resolveDatabaseUrl }] = await Promise.all([
+    import('../adapters/database.ts'),
+    import('../adapters/database-url.ts'),
+  ]);
+  const url =
+    process.env.DATABASE_URL ||
+    (await resolveDatabaseUrl({
+      DATABASE_URL_SECRET_ID:
+        process.env.DATABASE_URL_SECRET_ID || (await stackOutput(stack, 'DatabaseUrlSecretName')),
+    } as DatabaseEnv));
+  return createPool({ url, wsProxy: process.env.DATABASE_WS_PROXY });
+}
+
+export const cliUser = () => `human:${process.env.USER ?? userInfo().username}`;
+
+export async function awsOperateDeps(
+  stack: string,
+  pool: () => Promise<Awaited<ReturnType<typeof cliPool>>>,
+) {
+  const [
+    { PostgresIncidentViews },
+    { PostgresAutonomyRegistry },
+    ssmModule,
+    { inputsHashOf },
+    { isEngagedValue },
+  ] = await Promise.all([
+    import('../adapters/incident-views.ts'),
+    import('../adapters/autonomy-registry.ts'),
+    import('@aws-sdk/client-ssm'),
+    import('../domain/knowledge.ts'),
+    import('../adapters/kill-switch.ts'),
+  ]);
+  const { SSMClient, GetParameterCommand, PutParameterCommand, ParameterNotFound } = ssmModule;
+  const lazyViews = async () => new PostgresIncidentViews(await pool());
+  const lazyRegistry = async () => new PostgresAutonomyRegistry(await pool());
+  const parameter = async () =>
+    process.env.HOMEOSTAT_KILL_SWITCH_PARAMETER || (await stackOutput(stack, 'KillSwitchParameterName'));
+  const ssm = new SSMClient({});
+  const deps: OperateDeps = {
+    user: cliUser(),
+    incidents: {
+      list: async (f) => (await lazyViews()).list(f),
+      story: async (id) => (await lazyViews()).story(id),
+      timeline: async (id) => (await lazyViews()).timeline(id),
+      resolveId: async (p) => (await lazyViews()).resolveId(p),
+    },
+    autonomy: {
+      get: async (ref) => (await lazyRegistry()).get(ref),
+      recommendations: async (f) => (await lazyRegistry()).recommendations(f),
+      set: async (ref, action, level, by) => (await lazyRegistry()).set(ref, action, level, by),
+    },
+    killSwitch: {
+      async read() {
+        const name = await parameter();
+        try {
+          const out = await ssm.send(new GetParameterCommand({ Name: name }));
+          const value = out.Parameter?.Value ?? null;
+          return { engaged: isEngagedValue(value), value, parameter: name };
+        } catch (error) {
+          if (error instanceof ParameterNotFound) return { engaged: false, value: null, parameter: name };
+          throw error;
+        }
+      },
+      async set(on, by) {
+        const name = await parameter();
+        await ssm.send(
+          new PutParameterCommand({ Name: name, Value: on ? 'on' : 'off', Type: 'String', Overwrite: true }),
+        );
+        // The audit log records who pulled the switch, when the database is reachable.
+        const inputs = { parameter: name, value: on ? 'on' : 'off' };
+        try {
+          await (await pool()).query(
+            `INSERT INTO audit_log (actor, action, inputs_hash, inputs, result) VALUES ($1, 'kill_switch.set', $2, $3, $4)`,
+            [by, inputsHashOf(inputs), inputs, on ? 'engaged' : 'released'],
+          );
+        } catch (error) {
+          process.stderr.write(
+            `warning: the kill switch is ${on ? 'on' : 'off'}, but the audit log could not be written: ${(error as Error).message}\n`,
+          );
+        }
+      },
+    },
+  };
+  return { deps, close: () => ssm.destroy() };
+}
