@@ -15,6 +15,9 @@ const venvDir = join(projectRoot, '.venv-emulator');
 const requirements = join(projectRoot, 'localstack', 'requirements.txt');
 
 export const defaultEndpoint = 'http://127.0.0.1:4566';
+
+/** The browser the report test drives (Debian's chromium unless HOMEOSTAT_CHROMIUM says otherwise). */
+export const chromiumPath = process.env.HOMEOSTAT_CHROMIUM ?? '/usr/bin/chromium';
 /** Fixed local ports for `local:up`; tests pick free ports instead. */
 export const localDbPorts = { pgPort: 54329, proxyPort: 54330 };
 

@@ -53,3 +53,15 @@ CREATE TABLE notifications (
   updated_at  timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (incident_id, channel)
 );
+
+-- The registry's autonomy is {"default": level, "perAction": {action: level}} (0006), but the check
+-- from 0003 required every top-level value to be a level, so no per-action level could be stored.
+ALTER TABLE watched_services DROP CONSTRAINT watched_services_autonomy_check;
+CREATE FUNCTION service_autonomy_valid(autonomy jsonb) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
+  SELECT jsonb_typeof(autonomy) = 'object'
+     AND (NOT autonomy ? 'default' OR autonomy -> 'default' IN ('"observe"'::jsonb, '"approve"'::jsonb, '"auto"'::jsonb))
+     AND (NOT autonomy ? 'perAction' OR autonomy_levels_valid(autonomy -> 'perAction'))
+     AND NOT EXISTS (SELECT 1 FROM jsonb_object_keys(autonomy) AS k WHERE k NOT IN ('default', 'perAction'))
+$$;
+ALTER TABLE watched_services
+  ADD CONSTRAINT watched_services_autonomy_check CHECK (service_autonomy_valid(autonomy));

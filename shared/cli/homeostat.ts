@@ -1,20 +1,24 @@
 /**
- * The operator CLI: `npx homeostat <command>`. Commands grow with the loop;
- * today: explain-event, knowledge, approve and reject.
+ * The operator CLI: `npx homeostat <command>` — incidents, show, approve,
+ * reject, kill-switch, autonomy, knowledge, explain-event, scenarios, report.
  */
 import { readFile } from 'node:fs/promises';
 import { approvalCommand, approvalUsage, awsApprovalDeps } from './approve.ts';
 import { explainEvent } from './explain-event.ts';
 import { knowledgeUsage } from './knowledge.ts';
+import { operateUsage } from './operate.ts';
+import { reportUsage } from './report.ts';
 
 const usage = `usage: homeostat <command>
 
 commands:
+${operateUsage}${reportUsage}  scenarios [file|dir] [--json]      run the scenario suite against the local stack (npm run scenarios)
   explain-event <file|->  [--json]   how Homeostat interprets one raw EventBridge event
                                      (DATABASE_URL set: also whether the service is watched)
 ${knowledgeUsage}${approvalUsage}
-The approval commands use the usual AWS profile/region variables (AWS_ENDPOINT_URL for the
-local stack). The knowledge commands need the database: DATABASE_URL (+ DATABASE_WS_PROXY for the local
+Every command that reaches AWS uses the usual AWS profile/region variables (AWS_ENDPOINT_URL for
+the local stack) and the stack named by --stack (default Homeostat). The database: DATABASE_URL
+(+ DATABASE_WS_PROXY, as printed by npm run local:up), DATABASE_URL_SECRET_ID, or the stack's secret. The knowledge commands need the database: DATABASE_URL (+ DATABASE_WS_PROXY for the local
 stack, as printed by npm run local:up) or DATABASE_URL_SECRET_ID with AWS credentials.
 HOMEOSTAT_EMBEDDING_MODEL picks the embedding model (default homeostat-hash-v1, offline).
 `;
@@ -80,8 +84,79 @@ async function watchedLookup(): Promise<
   };
 }
 
+/** Runs a command that reads the database (and SSM), closing what it opened. */
+async function runOperate(command: string, args: string[]) {
+  const [{ cliPool, awsOperateDeps }, { lazyAsync }] = await Promise.all([
+    import('./operate-aws.ts'),
+    import('../adapters/aws-clients.ts'),
+  ]);
+  const stack = stackOf(args);
+  const rest = withoutStack(args);
+  const pools: Array<{ end(): Promise<void> }> = [];
+  const pool = lazyAsync(async () => {
+    const p = await cliPool(stack);
+    pools.push(p);
+    return p;
+  });
+  const { deps, close } = await awsOperateDeps(stack, pool);
+  try {
+    if (command === 'report') {
+      const [{ reportCommand }, { reportIncidents }] = await Promise.all([
+        import('./report.ts'),
+        import('../adapters/incident-views.ts'),
+      ]);
+      return await reportCommand(rest, {
+        incidents: async (since, until) => reportIncidents(await pool(), since, until),
+        progress: (line) => process.stderr.write(`${line}\n`),
+      });
+    }
+    const { operateCommand } = await import('./operate.ts');
+    return await operateCommand(command, rest, deps);
+  } finally {
+    close();
+    await Promise.all(pools.map((p) => p.end()));
+  }
+}
+
+const stackOf = (args: string[]) => {
+  const i = args.indexOf('--stack');
+  return i >= 0 && args[i + 1] ? (args[i + 1] as string) : 'Homeostat';
+};
+const withoutStack = (args: string[]) => {
+  const i = args.indexOf('--stack');
+  return i >= 0 ? [...args.slice(0, i), ...args.slice(i + 2)] : args;
+};
+
+/** `homeostat scenarios …` runs the scenario runner (localstack/scenarios.ts) with the same arguments. */
+async function runScenarios(args: string[]): Promise<number> {
+  const [{ spawn }, { fileURLToPath }] = await Promise.all([
+    import('node:child_process'),
+    import('node:url'),
+  ]);
+  const script = fileURLToPath(new URL('../../localstack/scenarios.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: 'inherit' });
+  return new Promise((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
+}
+
+const operateCommands = new Set(['incidents', 'show', 'kill-switch', 'autonomy', 'report']);
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command && operateCommands.has(command)) {
+    try {
+      const out = await runOperate(command, rest);
+      process.stdout.write(out.stdout);
+      process.stderr.write(out.stderr);
+      return out.exitCode;
+    } catch (error) {
+      const usageMistake = String((error as { code?: unknown }).code ?? '').startsWith('ERR_PARSE_ARGS');
+      process.stderr.write(
+        `${usageMistake ? '' : `${(error as Error).name}: `}${(error as Error).message}\n`,
+      );
+      return usageMistake ? 2 : 1;
+    }
+  }
+  if (command === 'scenarios') return runScenarios(rest);
   if (command === 'explain-event') {
     const json = rest.includes('--json');
     const path = rest.find((a) => !a.startsWith('--'));
