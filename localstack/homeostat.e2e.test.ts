@@ -72,6 +72,7 @@ describe('deployed Homeostat stack in the emulator', () => {
       '0004_diagnoses.sql',
       '0005_remediation.sql',
       '0006_remediation_registry.sql',
+      '0007_learning.sql',
     ]);
     const watched = await pool.query('SELECT cluster, service, alarm_prefixes FROM watched_services');
     expect(watched.rows).toEqual([

@@ -37,6 +37,10 @@ export interface RemediationObserved {
   timeToActionMs: number | null;
   /** First signal recorded → incident closed as resolved. */
   timeToResolveMs: number | null;
+  /** The learn agent summarised the closed incident (outcomes, graph, recurrence). */
+  learned: boolean;
+  /** Channels the notify agent brought up to date for this incident. */
+  notified: string[];
 }
 
 /** What the registry must know for the catalog's actions to be possible on a scenario's service. */
@@ -212,6 +216,14 @@ export async function followRemediation(
   ).rows[0] as { state: string; closed_at: Date | null } | undefined;
   const executed = steps.filter((s) => s.executed_at && s.mode !== 'observe');
   const firstExecuted = executed[0]?.executed_at;
+  const closed = incident ? isTerminal(incident.state as IncidentState) : false;
+  const learned =
+    closed &&
+    (await waitForLearning(
+      ctx.pool,
+      incidentId,
+      Math.min(15_000, Math.max(0, deadline - Date.now()) + 5_000),
+    ));
   return {
     firstAction: steps[0]?.action ?? (state === 'escalated' ? 'escalate' : 'none'),
     actions: steps.map((s) => ({
@@ -230,7 +242,26 @@ export async function followRemediation(
       incident?.state === 'resolved' && incident.closed_at
         ? new Date(incident.closed_at).getTime() - detectedAt.getTime()
         : null,
+    learned,
+    notified: (
+      await ctx.pool.query('SELECT channel FROM notifications WHERE incident_id = $1 ORDER BY channel', [
+        incidentId,
+      ])
+    ).rows.map((r) => r.channel as string),
   };
+}
+
+/** Waits for the learn agent's row for a closed incident (it follows the close through the bus). */
+async function waitForLearning(pool: Pool, incidentId: string, timeoutMs: number): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const { rows } = await pool.query('SELECT 1 FROM incident_learnings WHERE incident_id = $1', [
+      incidentId,
+    ]);
+    if (rows.length > 0) return true;
+    if (Date.now() > until) return false;
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 /**

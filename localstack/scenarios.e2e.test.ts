@@ -93,6 +93,19 @@ describe('the public scenario suite (offline diagnosis)', () => {
     expect(resolvedTimes.length).toBeGreaterThan(0);
   });
 
+  it('learns from every closed incident and keeps one notification per incident on the SNS channel', () => {
+    const closed = results.filter((r) =>
+      ['resolved', 'self_resolved', 'escalated', 'failed'].includes(r.finalState ?? ''),
+    );
+    expect(closed.length).toBeGreaterThanOrEqual(8);
+    // ≥ 90% rather than all: the emulator now and then drops an asynchronous invocation (no retries).
+    expect(closed.filter((r) => r.learned).length / closed.length).toBeGreaterThanOrEqual(0.9);
+    const detected = results.filter((r) => r.detected);
+    expect(
+      detected.filter((r) => r.notified.includes('sns')).length / detected.length,
+    ).toBeGreaterThanOrEqual(0.9);
+  });
+
   it('reports every field per scenario and ends with the pass/fail line', () => {
     for (const r of results) {
       for (const field of [

@@ -71,6 +71,10 @@ export interface ScenarioResult {
   resolved: boolean;
   undoUsed: boolean;
   finalState: string | null;
+  /** The closed incident was learned from (learn agent). */
+  learned: boolean;
+  /** Channels notified about it (notify agent). */
+  notified: string[];
   policyViolations: string[];
   /** First signal recorded → the first action executed. */
   timeToActionMs: number | null;
@@ -218,6 +222,8 @@ async function runScenario(file: string, scenario: Scenario, names: WorldNames, 
       resolved: remediation?.resolved ?? false,
       undoUsed: remediation?.undoUsed ?? false,
       finalState: remediation?.finalState ?? null,
+      learned: remediation?.learned ?? false,
+      notified: remediation?.notified ?? [],
       policyViolations: remediation?.policyViolations ?? [],
       timeToActionMs: remediation?.timeToActionMs ?? null,
       timeToResolveMs: remediation?.timeToResolveMs ?? null,
