@@ -303,8 +303,8 @@ describe('HomeostatStack', () => {
     );
     const agents = ['perceive', 'diagnose', 'plan', 'act', 'verify', 'approve', 'learn', 'notify'];
     const selfAlarms = [
-      'homeostat-self-dead-letters',
       'homeostat-self-kill-switch',
+      ...agents.map((a) => `homeostat-self-dead-letters-${a}`),
       ...agents.map((a) => `homeostat-self-errors-${a}`),
     ].sort();
     expect(
@@ -314,15 +314,19 @@ describe('HomeostatStack', () => {
     ).toEqual(selfAlarms);
     const topic = Object.keys(template.findResources('AWS::SNS::Topic'))[0];
     for (const name of selfAlarms) expect(byName[name]?.AlarmActions).toEqual([{ Ref: topic }]);
-    // Every agent's DLQ counts towards the dead-letter alarm; the kill switch alarms after an hour of heartbeats.
-    const dlq = byName['homeostat-self-dead-letters'];
-    expect(dlq?.Metrics.filter((m: { MetricStat?: unknown }) => m.MetricStat)).toHaveLength(8);
+    // One dead-letter alarm per agent's DLQ; the error rate is metric math; the kill switch alarms after an hour of heartbeats.
+    expect(byName['homeostat-self-dead-letters-plan']).toMatchObject({
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Threshold: 1,
+    });
+    expect(byName['homeostat-self-errors-act']?.Metrics).toHaveLength(3);
     expect(byName['homeostat-self-kill-switch']).toMatchObject({ EvaluationPeriods: 12, Threshold: 1 });
     expect(byName['homeostat-self-errors-act']).toMatchObject({ Threshold: 5 });
   });
 
   it('takes notification settings from context: Slack secret, e-mail, thresholds; refuses bad ones', () => {
     const { template } = synth({
+      'homeostat:learning': { narrativeModel: 'us.anthropic.claude-haiku-4-5-20251001-v1:0' },
       'homeostat:notifications': {
         slackSecret: 'homeostat/slack',
         emails: ['oncall@example.com'],
@@ -334,6 +338,13 @@ describe('HomeostatStack', () => {
       Protocol: 'email',
       Endpoint: 'oncall@example.com',
     });
+    // The narrative model: Converse on that one model only, for the notify agent only.
+    const narrative = statementsOf(template, 'NotificationsNotify').filter((st) =>
+      actionsOf([st]).has('bedrock:InvokeModel'),
+    );
+    expect(JSON.stringify(narrative.map((st) => st.Resource))).toContain(
+      'inference-profile/us.anthropic.claude-haiku-4-5-20251001-v1:0',
+    );
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ HOMEOSTAT_SLACK_SECRET_ARN: Match.anyValue() }) },
     });
@@ -341,6 +352,16 @@ describe('HomeostatStack', () => {
       AlarmName: 'homeostat-self-kill-switch',
       EvaluationPeriods: 3,
     });
+    // Without metric-math alarms (the local emulator), any agent error alarms, by count.
+    const local = synth({ 'homeostat:metricMathAlarms': false }).template;
+    local.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'homeostat-self-errors-act',
+      MetricName: 'Errors',
+      Threshold: 1,
+    });
+    expect(
+      Object.values(local.findResources('AWS::CloudWatch::Alarm')).filter((a) => a.Properties.Metrics),
+    ).toEqual([]);
     expect(() => synth({ 'homeostat:notifications': { emails: ['not-an-address'] } })).toThrow(
       /homeostat:notifications: emails/,
     );

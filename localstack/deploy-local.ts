@@ -116,6 +116,8 @@ export async function deployLocal(options: LocalDeployOptions): Promise<void> {
     // MiniStack's CloudFormation has no AWS::Events::Archive nor AWS::EventSchemas::*.
     'homeostat:archive=false',
     'homeostat:schemaRegistry=false',
+    // …nor metric-math alarms: agent errors are alarmed by count.
+    'homeostat:metricMathAlarms=false',
     // Offline: no Bedrock locally (HOMEOSTAT_EMBEDDING_MODEL picks Titan against a real account).
     `homeostat:embeddingModel=${process.env.HOMEOSTAT_EMBEDDING_MODEL ?? 'homeostat-hash-v1'}`,
     `homeostat:watchedServices=${JSON.stringify(options.watchedServices ?? [])}`,

@@ -1,14 +1,16 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
-import type { NotificationConfig } from '../../shared/config/learning.ts';
+import type { LearningConfig, NotificationConfig } from '../../shared/config/learning.ts';
 import { detailTypes } from '../../shared/events/detail-types.ts';
+import { NagSuppressions } from '../nag.ts';
 import { AgentFunction } from './agent-function.ts';
 import type { HomeostatBus } from './homeostat-bus.ts';
 import type { KnowledgeDatabase } from './knowledge-database.ts';
@@ -18,6 +20,8 @@ export interface NotificationsProps {
   readonly database: KnowledgeDatabase;
   readonly settings: NotificationConfig;
   readonly killSwitch: ssm.IStringParameter;
+  /** The learning settings: the notify agent reads `narrativeModel` from them. */
+  readonly learning: LearningConfig;
   readonly logRetention?: logs.RetentionDays;
 }
 
@@ -67,6 +71,7 @@ export class Notifications extends Construct {
         HOMEOSTAT_BUS_NAME: props.bus.bus.eventBusName,
         HOMEOSTAT_NOTIFY_TOPIC_ARN: this.topic.topicArn,
         HOMEOSTAT_KILL_SWITCH_PARAMETER: props.killSwitch.parameterName,
+        HOMEOSTAT_LEARNING: JSON.stringify(props.learning),
       },
     });
     const fn = this.agent.function;
@@ -80,6 +85,38 @@ export class Notifications extends Construct {
         : secretsmanager.Secret.fromSecretNameV2(this, 'SlackSecret', props.settings.slackSecret);
       fn.addEnvironment('HOMEOSTAT_SLACK_SECRET_ARN', secret.secretArn);
       secret.grantRead(fn);
+    }
+
+    const model = props.learning.narrativeModel;
+    if (model) {
+      // Converse on the one narrative model (a cross-region profile also needs its foundation models).
+      const stack = Stack.of(this);
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['bedrock:InvokeModel'],
+          resources: [
+            stack.formatArn({ service: 'bedrock', resource: 'inference-profile', resourceName: model }),
+            stack.formatArn({
+              service: 'bedrock',
+              region: '*',
+              account: '',
+              resource: 'foundation-model',
+              resourceName: model.replace(/^(us|eu|apac|global)\./, ''),
+            }),
+          ],
+        }),
+      );
+      NagSuppressions.addResourceSuppressions(
+        fn,
+        [
+          {
+            id: 'AwsSolutions-IAM5',
+            reason: 'An inference profile may route the one narrative model to any region.',
+            appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:bedrock:\\*:.*$/' }],
+          },
+        ],
+        true,
+      );
     }
 
     const target = new targets.LambdaFunction(fn, {

@@ -14,9 +14,12 @@ export interface OperationsDashboardProps {
   readonly settings: NotificationConfig;
   /** @default 'Homeostat' */
   readonly dashboardName?: string;
+  /** Error-rate alarms on metric math; false: alarm on any error (for emulators without math alarms). @default true */
+  readonly metricMathAlarms?: boolean;
 }
 
 const namespace = 'Homeostat';
+const cap = (name: string) => `${name[0]?.toUpperCase()}${name.slice(1)}`;
 const hour = Duration.hours(1);
 
 /** A metric an agent emits (Powertools EMF: namespace Homeostat, dimension service=homeostat-<agent>). */
@@ -106,19 +109,37 @@ export class OperationsDashboard extends Construct {
       return a;
     };
     this.alarms = [
-      alarm('DeadLetters', 'An agent dead-lettered an event: read it, fix the cause, redrive it.', dlqDepth, {
-        threshold: 1,
-      }),
-      ...errorRates.map(([name, rate]) =>
+      ...agents.map(([name, a]) =>
         alarm(
-          `Errors${name[0]?.toUpperCase()}${name.slice(1)}`,
-          `More than ${props.settings.agentErrorRatePercent}% of the ${name} agent's invocations failed over 15 minutes.`,
-          rate,
-          {
-            threshold: props.settings.agentErrorRatePercent,
-            comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-          },
+          `DeadLetters${cap(name)}`,
+          `The ${name} agent dead-lettered an event: read it, fix the cause, redrive it.`,
+          a.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+            period: Duration.minutes(5),
+            statistic: 'Maximum',
+          }),
+          { threshold: 1 },
         ),
+      ),
+      ...errorRates.map(([name, rate], i) =>
+        props.metricMathAlarms === false
+          ? alarm(
+              `Errors${cap(name)}`,
+              `The ${name} agent failed in the last 15 minutes.`,
+              (agents[i] as (typeof agents)[number])[1].function.metricErrors({
+                period: Duration.minutes(15),
+                statistic: 'Sum',
+              }),
+              { threshold: 1 },
+            )
+          : alarm(
+              `Errors${cap(name)}`,
+              `More than ${props.settings.agentErrorRatePercent}% of the ${name} agent's invocations failed over 15 minutes.`,
+              rate,
+              {
+                threshold: props.settings.agentErrorRatePercent,
+                comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+              },
+            ),
       ),
       alarm(
         'KillSwitch',

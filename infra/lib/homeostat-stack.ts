@@ -76,6 +76,7 @@ export class HomeostatStack extends Stack {
       database: this.database,
       settings: settings.notifications,
       killSwitch: r.killSwitch,
+      learning: settings.learning,
       logRetention: settings.logRetentionDays,
     });
     const agents = {
@@ -92,6 +93,7 @@ export class HomeostatStack extends Stack {
       agents,
       topic: this.notifications.topic,
       settings: settings.notifications,
+      metricMathAlarms: settings.metricMathAlarms,
     });
     // Agents start only on a migrated schema.
     this.database.trigger.executeBefore(...Object.values(agents).map((a) => a.function));

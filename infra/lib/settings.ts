@@ -59,6 +59,11 @@ export interface HomeostatSettings {
    * (the local harness turns it off: MiniStack's CloudFormation has no AWS::Events::Archive).
    */
   readonly archive: boolean;
+  /**
+   * Alarms on metric math (the agents' error rates). Context `homeostat:metricMathAlarms`. @default true
+   * (the local harness turns it off: MiniStack's CloudFormation has no metric-math alarms; errors are then alarmed by count).
+   */
+  readonly metricMathAlarms: boolean;
   /** Publish the event catalog to an EventBridge Schema Registry. Context `homeostat:schemaRegistry`. @default true */
   readonly schemaRegistry: boolean;
   /** Services to watch. Context `homeostat:watchedServices` (array of WatchedServiceProps). @default [] */
@@ -104,6 +109,7 @@ export function readSettings(node: Node): HomeostatSettings {
     busName: text('busName', 'homeostat'),
     archive: flag('archive'),
     schemaRegistry: flag('schemaRegistry'),
+    metricMathAlarms: flag('metricMathAlarms'),
     watchedServices: watchedServices(get('watchedServices')),
     databaseUrlSecretName: text('databaseUrlSecretName', 'homeostat/database-url'),
     databaseWsProxy: typeof proxy === 'string' && proxy.length > 0 ? proxy : undefined,

@@ -15,6 +15,8 @@ import { systemClock } from '../domain/ports.ts';
 import type { LearnDeps } from '../usecases/learn.ts';
 import type { NotificationChannel } from '../usecases/notify.ts';
 import { clientDefaults, lazyAsync } from './aws-clients.ts';
+import { createBedrockClient } from './bedrock-embedder.ts';
+import { bedrockNarrator } from './bedrock-narrator.ts';
 import { createSqsClient, SqsDeadLetters } from './dead-letters.ts';
 import { createEmbeddingModels, embeddingEnvFields } from './embeddings.ts';
 import { createEventBridgeClient, EventBridgePublisher } from './event-bus.ts';
@@ -84,6 +86,9 @@ export function learnWiring() {
         channels.push(new SnsChannel(new SNSClient(clientDefaults), env.HOMEOSTAT_NOTIFY_TOPIC_ARN));
       return {
         pool,
+        ...(config.narrativeModel
+          ? { narrator: bedrockNarrator(createBedrockClient(env.BEDROCK_ENDPOINT), config.narrativeModel) }
+          : {}),
         store: new PostgresNotificationStore(pool),
         channels,
         deadLetters,

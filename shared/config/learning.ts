@@ -16,8 +16,11 @@ export const learningConfigSchema = z.object({
   promotionStreak: z._default(z.int().check(z.positive()), 5),
   /** Past incidents closer than this cosine distance are linked similar_to. */
   similarDistance: z._default(z.number().check(z.gt(0), z.lte(2)), 0.35),
-  /** Write the incident narrative with the Bedrock model (the template otherwise, and as fallback). */
-  modelNarrative: z._default(z.boolean(), false),
+  /**
+   * A Bedrock model id (or inference profile) that writes the opening prose of closed incidents'
+   * notifications; null: the template alone (it is also the fallback when the model fails).
+   */
+  narrativeModel: z._default(z.nullable(z.string().check(z.minLength(1))), null),
 });
 
 export type LearningConfig = z.infer<typeof learningConfigSchema>;
