@@ -109,6 +109,12 @@ export async function deployLocal(options: LocalDeployOptions): Promise<void> {
   const cdklocal = join(projectRoot, 'node_modules', '.bin', 'cdklocal');
   const context = [
     `homeostat:stackName=${options.stackName ?? 'Homeostat'}`,
+    // One kill switch per stack: the test stacks share the emulator with the demo's.
+    `homeostat:killSwitchParameter=${
+      (options.stackName ?? 'Homeostat') === 'Homeostat'
+        ? '/homeostat/kill-switch'
+        : `/homeostat/${options.stackName}/kill-switch`
+    }`,
     `homeostat:busName=${options.busName ?? 'homeostat'}`,
     `homeostat:databaseUrlSecretName=${secretName}`,
     // Lambdas running in containers reach the host as host.docker.internal, say.
