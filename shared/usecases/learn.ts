@@ -13,7 +13,7 @@
 import { actionSpec } from '../domain/actions.ts';
 import type { EmbeddingModels } from '../domain/embedding.ts';
 import { InvalidEventError } from '../domain/errors.ts';
-import { isTerminal } from '../domain/incident.ts';
+import type { IncidentState } from '../domain/incident.ts';
 import type { OutcomeInput } from '../domain/knowledge.ts';
 import {
   type AutonomyEvidence,
@@ -48,7 +48,7 @@ export type ClosedOutcome = LearningRecordedData['outcome'];
 export interface IncidentFacts {
   id: string;
   service: ServiceRef;
-  state: string;
+  state: IncidentState;
   title: string;
   fingerprint: string;
   openedAt: Date;
@@ -124,7 +124,8 @@ export type LearnResult =
       outcomes: string[];
     };
 
-const closedOutcome = (state: string): ClosedOutcome | null =>
+/** How a closed incident ended; null while it is still live. */
+const closedOutcome = (state: IncidentState): ClosedOutcome | null =>
   state === 'resolved' || state === 'self_resolved' || state === 'escalated' || state === 'failed'
     ? state
     : null;
@@ -146,7 +147,7 @@ export async function learnFromIncident(event: unknown, deps: LearnDeps): Promis
       : null;
   const recorded = await recordOutcomes(facts, timeToResolveMs, deps);
   const outcome = closedOutcome(facts.state);
-  if (!outcome || !isTerminal(facts.state as never)) {
+  if (!outcome) {
     // A failed step mid-incident: its outcome counts now; the summary waits for the close.
     return { outcome: 'outcomes_recorded', incidentId, recorded: recorded.length };
   }

@@ -14,6 +14,7 @@ import type { DeadLetterSink } from '../domain/ports.ts';
 import { withRetry } from '../domain/retry.ts';
 import { parseBusEvent } from '../events/bus-event.ts';
 import {
+  type ApprovalRequestedData,
   actionExecutedDataSchema,
   approvalRequestedDataSchema,
   diagnosisCompletedDataSchema,
@@ -116,7 +117,7 @@ export async function notifyIncident(event: unknown, deps: NotifyDeps): Promise<
     return { outcome: 'no_channels', incidentId, milestone: 'none', channels: {}, narrative: 'template' };
   }
   if (parsed.type === detailTypes.approvalRequested && story.state === 'awaiting_approval') {
-    const a = parsed.envelope.data as typeof approvalRequestedDataSchema._zod.output;
+    const a = parsed.envelope.data as ApprovalRequestedData;
     story.approval = {
       step: a.step,
       action: a.action,
