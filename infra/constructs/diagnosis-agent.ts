@@ -8,6 +8,7 @@ import { detailTypes } from '../../shared/events/detail-types.ts';
 import type { DiagnosisSettings } from '../lib/settings.ts';
 import { NagSuppressions } from '../nag.ts';
 import { AgentFunction } from './agent-function.ts';
+import { bedrockModelArns } from './bedrock-models.ts';
 import type { HomeostatBus } from './homeostat-bus.ts';
 import type { KnowledgeDatabase } from './knowledge-database.ts';
 
@@ -24,9 +25,6 @@ export const incidentOpenedPattern: events.EventPattern = {
   source: ['homeostat.perceive'],
   detailType: [detailTypes.incidentOpened],
 };
-
-/** A cross-region inference profile id (`us.`, `eu.`, `apac.`, `global.` …) rather than a model id. */
-const isInferenceProfile = (id: string) => /^[a-z]{2,6}\./.test(id) && !id.startsWith('anthropic.');
 
 /**
  * The diagnosis agent: incident.opened → evidence (ECS, CloudWatch metrics and
@@ -121,28 +119,7 @@ export class DiagnosisAgent extends Construct {
         new iam.PolicyStatement({
           sid: 'ConverseWithConfiguredModels',
           actions: ['bedrock:InvokeModel'],
-          resources: models.flatMap((model) =>
-            isInferenceProfile(model)
-              ? [
-                  stack.formatArn({ service: 'bedrock', resource: 'inference-profile', resourceName: model }),
-                  // A profile routes to the model in any of its regions.
-                  stack.formatArn({
-                    service: 'bedrock',
-                    region: '*',
-                    account: '',
-                    resource: 'foundation-model',
-                    resourceName: model.replace(/^[a-z]+\./, ''),
-                  }),
-                ]
-              : [
-                  stack.formatArn({
-                    service: 'bedrock',
-                    account: '',
-                    resource: 'foundation-model',
-                    resourceName: model,
-                  }),
-                ],
-          ),
+          resources: models.flatMap((model) => bedrockModelArns(stack, model)),
         }),
       );
     }

@@ -12,6 +12,7 @@ import type { LearningConfig, NotificationConfig } from '../../shared/config/lea
 import { detailTypes } from '../../shared/events/detail-types.ts';
 import { NagSuppressions } from '../nag.ts';
 import { AgentFunction } from './agent-function.ts';
+import { bedrockModelArns } from './bedrock-models.ts';
 import type { HomeostatBus } from './homeostat-bus.ts';
 import type { KnowledgeDatabase } from './knowledge-database.ts';
 
@@ -89,21 +90,10 @@ export class Notifications extends Construct {
 
     const model = props.learning.narrativeModel;
     if (model) {
-      // Converse on the one narrative model (a cross-region profile also needs its foundation models).
-      const stack = Stack.of(this);
       fn.addToRolePolicy(
         new iam.PolicyStatement({
           actions: ['bedrock:InvokeModel'],
-          resources: [
-            stack.formatArn({ service: 'bedrock', resource: 'inference-profile', resourceName: model }),
-            stack.formatArn({
-              service: 'bedrock',
-              region: '*',
-              account: '',
-              resource: 'foundation-model',
-              resourceName: model.replace(/^(us|eu|apac|global)\./, ''),
-            }),
-          ],
+          resources: bedrockModelArns(Stack.of(this), model),
         }),
       );
       NagSuppressions.addResourceSuppressions(

@@ -3,7 +3,7 @@
 import { inputsHashOf } from '../domain/knowledge.ts';
 import { type Autonomy, autonomyLevels } from '../domain/policy.ts';
 import type { ServiceRef } from '../domain/signal.ts';
-import { type CatalogAction, catalogActions } from '../domain/taxonomy.ts';
+import type { CatalogAction } from '../domain/taxonomy.ts';
 import { type Pool, withTransaction } from './database.ts';
 import { type AutonomyRecommendation, toRecommendation } from './learning-store.ts';
 
@@ -23,8 +23,6 @@ export class UnknownServiceError extends Error {
 }
 
 export const isAutonomy = (v: string): v is Autonomy => (autonomyLevels as readonly string[]).includes(v);
-export const isCatalogAction = (v: string): v is CatalogAction =>
-  (catalogActions as readonly string[]).includes(v);
 
 export class PostgresAutonomyRegistry {
   constructor(private readonly pool: Pool) {}

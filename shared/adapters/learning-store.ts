@@ -1,8 +1,8 @@
 /** What the learn agent reads and writes in Postgres (Neon): facts, closings, evidence, recommendations. */
 import type { AutonomyEvidence, Promotion } from '../domain/learning.ts';
 import type { ServiceRef } from '../domain/signal.ts';
+import { isRootCause } from '../domain/taxonomy.ts';
 import type { IncidentFacts, LearningRow, LearningStore } from '../usecases/learn.ts';
-import { isRootCause } from '../usecases/learn.ts';
 import type { Pool } from './database.ts';
 import type { PostgresKnowledgeStore } from './knowledge-store.ts';
 import type { PostgresRemediationStore } from './remediation-store.ts';
@@ -54,7 +54,7 @@ export class PostgresLearningStore implements LearningStore {
     );
     const r = rows[0];
     if (!r) return null;
-    const top = r.top as { rootCause?: unknown; component?: string; explanation?: string } | null;
+    const top = r.top as { rootCause?: string; component?: string; explanation?: string } | null;
     return {
       id: r.id,
       service: { cluster: r.cluster, service: r.service },
@@ -65,7 +65,7 @@ export class PostgresLearningStore implements LearningStore {
       closedAt: r.closed_at ? new Date(r.closed_at) : null,
       chaosExperimentId: r.chaos_experiment_id,
       diagnosis:
-        top && isRootCause(top.rootCause)
+        top?.rootCause && isRootCause(top.rootCause)
           ? {
               rootCause: top.rootCause,
               component: top.component ?? '',
@@ -80,12 +80,12 @@ export class PostgresLearningStore implements LearningStore {
 
   recordOutcome: LearningStore['recordOutcome'] = (outcome) => this.knowledge.recordOutcome(outcome);
 
-  async closings(service: ServiceRef, fingerprint: string) {
+  async closings(service: ServiceRef, fingerprint: string, since: Date) {
     const { rows } = await this.pool.query(
       `SELECT id, closed_at FROM incidents
-        WHERE cluster = $1 AND service = $2 AND fingerprint = $3 AND closed_at IS NOT NULL
+        WHERE cluster = $1 AND service = $2 AND fingerprint = $3 AND closed_at >= $4
         ORDER BY closed_at`,
-      [service.cluster, service.service, fingerprint],
+      [service.cluster, service.service, fingerprint, since],
     );
     return rows.map((r) => ({ incidentId: r.id as string, closedAt: new Date(r.closed_at) }));
   }

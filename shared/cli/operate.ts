@@ -197,7 +197,10 @@ export async function operateCommand(command: string, args: string[], deps: Oper
       );
     }
     if (sub === 'set') {
-      const { isAutonomy, isCatalogAction } = await import('../adapters/autonomy-registry.ts');
+      const [{ isAutonomy }, { isCatalogAction }] = await Promise.all([
+        import('../adapters/autonomy-registry.ts'),
+        import('../domain/taxonomy.ts'),
+      ]);
       if (!service || !actionText || !levelText)
         return usageError('autonomy set needs <cluster/service> <action|default> <observe|approve|auto>');
       if (!isAutonomy(levelText))

@@ -27,7 +27,7 @@ import { formatDuration } from '../domain/narrative.ts';
 import { type Autonomy, autonomyFor } from '../domain/policy.ts';
 import type { Clock, EventPublisher, WatchedServiceRecord } from '../domain/ports.ts';
 import type { ServiceRef } from '../domain/signal.ts';
-import { type RootCause, rootCauses } from '../domain/taxonomy.ts';
+import type { RootCause } from '../domain/taxonomy.ts';
 import { parseBusEvent } from '../events/bus-event.ts';
 import {
   incidentEscalatedDataSchema,
@@ -78,8 +78,12 @@ export interface LearningRow {
 export interface LearningStore {
   facts(incidentId: string): Promise<IncidentFacts | null>;
   recordOutcome(outcome: OutcomeInput): Promise<'recorded' | 'duplicate'>;
-  /** When each incident with this fingerprint on this service closed (the current one included). */
-  closings(service: ServiceRef, fingerprint: string): Promise<Array<{ incidentId: string; closedAt: Date }>>;
+  /** When each incident with this fingerprint on this service closed since `since` (the current one included). */
+  closings(
+    service: ServiceRef,
+    fingerprint: string,
+    since: Date,
+  ): Promise<Array<{ incidentId: string; closedAt: Date }>>;
   /** Observe/approve steps of one action on one service, with whether executed runs confirmed it. */
   autonomyEvidence(service: ServiceRef, action: string): Promise<AutonomyEvidence[]>;
   /** An open recommendation, once per (service, action, level). */
@@ -332,8 +336,9 @@ async function detectRecurrence(
   rootCause: RootCause | null,
   deps: LearnDeps,
 ): Promise<LearningRecordedData['recurrence']> {
-  const closings = await deps.store.closings(facts.service, facts.fingerprint);
   const now = facts.closedAt ?? deps.clock.now();
+  const since = new Date(now.getTime() - deps.settings.recurrence.windowDays * 86_400_000);
+  const closings = await deps.store.closings(facts.service, facts.fingerprint, since);
   const r = recurrence(
     closings.map((c) => c.closedAt),
     now,
@@ -362,13 +367,11 @@ async function detectRecurrence(
     ],
     { store: deps.knowledge, embeddings: deps.embeddings },
   );
-  const since = now.getTime() - deps.settings.recurrence.windowDays * 86_400_000;
   const pattern = { kind: 'pattern' as const, key: patternKey };
-  const recent = closings.filter((c) => c.closedAt.getTime() >= since);
   const known = await deps.knowledge.nodeStates(
-    recent.map((c) => ({ kind: 'incident' as const, key: c.incidentId })),
+    closings.map((c) => ({ kind: 'incident' as const, key: c.incidentId })),
   );
-  for (const c of recent) {
+  for (const c of closings) {
     if (known.has(`incident/${c.incidentId}`)) {
       await deps.knowledge.linkIfAbsent({ kind: 'incident', key: c.incidentId }, 'evolves_into', pattern, 1);
     }
@@ -400,6 +403,3 @@ async function earnedPromotions(facts: IncidentFacts, deps: LearnDeps) {
   }
   return promotions;
 }
-
-export const isRootCause = (value: unknown): value is RootCause =>
-  typeof value === 'string' && (rootCauses as readonly string[]).includes(value);
