@@ -1,0 +1,148 @@
+import * as z from 'zod/mini';
+import { type ChaosSettings, type Experiment, weekdays } from '../domain/chaos.ts';
+import { ConfigurationError } from '../domain/errors.ts';
+import { rootCauses } from '../domain/taxonomy.ts';
+import { describeIssues } from '../events/zod.ts';
+
+/**
+ * Chaos experiments and their guardrails: CDK context `homeostat:chaos`
+ * (every field optional), passed to the chaos agent as JSON in HOMEOSTAT_CHAOS.
+ * Scheduled experiments become EventBridge Scheduler schedules, disabled
+ * unless `schedule.enabled` is true.
+ */
+const name = () => z.string().check(z.regex(/^[a-z0-9][a-z0-9-]{0,47}$/));
+const hhmm = () => z.string().check(z.regex(/^([01]\d|2[0-3]):[0-5]\d$/));
+
+const stopTasks = z.object({
+  kind: z.literal('stop_tasks'),
+  /** Share of the running tasks to stop (at least one). */
+  share: z._default(z.number().check(z.gt(0), z.lte(1)), 0.34),
+});
+const scaleTo = z.object({ kind: z.literal('scale_to'), desiredCount: z.int().check(z.gte(0)) });
+const badDeployment = z.object({
+  kind: z.literal('bad_deployment'),
+  /** What is broken in the new revision of the essential container. */
+  fault: z._default(z.enum(['image', 'environment', 'command']), 'command'),
+  /** For `environment`: the variable and its broken value. */
+  variable: z._default(z.string().check(z.minLength(1)), 'HOMEOSTAT_CHAOS_BROKEN'),
+  value: z._default(z.string(), 'broken'),
+});
+const breakDependency = z.object({
+  kind: z.literal('break_dependency'),
+  /** The SSM parameter the application reads its dependency's endpoint from. */
+  parameterName: z.string().check(z.regex(/^\/[\w.\-/]+$/)),
+  badValue: z._default(z.string().check(z.minLength(1)), 'http://homeostat-chaos.invalid:81'),
+});
+const fis = z.object({
+  kind: z.literal('fis'),
+  /** An AWS FIS ECS task action, run by an experiment template the stack creates. */
+  action: z.enum(['cpu_stress', 'io_stress', 'network_latency', 'network_packet_loss']),
+  /** Share of the service's tasks the action targets, in percent. */
+  percentage: z._default(z.int().check(z.gte(1), z.lte(100)), 50),
+  /** Alarms (names) that stop the FIS experiment when they fire; at least one. */
+  stopAlarms: z.array(z.string().check(z.minLength(1))).check(z.minLength(1)),
+});
+
+export const experimentConfigSchema = z.object({
+  name: name(),
+  target: z.object({ cluster: z.string().check(z.minLength(1)), service: z.string().check(z.minLength(1)) }),
+  fault: z.discriminatedUnion('kind', [stopTasks, scaleTo, badDeployment, breakDependency, fis]),
+  /** Reverted this long after the injection, whether or not Homeostat repaired it. */
+  durationMinutes: z._default(z.int().check(z.gte(1), z.lte(240)), 15),
+  /** The root cause a correct diagnosis names; the fault's own by default. */
+  expectedRootCause: z.optional(z.enum(rootCauses)),
+  schedule: z.optional(
+    z.object({
+      /** cron(…), rate(…) or at(…), as EventBridge Scheduler takes them. */
+      expression: z.string().check(z.regex(/^(cron|rate|at)\(.+\)$/)),
+      timezone: z._default(z.string().check(z.minLength(1)), 'UTC'),
+      /** Scheduler may start it up to this many minutes late (spreads load); 0: exactly on time. */
+      flexibleWindowMinutes: z._default(z.int().check(z.gte(0), z.lte(1440)), 0),
+      /** Disabled unless you say so. */
+      enabled: z._default(z.boolean(), false),
+    }),
+  ),
+});
+
+export const chaosConfigSchema = z.object({
+  experiments: z._default(z.array(experimentConfigSchema), []),
+  guardrails: z.prefault(
+    z.object({
+      /** Experiments injected and not yet reverted, across every service. */
+      maxConcurrent: z._default(z.int().check(z.gte(1)), 1),
+      /** Blast radius: the largest share of a service's tasks one experiment may take away. */
+      maxTaskShare: z._default(z.number().check(z.gt(0), z.lte(1)), 0.5),
+      /** Never leave fewer running tasks than this. */
+      minHealthyTasks: z._default(z.int().check(z.gte(0)), 1),
+      /** scale_to may grow a service to at most this multiple of its desired count. */
+      maxScaleUpFactor: z._default(z.number().check(z.gte(1)), 2),
+      /** When chaos may run; empty: any time. */
+      windows: z._default(
+        z.array(
+          z.object({
+            days: z._default(z.array(z.enum(weekdays)), ['mon', 'tue', 'wed', 'thu', 'fri']),
+            start: hhmm(),
+            end: hhmm(),
+            timezone: z._default(z.string(), 'UTC'),
+          }),
+        ),
+        [],
+      ),
+      /** Change freezes: no chaos from `from` to `to` (ISO times). */
+      freezes: z._default(
+        z.array(
+          z.object({
+            from: z.iso.datetime({ offset: true }),
+            to: z.iso.datetime({ offset: true }),
+            reason: z._default(z.string(), 'change freeze'),
+          }),
+        ),
+        [],
+      ),
+    }),
+    {},
+  ),
+  revert: z.prefault(
+    z.object({
+      /** Revert attempts before the experiment is escalated as revert_failed. */
+      maxAttempts: z._default(z.int().check(z.gte(1), z.lte(10)), 5),
+      /** First retry delay; doubles per attempt. */
+      retrySeconds: z._default(z.int().check(z.gte(10)), 60),
+    }),
+    {},
+  ),
+});
+export type ChaosConfig = z.infer<typeof chaosConfigSchema>;
+
+export function parseChaosConfig(value: unknown, where = 'HOMEOSTAT_CHAOS'): ChaosConfig {
+  const parsed = chaosConfigSchema.safeParse(value ?? {});
+  if (!parsed.success) throw new ConfigurationError(`${where}: ${describeIssues(parsed.error).join('; ')}`);
+  const names = parsed.data.experiments.map((e) => e.name);
+  const repeated = names.filter((n, i) => names.indexOf(n) !== i);
+  if (repeated.length > 0)
+    throw new ConfigurationError(
+      `${where}: experiment names must be unique (${[...new Set(repeated)].join(', ')})`,
+    );
+  return parsed.data;
+}
+
+/** From the chaos agent's environment (empty: no experiments, default guardrails). */
+export function chaosConfigFromEnv(json: string | undefined): ChaosConfig {
+  if (!json || json.trim() === '') return parseChaosConfig({});
+  try {
+    return parseChaosConfig(JSON.parse(json));
+  } catch (error) {
+    if (error instanceof ConfigurationError) throw error;
+    throw new ConfigurationError('HOMEOSTAT_CHAOS must be a JSON object');
+  }
+}
+
+/** The domain's view of the configuration. */
+export function chaosSettings(config: ChaosConfig): ChaosSettings {
+  return { guardrails: config.guardrails, revert: config.revert };
+}
+
+/** The configured experiment of that name (the domain's view), or null. */
+export function experimentNamed(config: ChaosConfig, name: string): Experiment | null {
+  return config.experiments.find((e) => e.name === name) ?? null;
+}
