@@ -17,6 +17,7 @@ export const agentNames = [
   'approve',
   'learn',
   'notify',
+  'chaos',
   'migrator',
 ] as const;
 export type AgentName = (typeof agentNames)[number];

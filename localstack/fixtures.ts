@@ -33,6 +33,7 @@ export async function createEcsService(
   cluster: string,
   service: string,
   desiredCount: number,
+  tags: Record<string, string> = {},
 ) {
   await ecs.send(new CreateClusterCommand({ clusterName: cluster }));
   const td = await ecs.send(
@@ -52,6 +53,7 @@ export async function createEcsService(
       taskDefinition: td.taskDefinition?.taskDefinitionArn,
       desiredCount,
       launchType: 'FARGATE',
+      tags: Object.entries(tags).map(([key, value]) => ({ key, value })),
     }),
   );
   return td.taskDefinition?.taskDefinitionArn ?? '';

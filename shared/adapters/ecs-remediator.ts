@@ -1,9 +1,6 @@
 import {
   DescribeServicesCommand,
-  DescribeTaskDefinitionCommand,
   type ECSClient,
-  RegisterTaskDefinitionCommand,
-  type RegisterTaskDefinitionCommandInput,
   RunTaskCommand,
   StopTaskCommand,
   UpdateServiceCommand,
@@ -16,9 +13,10 @@ import {
   PutParameterCommand,
   type SSMClient,
 } from '@aws-sdk/client-ssm';
-import { HomeostatError, ServiceGoneError } from '../domain/errors.ts';
+import { ServiceGoneError } from '../domain/errors.ts';
 import type { Operation, PreState } from '../domain/remediation.ts';
 import type { ServiceRef } from '../domain/signal.ts';
+import { registerVariant } from './task-definitions.ts';
 
 export { ServiceGoneError };
 
@@ -82,29 +80,14 @@ export class EcsRemediator {
         );
         return o.taskDefinition ? `deployed ${o.taskDefinition}` : 'forced a new deployment';
       case 'deploy_with_memory': {
-        const running = (await this.describe(ref)).taskDefinition;
-        const td = (await this.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: running })))
-          .taskDefinition;
-        if (!td?.family) throw new HomeostatError(`task definition ${running} cannot be read`);
-        const input: RegisterTaskDefinitionCommandInput = {
-          family: td.family,
-          taskRoleArn: td.taskRoleArn,
-          executionRoleArn: td.executionRoleArn,
-          networkMode: td.networkMode,
-          containerDefinitions: (td.containerDefinitions ?? []).map((c) =>
-            // The essential container's own hard limit must grow with the task, or it is still killed.
-            c.essential !== false && c.memory !== undefined ? { ...c, memory: o.memoryMiB } : c,
-          ),
-          volumes: td.volumes,
-          placementConstraints: td.placementConstraints,
-          requiresCompatibilities: td.requiresCompatibilities,
-          cpu: td.cpu,
-          memory: String(o.memoryMiB),
-          runtimePlatform: td.runtimePlatform,
-          ephemeralStorage: td.ephemeralStorage,
-        };
-        const registered = await this.ecs.send(new RegisterTaskDefinitionCommand(input));
-        const arn = registered.taskDefinition?.taskDefinitionArn;
+        const running = (await this.describe(ref)).taskDefinition ?? '';
+        // The essential container's own hard limit must grow with the task, or it is still killed.
+        const arn = await registerVariant(
+          this.ecs,
+          running,
+          (c) => (c.memory !== undefined ? { ...c, memory: o.memoryMiB } : c),
+          { memory: String(o.memoryMiB) },
+        );
         await this.ecs.send(
           new UpdateServiceCommand({ cluster, service, taskDefinition: arn, forceNewDeployment: true }),
         );

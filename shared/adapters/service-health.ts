@@ -36,7 +36,8 @@ export class ServiceHealthReader {
     };
   }
 
-  private async alarmsInAlarm(ref: ServiceRef): Promise<string[]> {
+  /** The service's alarms (its registered prefixes) in ALARM, by name. */
+  async alarmsInAlarm(ref: ServiceRef): Promise<string[]> {
     const names = new Set<string>();
     for (const prefix of await this.alarmPrefixesOf(ref)) {
       let token: string | undefined;

@@ -2,7 +2,7 @@ import { ConflictException, CreateScheduleCommand, type SchedulerClient } from '
 import type { Envelope } from '../events/envelope.ts';
 
 export interface ScheduleTarget {
-  /** The verify agent's function ARN. */
+  /** The function the schedule invokes. */
   functionArn: string;
   /** The role EventBridge Scheduler assumes to invoke it. */
   roleArn: string;
@@ -15,17 +15,16 @@ export const verificationScheduleName = (incidentId: string, step: number, check
   `homeostat-verify-${incidentId}-${step}-${check}`;
 
 /**
- * Schedules a verification check as a one-time EventBridge Scheduler schedule
- * that invokes the verify agent with an EventBridge-shaped event and deletes
- * itself after firing. Idempotent by name.
+ * One-time EventBridge Scheduler schedules that invoke a Lambda function with
+ * the given input and delete themselves after firing. Idempotent by name.
  */
-export class SchedulerVerification {
+export class OneTimeSchedules {
   constructor(
     private readonly client: SchedulerClient,
     private readonly target: ScheduleTarget,
   ) {}
 
-  async schedule(name: string, envelope: Envelope, at: Date): Promise<'created' | 'exists'> {
+  async schedule(name: string, input: object, at: Date, description: string): Promise<'created' | 'exists'> {
     // Scheduler's at() takes whole seconds, UTC, without a zone suffix.
     const when = at.toISOString().slice(0, 19);
     try {
@@ -40,15 +39,10 @@ export class SchedulerVerification {
           Target: {
             Arn: this.target.functionArn,
             RoleArn: this.target.roleArn,
-            Input: JSON.stringify({
-              source: envelope.source,
-              'detail-type': envelope.type,
-              time: envelope.time,
-              detail: envelope,
-            }),
+            Input: JSON.stringify(input),
             RetryPolicy: { MaximumRetryAttempts: 10, MaximumEventAgeInSeconds: 3600 },
           },
-          Description: `Homeostat: verify incident ${envelope.incidentId}`,
+          Description: description,
         }),
       );
       return 'created';
@@ -56,5 +50,23 @@ export class SchedulerVerification {
       if (error instanceof ConflictException) return 'exists';
       throw error;
     }
+  }
+}
+
+/** Schedules a verification check: the verify agent gets an EventBridge-shaped event when it is due. */
+export class SchedulerVerification {
+  private readonly schedules: OneTimeSchedules;
+
+  constructor(client: SchedulerClient, target: ScheduleTarget) {
+    this.schedules = new OneTimeSchedules(client, target);
+  }
+
+  schedule(name: string, envelope: Envelope, at: Date): Promise<'created' | 'exists'> {
+    return this.schedules.schedule(
+      name,
+      { source: envelope.source, 'detail-type': envelope.type, time: envelope.time, detail: envelope },
+      at,
+      `Homeostat: verify incident ${envelope.incidentId}`,
+    );
   }
 }

@@ -1,0 +1,357 @@
+import type { GameDayFacts, GameDayScore, Injection } from '../domain/chaos.ts';
+import { type IncidentState, isTerminal } from '../domain/incident.ts';
+import { inputsHashOf } from '../domain/knowledge.ts';
+import type { ServiceRef } from '../domain/signal.ts';
+import type { ChaosPreState, ChaosRun, ChaosRunState, NewRun } from '../usecases/chaos-ports.ts';
+import { type Pool, type PoolClient, withTransaction } from './database.ts';
+
+interface Row {
+  id: string;
+  experiment: string;
+  kind: Injection['kind'];
+  cluster: string;
+  service: string;
+  requested_by: string;
+  idempotency_key: string;
+  state: ChaosRunState;
+  guard: string | null;
+  reason: string | null;
+  injection: Injection | null;
+  pre_state: ChaosPreState | null;
+  expected_root_causes: string[];
+  duration_minutes: number;
+  requested_at: Date;
+  injected_at: Date | null;
+  revert_at: Date | null;
+  reverted_at: Date | null;
+  revert_attempts: number;
+  revert_needed: boolean | null;
+  revert_detail: string | null;
+}
+
+const toRun = (r: Row): ChaosRun => ({
+  id: r.id,
+  experiment: r.experiment,
+  kind: r.kind,
+  target: { cluster: r.cluster, service: r.service },
+  requestedBy: r.requested_by,
+  idempotencyKey: r.idempotency_key,
+  state: r.state,
+  guard: r.guard,
+  reason: r.reason,
+  injection: r.injection,
+  preState: r.pre_state,
+  expectedRootCauses: r.expected_root_causes,
+  durationMinutes: r.duration_minutes,
+  requestedAt: new Date(r.requested_at),
+  injectedAt: r.injected_at ? new Date(r.injected_at) : null,
+  revertAt: r.revert_at ? new Date(r.revert_at) : null,
+  revertedAt: r.reverted_at ? new Date(r.reverted_at) : null,
+  revertAttempts: r.revert_attempts,
+  revertNeeded: r.revert_needed,
+  revertDetail: r.revert_detail,
+});
+
+/** Serialises the concurrency check of every chaos agent (one Postgres advisory lock). */
+const chaosLock = 0x6368616f; // "chao"
+
+/**
+ * Chaos experiment runs, their scores and their audit trail. Every state
+ * change writes its audit_log row in the same transaction.
+ */
+export class PostgresChaosStore {
+  constructor(private readonly pool: Pool) {}
+
+  async byKey(idempotencyKey: string): Promise<ChaosRun | null> {
+    const { rows } = await this.pool.query('SELECT * FROM chaos_experiments WHERE idempotency_key = $1', [
+      idempotencyKey,
+    ]);
+    return rows[0] ? toRun(rows[0] as Row) : null;
+  }
+
+  async get(id: string): Promise<ChaosRun | null> {
+    const { rows } = await this.pool.query('SELECT * FROM chaos_experiments WHERE id = $1', [id]);
+    return rows[0] ? toRun(rows[0] as Row) : null;
+  }
+
+  async activeCount(): Promise<number> {
+    const { rows } = await this.pool.query(
+      `SELECT count(*)::int AS n FROM chaos_experiments WHERE state IN ('injecting', 'injected')`,
+    );
+    return rows[0].n as number;
+  }
+
+  /** The service's live incident, if any. */
+  async openIncident(ref: ServiceRef): Promise<string | null> {
+    const { rows } = await this.pool.query(
+      `SELECT id FROM incidents WHERE cluster = $1 AND service = $2 AND closed_at IS NULL ORDER BY opened_at DESC LIMIT 1`,
+      [ref.cluster, ref.service],
+    );
+    return (rows[0]?.id as string | undefined) ?? null;
+  }
+
+  /** Writes a refused or rehearsed run (once per key) and audits it. */
+  async record(
+    run: NewRun,
+    outcome: { state: 'refused'; guard: string; reason: string } | { state: 'dry_run'; reason: string },
+  ): Promise<ChaosRun> {
+    return withTransaction(this.pool, async (client) => {
+      const inserted = await this.insert(client, run, outcome.state, {
+        guard: outcome.state === 'refused' ? outcome.guard : null,
+        reason: outcome.reason,
+      });
+      if (inserted)
+        await audit(
+          client,
+          run.requestedBy,
+          `chaos.${outcome.state}`,
+          run,
+          outcome.state === 'refused' ? outcome.guard : 'dry_run',
+          {
+            reason: outcome.reason,
+            injection: run.injection,
+          },
+        );
+      return toRun(inserted ?? (await this.existing(client, run.idempotencyKey)));
+    });
+  }
+
+  /**
+   * Reserves the run for injection when fewer than `maxConcurrent` experiments
+   * are live (and none on its service); otherwise records it refused. Atomic
+   * across concurrent agents.
+   */
+  async reserve(run: NewRun, maxConcurrent: number): Promise<{ reserved: boolean; run: ChaosRun }> {
+    return withTransaction(this.pool, async (client) => {
+      await client.query('SELECT pg_advisory_xact_lock($1)', [chaosLock]);
+      const existing = await client.query('SELECT * FROM chaos_experiments WHERE idempotency_key = $1', [
+        run.idempotencyKey,
+      ]);
+      if (existing.rows[0]) return { reserved: false, run: toRun(existing.rows[0] as Row) };
+      const live = (
+        await client.query(
+          `SELECT cluster, service FROM chaos_experiments WHERE state IN ('injecting', 'injected')`,
+        )
+      ).rows as { cluster: string; service: string }[];
+      const onService = live.some(
+        (l) => l.cluster === run.target.cluster && l.service === run.target.service,
+      );
+      if (onService || live.length >= maxConcurrent) {
+        const reason = onService
+          ? `an experiment is already live on ${run.target.cluster}/${run.target.service}`
+          : `${live.length} experiment(s) already running; at most ${maxConcurrent} at once`;
+        const row = await this.insert(client, run, 'refused', { guard: 'concurrency', reason });
+        await audit(client, run.requestedBy, 'chaos.refused', run, 'concurrency', { reason });
+        return { reserved: false, run: toRun(row as Row) };
+      }
+      const row = await this.insert(client, run, 'injecting', { guard: null, reason: null });
+      return { reserved: true, run: toRun(row as Row) };
+    });
+  }
+
+  async markInjected(
+    run: ChaosRun,
+    preState: ChaosPreState,
+    injectedAt: Date,
+    revertAt: Date,
+    operations: string[],
+  ) {
+    await withTransaction(this.pool, async (client) => {
+      await client.query(
+        `UPDATE chaos_experiments SET state = 'injected', pre_state = $2, injected_at = $3, revert_at = $4
+          WHERE id = $1 AND state = 'injecting'`,
+        [run.id, preState, injectedAt, revertAt],
+      );
+      await audit(client, run.requestedBy, 'chaos.injected', run, 'injected', {
+        operations,
+        preState,
+        revertAt: revertAt.toISOString(),
+      });
+    });
+  }
+
+  async markFailed(run: ChaosRun, reason: string, preState: ChaosPreState | null) {
+    await withTransaction(this.pool, async (client) => {
+      await client.query(
+        `UPDATE chaos_experiments SET state = 'failed', reason = $2, pre_state = coalesce($3, pre_state) WHERE id = $1`,
+        [run.id, reason, preState],
+      );
+      await audit(client, run.requestedBy, 'chaos.failed', run, 'failed', { reason });
+    });
+  }
+
+  /** Injected runs whose revert is overdue (the schedule did not fire, or a retry is late). */
+  async overdue(before: Date): Promise<ChaosRun[]> {
+    const { rows } = await this.pool.query(
+      `SELECT * FROM chaos_experiments WHERE state = 'injected' AND revert_at < $1 ORDER BY revert_at LIMIT 20`,
+      [before],
+    );
+    return (rows as Row[]).map(toRun);
+  }
+
+  /** Records the revert; false when another delivery got there first. */
+  async markReverted(run: ChaosRun, needed: boolean, operations: string[], at: Date): Promise<boolean> {
+    return withTransaction(this.pool, async (client) => {
+      const { rowCount } = await client.query(
+        `UPDATE chaos_experiments
+            SET state = 'reverted', reverted_at = $2, revert_needed = $3, revert_detail = $4,
+                revert_attempts = revert_attempts + 1
+          WHERE id = $1 AND state = 'injected'`,
+        [run.id, at, needed, operations.join('; ')],
+      );
+      if (!rowCount) return false;
+      await audit(client, 'chaos', 'chaos.reverted', run, needed ? 'reverted' : 'not_needed', { operations });
+      return true;
+    });
+  }
+
+  /** A revert attempt failed: retried at `retryAt`, or given up on (null) — escalated, never forgotten. */
+  async revertFailed(run: ChaosRun, reason: string, retryAt: Date | null) {
+    await withTransaction(this.pool, async (client) => {
+      await client.query(
+        `UPDATE chaos_experiments
+            SET revert_attempts = revert_attempts + 1, revert_detail = $2,
+                state = CASE WHEN $3::timestamptz IS NULL THEN 'revert_failed' ELSE state END,
+                revert_at = coalesce($3, revert_at)
+          WHERE id = $1 AND state = 'injected'`,
+        [run.id, reason, retryAt],
+      );
+      await audit(
+        client,
+        'chaos',
+        retryAt ? 'chaos.revert_retry' : 'chaos.revert_failed',
+        run,
+        retryAt ? 'retry' : 'escalated',
+        {
+          reason,
+          attempt: run.revertAttempts + 1,
+          retryAt: retryAt?.toISOString() ?? null,
+        },
+      );
+    });
+  }
+
+  /** What scoring needs: the run and the first incident it caused. */
+  async gameDayFacts(id: string): Promise<(Omit<GameDayFacts, 'expected'> & { run: ChaosRun }) | null> {
+    const run = await this.get(id);
+    if (!run?.injectedAt) return null;
+    const { rows } = await this.pool.query(
+      `SELECT i.id, i.state, i.closed_at,
+              coalesce((SELECT min(s.received_at) FROM signals s WHERE s.incident_id = i.id), i.opened_at) AS detected_at,
+              (SELECT d.hypotheses -> 0 ->> 'rootCause' FROM diagnoses d WHERE d.incident_id = i.id) AS root_cause,
+              EXISTS (SELECT 1 FROM remediation_steps r WHERE r.incident_id = i.id AND r.undone) AS undo_used
+         FROM incidents i WHERE i.chaos_experiment_id = $1 ORDER BY i.opened_at LIMIT 1`,
+      [id],
+    );
+    const i = rows[0] as
+      | {
+          id: string;
+          state: IncidentState;
+          closed_at: Date | null;
+          detected_at: Date;
+          root_cause: string | null;
+          undo_used: boolean;
+        }
+      | undefined;
+    return {
+      run,
+      injectedAt: run.injectedAt,
+      ended: run.state === 'reverted' || run.state === 'revert_failed',
+      revertNeeded: run.state === 'revert_failed' ? true : run.revertNeeded,
+      incident: i
+        ? {
+            id: i.id,
+            detectedAt: new Date(i.detected_at),
+            state: i.state,
+            terminal: isTerminal(i.state),
+            closedAt: i.closed_at ? new Date(i.closed_at) : null,
+            diagnosedRootCause: i.root_cause,
+            undoUsed: i.undo_used,
+          }
+        : null,
+    };
+  }
+
+  /** Upserts the score; true when this write made it final (metrics are emitted once). */
+  async saveScore(id: string, s: GameDayScore): Promise<boolean> {
+    const { rows } = await this.pool.query(
+      `WITH before AS (SELECT final FROM game_day_scores WHERE experiment_id = $1)
+       INSERT INTO game_day_scores (experiment_id, incident_id, detected, time_to_detect_ms, diagnosed_root_cause,
+                                    diagnosis_correct, mitigated, time_to_mitigate_ms, undo_used, revert_needed, score, final)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+       ON CONFLICT (experiment_id) DO UPDATE SET
+         incident_id = EXCLUDED.incident_id, detected = EXCLUDED.detected, time_to_detect_ms = EXCLUDED.time_to_detect_ms,
+         diagnosed_root_cause = EXCLUDED.diagnosed_root_cause, diagnosis_correct = EXCLUDED.diagnosis_correct,
+         mitigated = EXCLUDED.mitigated, time_to_mitigate_ms = EXCLUDED.time_to_mitigate_ms, undo_used = EXCLUDED.undo_used,
+         revert_needed = EXCLUDED.revert_needed, score = EXCLUDED.score, final = EXCLUDED.final, scored_at = now()
+         WHERE NOT game_day_scores.final
+       RETURNING (SELECT coalesce(bool_or(final), false) FROM before) AS was_final, final`,
+      [
+        id,
+        s.incidentId,
+        s.detected,
+        s.timeToDetectMs,
+        s.diagnosedRootCause,
+        s.diagnosisCorrect,
+        s.mitigated,
+        s.timeToMitigateMs,
+        s.undoUsed,
+        s.revertNeeded,
+        s.score,
+        s.final,
+      ],
+    );
+    const r = rows[0] as { was_final: boolean; final: boolean } | undefined;
+    return r !== undefined && r.final && !r.was_final;
+  }
+
+  private async insert(
+    client: PoolClient,
+    run: NewRun,
+    state: ChaosRunState,
+    why: { guard: string | null; reason: string | null },
+  ): Promise<Row | undefined> {
+    const { rows } = await client.query(
+      `INSERT INTO chaos_experiments (id, experiment, kind, cluster, service, requested_by, idempotency_key, state,
+                                      guard, reason, injection, expected_root_causes, duration_minutes)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+       ON CONFLICT (idempotency_key) DO NOTHING RETURNING *`,
+      [
+        run.id,
+        run.experiment,
+        run.kind,
+        run.target.cluster,
+        run.target.service,
+        run.requestedBy,
+        run.idempotencyKey,
+        state,
+        why.guard,
+        why.reason,
+        run.injection,
+        run.expectedRootCauses,
+        run.durationMinutes,
+      ],
+    );
+    return rows[0] as Row | undefined;
+  }
+
+  private async existing(client: PoolClient, key: string): Promise<Row> {
+    const { rows } = await client.query('SELECT * FROM chaos_experiments WHERE idempotency_key = $1', [key]);
+    return rows[0] as Row;
+  }
+}
+
+async function audit(
+  client: PoolClient,
+  actor: string,
+  action: string,
+  run: Pick<NewRun, 'id' | 'experiment' | 'target' | 'kind'>,
+  result: string,
+  detail: Record<string, unknown>,
+) {
+  const inputs = { experimentId: run.id, experiment: run.experiment, kind: run.kind, service: run.target };
+  await client.query(
+    `INSERT INTO audit_log (actor, action, inputs_hash, inputs, result, detail) VALUES ($1, $2, $3, $4, $5, $6)`,
+    [actor, action, inputsHashOf(inputs), inputs, result, detail],
+  );
+}

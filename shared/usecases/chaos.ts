@@ -1,0 +1,362 @@
+/**
+ * The chaos agent's use-cases: run an experiment through the guardrails
+ * (refusals audited), inject it, schedule its revert, announce it; revert it
+ * when due (retried with backoff, escalated when it keeps failing); sweep
+ * overdue reverts; score the game day.
+ */
+import {
+  type ChaosSettings,
+  checkGuardrails,
+  type Experiment,
+  expectedRootCauses,
+  type GameDayFacts,
+  type GameDayScore,
+  type Injection,
+  revertRetryDelayMs,
+  scoreGameDay,
+  type TargetFacts,
+} from '../domain/chaos.ts';
+import { InvalidEventError } from '../domain/errors.ts';
+import type { Clock, EventPublisher } from '../domain/ports.ts';
+import type { ServiceRef } from '../domain/signal.ts';
+import type { RootCause } from '../domain/taxonomy.ts';
+import type { LearningRecordedData } from '../events/catalog.ts';
+import {
+  type ChaosRevertRequest,
+  type ChaosRunRequest,
+  chaosCommandSchema,
+} from '../events/chaos-commands.ts';
+import { detailTypes } from '../events/detail-types.ts';
+import { buildEnvelope } from '../events/envelope.ts';
+import { describeIssues } from '../events/zod.ts';
+import type { ChaosPreState, ChaosRun, InjectionResult, NewRun, RevertResult } from './chaos-ports.ts';
+
+export const chaosSource = 'homeostat.chaos';
+
+export interface ChaosStore {
+  byKey(idempotencyKey: string): Promise<ChaosRun | null>;
+  get(id: string): Promise<ChaosRun | null>;
+  activeCount(): Promise<number>;
+  openIncident(ref: ServiceRef): Promise<string | null>;
+  record(
+    run: NewRun,
+    outcome: { state: 'refused'; guard: string; reason: string } | { state: 'dry_run'; reason: string },
+  ): Promise<ChaosRun>;
+  reserve(run: NewRun, maxConcurrent: number): Promise<{ reserved: boolean; run: ChaosRun }>;
+  markInjected(
+    run: ChaosRun,
+    pre: ChaosPreState,
+    injectedAt: Date,
+    revertAt: Date,
+    operations: string[],
+  ): Promise<void>;
+  markFailed(run: ChaosRun, reason: string, pre: ChaosPreState | null): Promise<void>;
+  overdue(before: Date): Promise<ChaosRun[]>;
+  markReverted(run: ChaosRun, needed: boolean, operations: string[], at: Date): Promise<boolean>;
+  revertFailed(run: ChaosRun, reason: string, retryAt: Date | null): Promise<void>;
+  gameDayFacts(id: string): Promise<(Omit<GameDayFacts, 'expected'> & { run: ChaosRun }) | null>;
+  saveScore(id: string, score: GameDayScore): Promise<boolean>;
+}
+
+export interface ChaosInjector {
+  target(ref: ServiceRef): Promise<TargetFacts['service']>;
+  inject(
+    experimentId: string,
+    experiment: string,
+    ref: ServiceRef,
+    injection: Injection,
+  ): Promise<InjectionResult>;
+  revert(ref: ServiceRef, injection: Injection, pre: ChaosPreState): Promise<RevertResult>;
+}
+
+/** One-time schedules that invoke the chaos agent (its revert, or a retry). */
+export interface RevertScheduler {
+  schedule(
+    name: string,
+    input: ChaosRevertRequest,
+    at: Date,
+    description: string,
+  ): Promise<'created' | 'exists'>;
+}
+
+export interface ChaosDeps {
+  experiments: readonly Experiment[];
+  settings: ChaosSettings;
+  clock: Clock;
+  killSwitch: { read(): Promise<{ engaged: boolean; reason: string | null }> };
+  injector: ChaosInjector;
+  /** The service's alarms in ALARM (its registered alarm prefixes). */
+  alarmsInAlarm(ref: ServiceRef): Promise<string[]>;
+  store: ChaosStore;
+  scheduler: RevertScheduler;
+  bus: EventPublisher;
+  newId(): string;
+}
+
+/** How long past its revert time an injected experiment counts as overdue for the sweep. */
+export const revertGraceMs = 2 * 60_000;
+
+export const revertScheduleName = (experimentId: string, attempt: number) =>
+  `homeostat-chaos-revert-${experimentId}-${attempt}`;
+
+export type RunResult =
+  | { outcome: 'unknown_experiment'; reason: string; known: string[] }
+  | { outcome: 'duplicate'; experimentId: string; state: string }
+  | { outcome: 'refused'; experimentId: string; guard: string; reason: string }
+  | { outcome: 'dry_run'; experimentId: string; injection: Injection; revertAfterMinutes: number }
+  | { outcome: 'failed'; experimentId: string; reason: string }
+  | {
+      outcome: 'injected';
+      experimentId: string;
+      injection: Injection;
+      operations: string[];
+      revertAt: string;
+    };
+
+export type RevertOutcome =
+  | { outcome: 'unknown'; experimentId: string }
+  | { outcome: 'not_live'; experimentId: string; state: string }
+  | {
+      outcome: 'reverted';
+      experimentId: string;
+      needed: boolean;
+      operations: string[];
+      score: GameDayScore | null;
+      finalScore: boolean;
+    }
+  | { outcome: 'revert_retry'; experimentId: string; reason: string; retryAt: string }
+  | { outcome: 'revert_failed'; experimentId: string; reason: string };
+
+export type ChaosResult =
+  | RunResult
+  | RevertOutcome
+  | { outcome: 'swept'; reverts: RevertOutcome[] }
+  | { outcome: 'scored'; experimentId: string; score: GameDayScore | null; finalScore: boolean }
+  | { outcome: 'ignored'; reason: string };
+
+/** Every way the chaos agent is reached: its commands, the sweep rule, learning.recorded. */
+export async function handleChaosEvent(event: unknown, deps: ChaosDeps): Promise<ChaosResult> {
+  const e = (event ?? {}) as {
+    homeostat?: unknown;
+    source?: unknown;
+    'detail-type'?: unknown;
+    detail?: unknown;
+  };
+  if (e.source === 'aws.events' && e['detail-type'] === 'Scheduled Event') return sweepReverts(deps);
+  if (e.source === 'homeostat.learn' && e['detail-type'] === detailTypes.learningRecorded) {
+    const data = (e.detail as { data?: Partial<LearningRecordedData> } | undefined)?.data;
+    if (!data?.chaosExperimentId) return { outcome: 'ignored', reason: 'not caused by a chaos experiment' };
+    return {
+      outcome: 'scored',
+      experimentId: data.chaosExperimentId,
+      ...(await scoreExperiment(data.chaosExperimentId, deps)),
+    };
+  }
+  const parsed = chaosCommandSchema.safeParse(event);
+  if (!parsed.success)
+    throw new InvalidEventError(
+      'not a chaos command, sweep or learning.recorded event',
+      describeIssues(parsed.error),
+    );
+  return parsed.data.homeostat === 'chaos.run'
+    ? runExperiment(parsed.data, deps)
+    : revertExperiment(parsed.data, deps);
+}
+
+/** A valid Scheduler firing time, else the current minute (emulators leave the placeholder as is). */
+function firingKey(request: ChaosRunRequest, now: Date): string {
+  if (request.requestId) return `${request.experiment}@${request.requestId}`;
+  const scheduled = Date.parse(request.scheduledTime ?? '');
+  const at = Number.isNaN(scheduled)
+    ? new Date(Math.floor(now.getTime() / 60_000) * 60_000)
+    : new Date(scheduled);
+  return `${request.experiment}@${at.toISOString()}`;
+}
+
+export async function runExperiment(request: ChaosRunRequest, deps: ChaosDeps): Promise<RunResult> {
+  const experiment = deps.experiments.find((x) => x.name === request.experiment);
+  if (!experiment)
+    return {
+      outcome: 'unknown_experiment',
+      reason: `no chaos experiment named ${request.experiment} is configured (context homeostat:chaos)`,
+      known: deps.experiments.map((x) => x.name),
+    };
+  const now = deps.clock.now();
+  const key = firingKey(request, now);
+  const seen = await deps.store.byKey(key);
+  if (seen) return { outcome: 'duplicate', experimentId: seen.id, state: seen.state };
+
+  const ref = experiment.target;
+  const [killSwitch, service, openIncidentId, activeExperiments] = await Promise.all([
+    deps.killSwitch.read(),
+    deps.injector.target(ref),
+    deps.store.openIncident(ref),
+    deps.store.activeCount(),
+  ]);
+  const alarmsInAlarm = service ? await deps.alarmsInAlarm(ref) : [];
+  const verdict = checkGuardrails(
+    experiment,
+    { killSwitch, service, openIncidentId, alarmsInAlarm, activeExperiments },
+    deps.settings.guardrails,
+    now,
+  );
+  const run: NewRun = {
+    id: deps.newId(),
+    experiment: experiment.name,
+    kind: experiment.fault.kind,
+    target: ref,
+    requestedBy: request.requestedBy,
+    idempotencyKey: key,
+    injection: verdict.allowed ? verdict.injection : null,
+    expectedRootCauses: expectedRootCauses(experiment) as RootCause[],
+    durationMinutes: experiment.durationMinutes,
+  };
+  if (!verdict.allowed) {
+    const saved = await deps.store.record(run, {
+      state: 'refused',
+      guard: verdict.guard,
+      reason: verdict.reason,
+    });
+    return { outcome: 'refused', experimentId: saved.id, guard: verdict.guard, reason: verdict.reason };
+  }
+  if (request.dryRun) {
+    const saved = await deps.store.record(run, { state: 'dry_run', reason: 'dry run: nothing changed' });
+    return {
+      outcome: 'dry_run',
+      experimentId: saved.id,
+      injection: verdict.injection,
+      revertAfterMinutes: experiment.durationMinutes,
+    };
+  }
+  const reserved = await deps.store.reserve(run, deps.settings.guardrails.maxConcurrent);
+  if (!reserved.reserved)
+    // Refused by the concurrency check under its lock (this run's row), or another delivery's run.
+    return reserved.run.id === run.id
+      ? { outcome: 'refused', experimentId: run.id, guard: 'concurrency', reason: reserved.run.reason ?? '' }
+      : { outcome: 'duplicate', experimentId: reserved.run.id, state: reserved.run.state };
+  return inject(reserved.run, experiment, verdict.injection, deps);
+}
+
+async function inject(
+  run: ChaosRun,
+  experiment: Experiment,
+  injection: Injection,
+  deps: ChaosDeps,
+): Promise<RunResult> {
+  let result: InjectionResult;
+  try {
+    result = await deps.injector.inject(run.id, experiment.name, experiment.target, injection);
+  } catch (error) {
+    const reason = `injecting failed: ${(error as Error).message}`;
+    await deps.store.markFailed(run, reason, null);
+    return { outcome: 'failed', experimentId: run.id, reason };
+  }
+  const injectedAt = deps.clock.now();
+  const revertAt = new Date(injectedAt.getTime() + experiment.durationMinutes * 60_000);
+  try {
+    await deps.scheduler.schedule(
+      revertScheduleName(run.id, 1),
+      { homeostat: 'chaos.revert', experimentId: run.id },
+      revertAt,
+      `Homeostat: revert chaos experiment ${experiment.name} (${run.id})`,
+    );
+  } catch (error) {
+    // No fault stays in without its revert: undo it now.
+    await deps.injector.revert(experiment.target, injection, result.preState).catch(() => {});
+    const reason = `the revert could not be scheduled (${(error as Error).message}): reverted at once`;
+    await deps.store.markFailed(run, reason, result.preState);
+    return { outcome: 'failed', experimentId: run.id, reason };
+  }
+  await deps.store.markInjected(run, result.preState, injectedAt, revertAt, result.operations);
+  await deps.bus.publish([
+    buildEnvelope({
+      type: detailTypes.chaosInjected,
+      source: chaosSource,
+      time: injectedAt,
+      causationId: run.id,
+      correlationId: run.id,
+      data: {
+        experimentId: run.id,
+        experiment: experiment.name,
+        cluster: experiment.target.cluster,
+        service: experiment.target.service,
+        parameters: { ...injection },
+        revertAt: revertAt.toISOString(),
+      },
+    }),
+  ]);
+  return {
+    outcome: 'injected',
+    experimentId: run.id,
+    injection,
+    operations: result.operations,
+    revertAt: revertAt.toISOString(),
+  };
+}
+
+export async function revertExperiment(request: ChaosRevertRequest, deps: ChaosDeps): Promise<RevertOutcome> {
+  const run = await deps.store.get(request.experimentId);
+  if (!run) return { outcome: 'unknown', experimentId: request.experimentId };
+  if (run.state !== 'injected' || !run.injection || !run.preState)
+    return { outcome: 'not_live', experimentId: run.id, state: run.state };
+  let result: RevertResult;
+  try {
+    result = await deps.injector.revert(run.target, run.injection, run.preState);
+  } catch (error) {
+    return revertFailed(run, (error as Error).message, deps);
+  }
+  await deps.store.markReverted(run, result.needed, result.operations, deps.clock.now());
+  const scored = await scoreExperiment(run.id, deps);
+  return {
+    outcome: 'reverted',
+    experimentId: run.id,
+    needed: result.needed,
+    operations: result.operations,
+    ...scored,
+  };
+}
+
+async function revertFailed(run: ChaosRun, message: string, deps: ChaosDeps): Promise<RevertOutcome> {
+  const attempt = run.revertAttempts + 1;
+  const reason = `revert attempt ${attempt} failed: ${message}`;
+  if (attempt >= deps.settings.revert.maxAttempts) {
+    await deps.store.revertFailed(run, reason, null);
+    await scoreExperiment(run.id, deps);
+    return { outcome: 'revert_failed', experimentId: run.id, reason };
+  }
+  const retryAt = new Date(
+    deps.clock.now().getTime() + revertRetryDelayMs(attempt, deps.settings.revert.retrySeconds),
+  );
+  await deps.store.revertFailed(run, reason, retryAt);
+  // Should this schedule fail too, the sweep finds the run overdue at retryAt.
+  await deps.scheduler
+    .schedule(
+      revertScheduleName(run.id, attempt + 1),
+      { homeostat: 'chaos.revert', experimentId: run.id },
+      retryAt,
+      `Homeostat: revert chaos experiment ${run.experiment} (${run.id}), attempt ${attempt + 1}`,
+    )
+    .catch(() => {});
+  return { outcome: 'revert_retry', experimentId: run.id, reason, retryAt: retryAt.toISOString() };
+}
+
+/** Reverts every experiment whose revert is overdue: the safety net under the schedules. */
+export async function sweepReverts(deps: ChaosDeps): Promise<{ outcome: 'swept'; reverts: RevertOutcome[] }> {
+  const overdue = await deps.store.overdue(new Date(deps.clock.now().getTime() - revertGraceMs));
+  const reverts: RevertOutcome[] = [];
+  for (const run of overdue)
+    reverts.push(await revertExperiment({ homeostat: 'chaos.revert', experimentId: run.id }, deps));
+  return { outcome: 'swept', reverts };
+}
+
+/** (Re)computes the experiment's game-day score until it is final. */
+export async function scoreExperiment(
+  experimentId: string,
+  deps: Pick<ChaosDeps, 'store'>,
+): Promise<{ score: GameDayScore | null; finalScore: boolean }> {
+  const facts = await deps.store.gameDayFacts(experimentId);
+  if (!facts) return { score: null, finalScore: false };
+  const score = scoreGameDay({ ...facts, expected: facts.run.expectedRootCauses as RootCause[] });
+  const finalScore = await deps.store.saveScore(experimentId, score);
+  return { score, finalScore };
+}
