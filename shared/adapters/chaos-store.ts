@@ -302,7 +302,7 @@ export class PostgresChaosStore {
       ],
     );
     const r = rows[0] as { was_final: boolean; final: boolean } | undefined;
-    return r !== undefined && r.final && !r.was_final;
+    return Boolean(r?.final && !r.was_final);
   }
 
   private async insert(

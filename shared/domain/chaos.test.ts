@@ -21,9 +21,10 @@ const experiment = (fault: Experiment['fault']): Experiment => ({
   durationMinutes: 10,
 });
 const stop = experiment({ kind: 'stop_tasks', share: 0.34 });
+const service = { optedIn: true, desiredCount: 3, runningCount: 3, minimumHealthyPercent: 100 };
 const healthy: TargetFacts = {
   killSwitch: { engaged: false, reason: null },
-  service: { optedIn: true, desiredCount: 3, runningCount: 3, minimumHealthyPercent: 100 },
+  service,
   openIncidentId: null,
   alarmsInAlarm: [],
   activeExperiments: 0,
@@ -36,7 +37,7 @@ describe('chaos guardrails', () => {
     ['a healthy, opted-in service', {}, {}, null],
     ['the kill switch', { killSwitch: { engaged: true, reason: null } }, {}, 'kill_switch'],
     ['an unknown service', { service: null }, {}, 'unknown_target'],
-    ['no opt-in tag', { service: { ...healthy.service!, optedIn: false } }, {}, 'opt_in'],
+    ['no opt-in tag', { service: { ...service, optedIn: false } }, {}, 'opt_in'],
     [
       'a change freeze',
       {},
@@ -61,7 +62,7 @@ describe('chaos guardrails', () => {
     ['an alarm in ALARM', { alarmsInAlarm: ['api-5xx'] }, {}, 'alarm'],
     [
       'too few tasks to stop one',
-      { service: { ...healthy.service!, runningCount: 1, desiredCount: 1 } },
+      { service: { ...service, runningCount: 1, desiredCount: 1 } },
       {},
       'blast_radius',
     ],
@@ -125,10 +126,10 @@ describe('chaos guardrails', () => {
       'blast_radius',
     ],
   ];
-  it.each(radius)('blast radius: %s', (_name, fault, service, expected) => {
+  it.each(radius)('blast radius: %s', (_name, fault, over, expected) => {
     const verdict = checkGuardrails(
       experiment(fault),
-      { ...healthy, service: { ...healthy.service!, ...service } },
+      { ...healthy, service: { ...service, ...over } },
       guardrails,
       tuesdayMorning,
     );
@@ -159,20 +160,21 @@ describe('chaos time windows', () => {
 describe('game-day score', () => {
   const injectedAt = new Date('2026-11-17T10:00:00Z');
   const at = (s: number) => new Date(injectedAt.getTime() + s * 1000);
+  const incident = {
+    id: 'inc',
+    detectedAt: at(20),
+    state: 'resolved',
+    terminal: true,
+    closedAt: at(95),
+    diagnosedRootCause: 'bad_deployment',
+    undoUsed: false,
+  };
   const facts = (over: Partial<GameDayFacts> = {}): GameDayFacts => ({
     injectedAt,
     ended: true,
     revertNeeded: false,
     expected: ['bad_deployment', 'crash_loop'],
-    incident: {
-      id: 'inc',
-      detectedAt: at(20),
-      state: 'resolved',
-      terminal: true,
-      closedAt: at(95),
-      diagnosedRootCause: 'bad_deployment',
-      undoUsed: false,
-    },
+    incident,
     ...over,
   });
 
@@ -195,7 +197,7 @@ describe('game-day score', () => {
   it('scores what went wrong', () => {
     const wrong = facts({
       revertNeeded: true,
-      incident: { ...facts().incident!, state: 'escalated', diagnosedRootCause: 'oom', undoUsed: true },
+      incident: { ...incident, state: 'escalated', diagnosedRootCause: 'oom', undoUsed: true },
     });
     expect(scoreGameDay(wrong)).toMatchObject({
       diagnosisCorrect: false,
@@ -214,7 +216,7 @@ describe('game-day score', () => {
   it('is not final while the experiment runs or its incident is open', () => {
     expect(scoreGameDay(facts({ ended: false, revertNeeded: null })).final).toBe(false);
     expect(
-      scoreGameDay(facts({ incident: { ...facts().incident!, terminal: false, state: 'verifying' } })).final,
+      scoreGameDay(facts({ incident: { ...incident, terminal: false, state: 'verifying' } })).final,
     ).toBe(false);
   });
 

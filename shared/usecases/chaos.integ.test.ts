@@ -61,7 +61,10 @@ describe('chaos experiments', () => {
       experiments: [{ name, target: { cluster, service }, fault, durationMinutes: 5, ...extra }],
     }).experiments[0] as Experiment;
 
-  const deps = (experiments: readonly Experiment[], over: Partial<ChaosDeps> = {}): ChaosDeps & { bus: FakeBus } =>
+  const deps = (
+    experiments: readonly Experiment[],
+    over: Partial<ChaosDeps> = {},
+  ): ChaosDeps & { bus: FakeBus } =>
     ({
       experiments,
       settings: {
