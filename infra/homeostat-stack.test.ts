@@ -152,7 +152,7 @@ describe('HomeostatStack', () => {
     const fns = template.findResources('AWS::Lambda::Function', {
       Properties: { Description: Match.stringLikeRegexp('^Homeostat|^Applies Homeostat') },
     });
-    expect(Object.keys(fns)).toHaveLength(9);
+    expect(Object.keys(fns)).toHaveLength(10);
     for (const fn of Object.values(fns)) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -162,7 +162,7 @@ describe('HomeostatStack', () => {
         Handler: 'index.handler',
       });
     }
-    template.resourceCountIs('AWS::Lambda::EventInvokeConfig', 9);
+    template.resourceCountIs('AWS::Lambda::EventInvokeConfig', 10);
     template.allResourcesProperties('AWS::Lambda::EventInvokeConfig', {
       MaximumRetryAttempts: 2,
       DestinationConfig: { OnFailure: { Destination: Match.anyValue() } },
@@ -286,6 +286,9 @@ describe('HomeostatStack', () => {
       'Model tokens and cost',
       'Agent error rate (%)',
       'DLQ depth',
+      'Game days (7 days): mean score, share detected, rightly diagnosed, mitigated',
+      'Game days: time to detect and to mitigate (ms)',
+      'Chaos experiments',
       'Homeostat self-alarms',
     ])
       expect(body).toContain(title);
@@ -295,15 +298,19 @@ describe('HomeostatStack', () => {
       'ActionOutcomes',
       'PendingApprovals',
       'IncidentCostUsd',
+      'GameDayScore',
+      'GameDayTimeToDetect',
+      'ChaosRefused',
     ])
       expect(body).toContain(metric);
     const alarms = template.findResources('AWS::CloudWatch::Alarm');
     const byName = Object.fromEntries(
       Object.values(alarms).map((a) => [a.Properties.AlarmName, a.Properties]),
     );
-    const agents = ['perceive', 'diagnose', 'plan', 'act', 'verify', 'approve', 'learn', 'notify'];
+    const agents = ['perceive', 'diagnose', 'plan', 'act', 'verify', 'approve', 'learn', 'notify', 'chaos'];
     const selfAlarms = [
       'homeostat-self-kill-switch',
+      'homeostat-self-chaos-revert-failed',
       ...agents.map((a) => `homeostat-self-dead-letters-${a}`),
       ...agents.map((a) => `homeostat-self-errors-${a}`),
     ].sort();
@@ -442,6 +449,130 @@ describe('HomeostatStack', () => {
     const agnostic = synth({}, 'agnostic').stack;
     const errors = Annotations.fromStack(agnostic).findError('*', Match.stringLikeRegexp('AwsSolutions-.*'));
     expect(errors.map((e) => `${e.id}: ${String(e.entry.data).split('[')[1]?.split(']')[0]}`)).toEqual([]);
+  });
+});
+
+describe('chaos', () => {
+  const target = { cluster: 'shop', service: 'api' };
+  const chaos = {
+    experiments: [
+      {
+        name: 'kill-a-third',
+        target,
+        fault: { kind: 'stop_tasks' },
+        schedule: { expression: 'cron(0 10 ? * TUE *)', timezone: 'Europe/Paris', flexibleWindowMinutes: 15 },
+      },
+      {
+        name: 'bad-release',
+        target,
+        fault: { kind: 'bad_deployment' },
+        schedule: { expression: 'rate(1 day)', enabled: true },
+      },
+      { name: 'db-down', target, fault: { kind: 'break_dependency', parameterName: '/shop/api/db-url' } },
+      {
+        name: 'cpu-burn',
+        target: { cluster: 'shop', service: 'web' },
+        fault: { kind: 'fis', action: 'cpu_stress', percentage: 25, stopAlarms: ['web-5xx'] },
+        durationMinutes: 10,
+      },
+    ],
+  };
+  let template: Template;
+  let stack: HomeostatStack;
+  beforeAll(() => {
+    ({ template, stack } = synth({ 'homeostat:chaos': chaos }));
+  }, 180_000);
+
+  it('turns declared experiments into Scheduler schedules, disabled unless enabled, each with its own firing input', () => {
+    const schedules = Object.values(template.findResources('AWS::Scheduler::Schedule')).map(
+      (r) => r.Properties,
+    );
+    expect(schedules).toHaveLength(2);
+    const byName = Object.fromEntries(schedules.map((p) => [p.Name, p]));
+    expect(byName['Test-chaos-kill-a-third']).toMatchObject({
+      ScheduleExpression: 'cron(0 10 ? * TUE *)',
+      ScheduleExpressionTimezone: 'Europe/Paris',
+      FlexibleTimeWindow: { Mode: 'FLEXIBLE', MaximumWindowInMinutes: 15 },
+      State: 'DISABLED',
+      Target: { RetryPolicy: { MaximumRetryAttempts: 2 }, DeadLetterConfig: { Arn: expect.anything() } },
+    });
+    expect(JSON.parse(byName['Test-chaos-kill-a-third']?.Target.Input)).toEqual({
+      homeostat: 'chaos.run',
+      experiment: 'kill-a-third',
+      dryRun: false,
+      requestedBy: 'schedule:kill-a-third',
+      scheduledTime: '<aws.scheduler.scheduled-time>',
+    });
+    expect(byName['Test-chaos-bad-release']).toMatchObject({
+      State: 'ENABLED',
+      FlexibleTimeWindow: { Mode: 'OFF' },
+    });
+  });
+
+  it('creates a FIS experiment template per FIS experiment, stopped by the configured alarms', () => {
+    const templates = Object.values(template.findResources('AWS::FIS::ExperimentTemplate')).map(
+      (r) => r.Properties,
+    );
+    expect(templates).toHaveLength(1);
+    expect(templates[0]).toMatchObject({
+      StopConditions: [{ Source: 'aws:cloudwatch:alarm', Value: { 'Fn::Join': expect.anything() } }],
+      Targets: {
+        Tasks: {
+          ResourceType: 'aws:ecs:task',
+          Parameters: { cluster: 'shop', service: 'web' },
+          SelectionMode: 'PERCENT(25)',
+        },
+      },
+      Actions: { Fault: { ActionId: 'aws:ecs:task-cpu-stress', Parameters: { duration: 'PT10M' } } },
+    });
+    expect(JSON.stringify(templates[0]?.StopConditions)).toContain(':alarm:web-5xx');
+  });
+
+  it('lets the chaos agent change only its targets, only while opted in, and schedule only its reverts', () => {
+    const statements = statementsOf(template, 'ChaosFunction');
+    const update = statements.find((s) => actionsOf([s]).has('ecs:UpdateService'));
+    expect(update?.Condition).toEqual({ StringEquals: { 'aws:ResourceTag/homeostat:chaos': 'opt-in' } });
+    expect(JSON.stringify(update?.Resource)).toContain(':service/shop/api');
+    const stop = statements.find((s) => actionsOf([s]).has('ecs:StopTask'));
+    expect(JSON.stringify(stop?.Condition)).toContain(':cluster/shop');
+    const parameters = statements.find((s) => actionsOf([s]).has('ssm:PutParameter'));
+    expect(JSON.stringify(parameters?.Resource)).toContain(':parameter/shop/api/db-url');
+    const schedule = statements.find((s) => actionsOf([s]).has('scheduler:CreateSchedule'));
+    expect(JSON.stringify(schedule?.Resource)).toContain('default/homeostat-chaos-revert-*');
+    expect(actionsOf(statements).has('fis:StartExperiment')).toBe(true);
+    expect(actionsOf(statements).has('ecs:CreateService')).toBe(false);
+    const rules = Object.values(template.findResources('AWS::Events::Rule')).map((r) => r.Properties);
+    expect(rules).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          ScheduleExpression: 'rate(5 minutes)',
+          Description: expect.stringContaining('revert'),
+        }),
+        expect.objectContaining({
+          EventPattern: { source: ['homeostat.learn'], 'detail-type': ['learning.recorded'] },
+        }),
+      ]),
+    );
+  });
+
+  it('passes cdk-nag with experiments configured', () => {
+    const errors = Annotations.fromStack(stack).findError('*', Match.stringLikeRegexp('AwsSolutions-.*'));
+    expect(errors.map((e) => `${e.id}: ${String(e.entry.data).split(':')[0]}`)).toEqual([]);
+  });
+
+  it('gives the chaos agent no power to change anything when no experiment is configured', () => {
+    const { template: bare } = synth();
+    const actions = actionsOf(statementsOf(bare, 'ChaosFunction'));
+    for (const a of ['ecs:UpdateService', 'ecs:StopTask', 'ssm:PutParameter', 'ecs:RegisterTaskDefinition'])
+      expect(actions.has(a)).toBe(false);
+    bare.resourceCountIs('AWS::Scheduler::Schedule', 0);
+  });
+
+  it('refuses a bad experiment, naming it', () => {
+    const bad = { experiments: [{ name: 'x', target, fault: { kind: 'scale_to' } }] };
+    expect(() => readSettings(new App({ context: { 'homeostat:chaos': bad } }).node)).toThrow(
+      /context homeostat:chaos: .*desiredCount/,
+    );
   });
 });
 

@@ -142,6 +142,12 @@ export class OperationsDashboard extends Construct {
             ),
       ),
       alarm(
+        'ChaosRevertFailed',
+        'A chaos experiment could not be reverted after every retry: put the service back by hand (homeostat chaos list shows what the experiment changed).',
+        agentMetric('chaos', 'ChaosRevertFailed', 'Sum').with({ period: Duration.minutes(5) }),
+        { threshold: 1 },
+      ),
+      alarm(
         'KillSwitch',
         `The kill switch has been engaged for ${props.settings.killSwitchAlarmMinutes} minutes: Homeostat is not repairing anything.`,
         killSwitch.with({ period: heartbeat }),
@@ -231,6 +237,46 @@ export class OperationsDashboard extends Construct {
         width: 8,
       }),
       new cloudwatch.GraphWidget({ title: 'DLQ depth', left: [dlqDepth], width: 8 }),
+    );
+    const week = { period: Duration.days(7) };
+    this.dashboard.addWidgets(
+      new cloudwatch.SingleValueWidget({
+        title: 'Game days (7 days): mean score, share detected, rightly diagnosed, mitigated',
+        metrics: [
+          agentMetric('chaos', 'GameDayScore', 'Average', {}, 'score (0–100)').with(week),
+          agentMetric('chaos', 'GameDayDetected', 'Average', {}, 'detected').with(week),
+          agentMetric('chaos', 'GameDayDiagnosisCorrect', 'Average', {}, 'right diagnosis').with(week),
+          agentMetric('chaos', 'GameDayMitigated', 'Average', {}, 'mitigated').with(week),
+        ],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Game days: time to detect and to mitigate (ms)',
+        left: [
+          agentMetric('chaos', 'GameDayTimeToDetect', 'p50', {}, 'detect p50'),
+          agentMetric('chaos', 'GameDayTimeToMitigate', 'p50', {}, 'mitigate p50'),
+        ],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Chaos experiments',
+        left: [
+          agentMetric('chaos', 'ChaosInjected', 'Sum', {}, 'injected'),
+          agentMetric('chaos', 'ChaosRevertNeeded', 'Sum', {}, 'revert needed'),
+          agentMetric('chaos', 'ChaosRevertFailed', 'Sum', {}, 'revert failed'),
+        ],
+        right: [
+          'kill_switch',
+          'opt_in',
+          'window',
+          'freeze',
+          'concurrency',
+          'open_incident',
+          'alarm',
+          'blast_radius',
+        ].map((guard) => agentMetric('chaos', 'ChaosRefused', 'Sum', { guard }, `refused: ${guard}`)),
+        width: 8,
+      }),
     );
     this.dashboard.addWidgets(
       new cloudwatch.AlarmStatusWidget({ title: 'Homeostat self-alarms', alarms: this.alarms, width: 24 }),

@@ -1,5 +1,6 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { ChaosAgent } from '../constructs/chaos-agent.ts';
 import { DiagnosisAgent } from '../constructs/diagnosis-agent.ts';
 import { EventSchemas } from '../constructs/event-schemas.ts';
 import { HomeostatBus } from '../constructs/homeostat-bus.ts';
@@ -25,6 +26,7 @@ export class HomeostatStack extends Stack {
   readonly remediation: RemediationAgents;
   readonly learn: LearnAgent;
   readonly notifications: Notifications;
+  readonly chaos: ChaosAgent;
   readonly operations: OperationsDashboard;
   readonly watched: WatchedService[];
   readonly schemas: EventSchemas | undefined;
@@ -79,6 +81,13 @@ export class HomeostatStack extends Stack {
       learning: settings.learning,
       logRetention: settings.logRetentionDays,
     });
+    this.chaos = new ChaosAgent(this, 'Chaos', {
+      bus: this.bus,
+      database: this.database,
+      config: settings.chaos,
+      killSwitch: r.killSwitch,
+      logRetention: settings.logRetentionDays,
+    });
     const agents = {
       perceive: this.perception.agent,
       diagnose: this.diagnosis.agent,
@@ -88,6 +97,7 @@ export class HomeostatStack extends Stack {
       approve: r.approve,
       learn: this.learn.agent,
       notify: this.notifications.agent,
+      chaos: this.chaos.agent,
     };
     this.operations = new OperationsDashboard(this, 'Operations', {
       agents,
@@ -117,6 +127,7 @@ export class HomeostatStack extends Stack {
     new CfnOutput(this, 'LearnFunctionName', { value: this.learn.agent.function.functionName });
     new CfnOutput(this, 'NotifyFunctionName', { value: this.notifications.agent.function.functionName });
     new CfnOutput(this, 'NotificationTopicArn', { value: this.notifications.topic.topicArn });
+    new CfnOutput(this, 'ChaosFunctionName', { value: this.chaos.agent.function.functionName });
     new CfnOutput(this, 'DashboardName', { value: this.operations.dashboard.dashboardName });
     new CfnOutput(this, 'DatabaseUrlSecretName', { value: settings.databaseUrlSecretName });
     new CfnOutput(this, 'MigratorFunctionName', { value: this.database.migrator.function.functionName });

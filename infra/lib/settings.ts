@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Node } from 'constructs';
+import { type ChaosConfig, parseChaosConfig } from '../../shared/config/chaos.ts';
 import {
   type LearningConfig,
   type NotificationConfig,
@@ -89,6 +90,13 @@ export interface HomeostatSettings {
   readonly learning: LearningConfig;
   /** Slack, e-mail, heartbeat and self-alarm thresholds. Context `homeostat:notifications`. */
   readonly notifications: NotificationConfig;
+  /** Chaos experiments, their schedules (disabled by default) and guardrails. Context `homeostat:chaos` (see shared/config/chaos.ts). */
+  readonly chaos: ChaosConfig;
+  /**
+   * Also deploy the sample target stack (HomeostatSampleTarget: a small HTTP service on Fargate behind an ALB,
+   * opted in to chaos, watched, with two experiments). Context `homeostat:sampleTarget`. @default false
+   */
+  readonly sampleTarget: boolean;
 }
 
 export function readSettings(node: Node): HomeostatSettings {
@@ -127,6 +135,8 @@ export function readSettings(node: Node): HomeostatSettings {
     killSwitchParameterName: text('killSwitchParameter', '/homeostat/kill-switch'),
     learning: parseLearningConfig(objectContext(get('learning')), 'context homeostat:learning'),
     notifications: parseNotificationConfig(objectContext(get('notifications'))),
+    chaos: parseChaosConfig(objectContext(get('chaos')), 'context homeostat:chaos'),
+    sampleTarget: get('sampleTarget') === true || get('sampleTarget') === 'true',
   };
 }
 

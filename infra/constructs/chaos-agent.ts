@@ -1,0 +1,333 @@
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as fis from 'aws-cdk-lib/aws-fis';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import type * as ssm from 'aws-cdk-lib/aws-ssm';
+import { Construct } from 'constructs';
+import type { ChaosConfig } from '../../shared/config/chaos.ts';
+import { chaosOptInTag, type FisAction } from '../../shared/domain/chaos.ts';
+import type { ChaosRunRequest } from '../../shared/events/chaos-commands.ts';
+import { detailTypes } from '../../shared/events/detail-types.ts';
+import { NagSuppressions } from '../nag.ts';
+import { AgentFunction } from './agent-function.ts';
+import type { HomeostatBus } from './homeostat-bus.ts';
+import type { KnowledgeDatabase } from './knowledge-database.ts';
+
+export interface ChaosAgentProps {
+  readonly bus: HomeostatBus;
+  readonly database: KnowledgeDatabase;
+  readonly config: ChaosConfig;
+  /** The kill switch stops chaos too. */
+  readonly killSwitch: ssm.IStringParameter;
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/** Closed incidents' learning, which completes a chaos experiment's game-day score. */
+export const chaosScoringPattern: events.EventPattern = {
+  source: ['homeostat.learn'],
+  detailType: [detailTypes.learningRecorded],
+};
+
+/** AWS FIS ECS task actions, by the name experiments use. */
+export const fisActionIds: Record<FisAction, string> = {
+  cpu_stress: 'aws:ecs:task-cpu-stress',
+  io_stress: 'aws:ecs:task-io-stress',
+  network_latency: 'aws:ecs:task-network-latency',
+  network_packet_loss: 'aws:ecs:task-network-packet-loss',
+};
+
+/**
+ * The chaos agent: experiments declared in `homeostat:chaos` become
+ * EventBridge Scheduler schedules (disabled unless enabled in the config);
+ * each run passes the guardrails, injects, and schedules its own revert
+ * through a one-time schedule; a sweep every five minutes reverts anything
+ * overdue; learning.recorded completes the game-day score. FIS experiments
+ * get an experiment template with the configured alarms as stop conditions.
+ * IAM is scoped to the configured targets: their services (and only while
+ * tagged homeostat:chaos=opt-in), their clusters' tasks, their parameters,
+ * their FIS templates.
+ */
+export class ChaosAgent extends Construct {
+  readonly agent: AgentFunction;
+  readonly schedulerRole: iam.Role;
+  readonly schedules: scheduler.CfnSchedule[];
+  readonly fisTemplates: Record<string, fis.CfnExperimentTemplate> = {};
+
+  constructor(scope: Construct, id: string, props: ChaosAgentProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    const { config } = props;
+    this.agent = new AgentFunction(this, 'Chaos', {
+      agent: 'chaos',
+      description: 'Homeostat chaos: guarded fault injection, scheduled reverts, game-day scores',
+      timeout: Duration.minutes(2),
+      logRetention: props.logRetention,
+      environment: {
+        HOMEOSTAT_BUS_NAME: props.bus.bus.eventBusName,
+        HOMEOSTAT_KILL_SWITCH_PARAMETER: props.killSwitch.parameterName,
+        HOMEOSTAT_CHAOS: JSON.stringify(config),
+      },
+    });
+    const fn = this.agent.function;
+    this.agent.deadLetterOwnRejections();
+    props.database.connect(fn);
+    props.bus.grantPublish(fn);
+    props.killSwitch.grantRead(fn);
+
+    this.schedulerRole = new iam.Role(this, 'SchedulerRole', {
+      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+      }),
+      description: 'EventBridge Scheduler runs and reverts Homeostat chaos experiments',
+    });
+    fn.grantInvoke(this.schedulerRole);
+    this.agent.deadLetterQueue.grantSendMessages(this.schedulerRole);
+    this.schedulerRole.grantPassRole(fn.grantPrincipal);
+    fn.addEnvironment('HOMEOSTAT_SCHEDULER_ROLE_ARN', this.schedulerRole.roleArn);
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ScheduleReverts',
+        actions: ['scheduler:CreateSchedule'],
+        resources: [
+          stack.formatArn({
+            service: 'scheduler',
+            resource: 'schedule',
+            resourceName: 'default/homeostat-chaos-revert-*',
+          }),
+        ],
+      }),
+    );
+    this.grantTargets(config);
+    this.createFisTemplates(config);
+
+    this.schedules = config.experiments.flatMap((e) => {
+      if (!e.schedule) return [];
+      const input: ChaosRunRequest & { scheduledTime: string } = {
+        homeostat: 'chaos.run',
+        experiment: e.name,
+        dryRun: false,
+        requestedBy: `schedule:${e.name}`,
+        // Filled in by Scheduler at each firing: one run per firing, however often it is delivered.
+        scheduledTime: '<aws.scheduler.scheduled-time>',
+      };
+      return [
+        new scheduler.CfnSchedule(this, `Schedule-${e.name}`, {
+          name: `${stack.stackName}-chaos-${e.name}`.slice(0, 64),
+          description: `Homeostat chaos experiment ${e.name}: ${e.fault.kind} on ${e.target.cluster}/${e.target.service}`,
+          scheduleExpression: e.schedule.expression,
+          scheduleExpressionTimezone: e.schedule.timezone,
+          flexibleTimeWindow:
+            e.schedule.flexibleWindowMinutes > 0
+              ? { mode: 'FLEXIBLE', maximumWindowInMinutes: e.schedule.flexibleWindowMinutes }
+              : { mode: 'OFF' },
+          state: e.schedule.enabled ? 'ENABLED' : 'DISABLED',
+          target: {
+            arn: fn.functionArn,
+            roleArn: this.schedulerRole.roleArn,
+            input: JSON.stringify(input),
+            retryPolicy: { maximumRetryAttempts: 2, maximumEventAgeInSeconds: 600 },
+            deadLetterConfig: { arn: this.agent.deadLetterQueue.queueArn },
+          },
+        }),
+      ];
+    });
+
+    const delivery = {
+      deadLetterQueue: this.agent.deadLetterQueue,
+      retryAttempts: 4,
+      maxEventAge: Duration.hours(6),
+    };
+    new events.Rule(this, 'RevertSweep', {
+      description: 'Reverts chaos experiments whose revert schedule did not fire',
+      schedule: events.Schedule.rate(Duration.minutes(5)),
+      targets: [new targets.LambdaFunction(fn, delivery)],
+    });
+    new events.Rule(this, 'Scoring', {
+      description:
+        'Closed incidents’ learning completes the game-day score of the experiment that caused them',
+      eventBus: props.bus.bus,
+      eventPattern: chaosScoringPattern,
+      targets: [new targets.LambdaFunction(fn, delivery)],
+    });
+
+    NagSuppressions.addResourceSuppressions(
+      fn,
+      [
+        {
+          id: 'AwsSolutions-IAM5',
+          reason:
+            'Tasks are stopped only in the configured targets’ clusters (ecs:cluster condition); task-definition, list and describe calls and FIS experiments have no resource-level scoping before they exist; revert schedules are limited to the homeostat-chaos-revert- prefix.',
+          appliesTo: [
+            'Resource::*',
+            { regex: '/^Resource::arn:<AWS::Partition>:(scheduler|fis|secretsmanager):.*\\*$/' },
+            { regex: '/^Resource::arn:<AWS::Partition>:secretsmanager:.*-\\?\\?\\?\\?\\?\\?$/' },
+          ],
+        },
+      ],
+      true,
+    );
+    NagSuppressions.addResourceSuppressions(
+      this.schedulerRole,
+      [
+        {
+          id: 'AwsSolutions-IAM5',
+          reason:
+            'Invoking the chaos agent includes its versions (function:name:*), as grantInvoke writes it.',
+          appliesTo: [{ regex: '/^Resource::<.*ChaosFunction.*\\.Arn>:\\*$/' }],
+        },
+      ],
+      true,
+    );
+  }
+
+  /** Exactly what the configured experiments need, on their targets only. */
+  private grantTargets(config: ChaosConfig) {
+    const stack = Stack.of(this);
+    const fn = this.agent.function;
+    const experiments = config.experiments;
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadTargets',
+        // List/Describe calls and DescribeTaskDefinition have no useful resource-level scoping.
+        actions: [
+          'ecs:DescribeServices',
+          'ecs:ListTasks',
+          'ecs:DescribeTasks',
+          'ecs:DescribeTaskDefinition',
+          'cloudwatch:DescribeAlarms',
+        ],
+        resources: ['*'],
+      }),
+    );
+    if (experiments.length === 0) return;
+    const serviceArn = (cluster: string, service: string) =>
+      stack.formatArn({ service: 'ecs', resource: 'service', resourceName: `${cluster}/${service}` });
+    const clusterArn = (cluster: string) =>
+      stack.formatArn({ service: 'ecs', resource: 'cluster', resourceName: cluster });
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ChangeOptedInTargets',
+        actions: ['ecs:UpdateService'],
+        resources: [...new Set(experiments.map((e) => serviceArn(e.target.cluster, e.target.service)))],
+        conditions: { StringEquals: { [`aws:ResourceTag/${chaosOptInTag.key}`]: chaosOptInTag.value } },
+      }),
+    );
+    if (experiments.some((e) => e.fault.kind === 'stop_tasks'))
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'StopTasksOfTargets',
+          actions: ['ecs:StopTask'],
+          resources: ['*'],
+          conditions: {
+            ArnEquals: { 'ecs:cluster': [...new Set(experiments.map((e) => clusterArn(e.target.cluster)))] },
+          },
+        }),
+      );
+    if (experiments.some((e) => e.fault.kind === 'bad_deployment')) {
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'BrokenRevisions',
+          actions: ['ecs:RegisterTaskDefinition', 'ecs:DeregisterTaskDefinition', 'ecs:TagResource'],
+          resources: ['*'],
+        }),
+      );
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'PassTaskRolesToEcs',
+          actions: ['iam:PassRole'],
+          resources: ['*'],
+          conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
+        }),
+      );
+    }
+    const parameters = experiments.flatMap((e) =>
+      e.fault.kind === 'break_dependency' ? [e.fault.parameterName] : [],
+    );
+    if (parameters.length > 0)
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'DependencyParameters',
+          actions: ['ssm:GetParameter', 'ssm:PutParameter', 'ssm:DeleteParameter'],
+          resources: [...new Set(parameters)].map((name) =>
+            stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: name.replace(/^\//, '') }),
+          ),
+        }),
+      );
+  }
+
+  private createFisTemplates(config: ChaosConfig) {
+    const stack = Stack.of(this);
+    const experiments = config.experiments.flatMap((e) =>
+      e.fault.kind === 'fis' ? [{ ...e, fault: e.fault }] : [],
+    );
+    if (experiments.length === 0) return;
+    const role = new iam.Role(this, 'FisRole', {
+      assumedBy: new iam.ServicePrincipal('fis.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+      }),
+      description: 'AWS FIS runs Homeostat chaos ECS task actions',
+      managedPolicies: [
+        iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSFaultInjectionSimulatorECSAccess'),
+      ],
+    });
+    NagSuppressions.addResourceSuppressions(role, [
+      {
+        id: 'AwsSolutions-IAM4',
+        reason: 'The AWS managed FIS policy for ECS task actions is the documented minimum.',
+      },
+    ]);
+    const fn = this.agent.function;
+    for (const e of experiments) {
+      const template = new fis.CfnExperimentTemplate(this, `Fis-${e.name}`, {
+        description: `Homeostat chaos ${e.name}: ${e.fault.action} on ${e.fault.percentage}% of ${e.target.cluster}/${e.target.service}`,
+        roleArn: role.roleArn,
+        stopConditions: e.fault.stopAlarms.map((alarm) => ({
+          source: 'aws:cloudwatch:alarm',
+          value: stack.formatArn({
+            service: 'cloudwatch',
+            resource: 'alarm',
+            resourceName: alarm,
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        })),
+        targets: {
+          Tasks: {
+            resourceType: 'aws:ecs:task',
+            parameters: { cluster: e.target.cluster, service: e.target.service },
+            selectionMode: `PERCENT(${e.fault.percentage})`,
+          },
+        },
+        actions: {
+          Fault: {
+            actionId: fisActionIds[e.fault.action],
+            parameters: { duration: `PT${e.durationMinutes}M` },
+            targets: { Tasks: 'Tasks' },
+          },
+        },
+        tags: { Name: `homeostat-chaos-${e.name}`, 'homeostat:chaos-experiment': e.name },
+      });
+      this.fisTemplates[e.name] = template;
+    }
+    fn.addEnvironment(
+      'HOMEOSTAT_FIS_TEMPLATES',
+      stack.toJsonString(
+        Object.fromEntries(Object.entries(this.fisTemplates).map(([name, t]) => [name, t.attrId])),
+      ),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'RunFisExperiments',
+        actions: ['fis:StartExperiment', 'fis:GetExperiment', 'fis:StopExperiment', 'fis:TagResource'],
+        resources: [
+          ...Object.values(this.fisTemplates).map((t) =>
+            stack.formatArn({ service: 'fis', resource: 'experiment-template', resourceName: t.attrId }),
+          ),
+          stack.formatArn({ service: 'fis', resource: 'experiment', resourceName: '*' }),
+        ],
+      }),
+    );
+  }
+}
