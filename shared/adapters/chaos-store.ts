@@ -1,4 +1,4 @@
-import type { GameDayFacts, GameDayScore, Injection } from '../domain/chaos.ts';
+import type { GameDayFacts, GameDayRecord, GameDayScore, Injection } from '../domain/chaos.ts';
 import { type IncidentState, isTerminal } from '../domain/incident.ts';
 import { inputsHashOf } from '../domain/knowledge.ts';
 import type { ServiceRef } from '../domain/signal.ts';
@@ -305,6 +305,29 @@ export class PostgresChaosStore {
     return Boolean(r?.final && !r.was_final);
   }
 
+  /** Runs requested in the period with their scores, newest first (reports, `homeostat chaos list`). */
+  async records(since: Date, until: Date, limit = 200): Promise<GameDayRecord[]> {
+    const { rows } = await this.pool.query(
+      `SELECT c.*, row_to_json(g) AS score
+         FROM chaos_experiments c LEFT JOIN game_day_scores g ON g.experiment_id = c.id
+        WHERE c.requested_at >= $1 AND c.requested_at <= $2
+        ORDER BY c.requested_at DESC LIMIT $3`,
+      [since, until, limit],
+    );
+    return (rows as (Row & { score: Record<string, unknown> | null })[]).map((r) => ({
+      experimentId: r.id,
+      experiment: r.experiment,
+      kind: r.kind,
+      target: { cluster: r.cluster, service: r.service },
+      state: r.state,
+      requestedBy: r.requested_by,
+      requestedAt: new Date(r.requested_at),
+      guard: r.guard,
+      reason: r.reason,
+      score: r.score ? toScore(r.score) : null,
+    }));
+  }
+
   private async insert(
     client: PoolClient,
     run: NewRun,
@@ -340,6 +363,21 @@ export class PostgresChaosStore {
     return rows[0] as Row;
   }
 }
+
+const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+const toScore = (g: Record<string, unknown>): GameDayScore => ({
+  incidentId: (g.incident_id as string | null) ?? null,
+  detected: Boolean(g.detected),
+  timeToDetectMs: num(g.time_to_detect_ms),
+  diagnosedRootCause: (g.diagnosed_root_cause as string | null) ?? null,
+  diagnosisCorrect: Boolean(g.diagnosis_correct),
+  mitigated: Boolean(g.mitigated),
+  timeToMitigateMs: num(g.time_to_mitigate_ms),
+  undoUsed: Boolean(g.undo_used),
+  revertNeeded: (g.revert_needed as boolean | null) ?? null,
+  score: Number(g.score),
+  final: Boolean(g.final),
+});
 
 async function audit(
   client: PoolClient,

@@ -86,8 +86,7 @@ function parse(args: string[]) {
 
 /** The real dependencies: CloudFormation for the stack's outputs, Lambda to invoke. */
 export async function awsApprovalDeps(): Promise<ApprovalDeps> {
-  const [{ InvokeCommand, LambdaClient }, { userInfo }, { stackOutput }] = await Promise.all([
-    import('@aws-sdk/client-lambda'),
+  const [{ userInfo }, { stackOutput, invokeJson }] = await Promise.all([
     import('node:os'),
     import('./stack.ts'),
   ]);
@@ -96,18 +95,6 @@ export async function awsApprovalDeps(): Promise<ApprovalDeps> {
     async functionName({ stack, fn }) {
       return fn ?? stackOutput(stack, 'ApproveFunctionName');
     },
-    async invoke(functionName, payload) {
-      const lambda = new LambdaClient({});
-      try {
-        const out = await lambda.send(
-          new InvokeCommand({ FunctionName: functionName, Payload: JSON.stringify(payload) }),
-        );
-        const text = Buffer.from(out.Payload ?? []).toString('utf8');
-        if (out.FunctionError) throw new Error(`the approval function failed: ${text}`);
-        return JSON.parse(text);
-      } finally {
-        lambda.destroy();
-      }
-    },
+    invoke: (functionName, payload) => invokeJson(functionName, payload, 'approval function') as never,
   };
 }

@@ -1,9 +1,10 @@
 /**
  * The operator CLI: `npx homeostat <command>` — incidents, show, approve,
- * reject, kill-switch, autonomy, knowledge, explain-event, scenarios, report.
+ * reject, kill-switch, autonomy, knowledge, explain-event, scenarios, report, chaos.
  */
 import { readFile } from 'node:fs/promises';
 import { approvalCommand, approvalUsage, awsApprovalDeps } from './approve.ts';
+import { chaosUsage } from './chaos.ts';
 import { explainEvent } from './explain-event.ts';
 import { knowledgeUsage } from './knowledge.ts';
 import { operateUsage } from './operate.ts';
@@ -12,7 +13,7 @@ import { reportUsage } from './report.ts';
 const usage = `usage: homeostat <command>
 
 commands:
-${operateUsage}${reportUsage}  scenarios [file|dir] [--json]      run the scenario suite against the local stack (npm run scenarios)
+${operateUsage}${reportUsage}${chaosUsage}  scenarios [file|dir] [--json]      run the scenario suite against the local stack (npm run scenarios)
   explain-event <file|->  [--json]   how Homeostat interprets one raw EventBridge event
                                      (DATABASE_URL set: also whether the service is watched)
 ${knowledgeUsage}${approvalUsage}
@@ -100,6 +101,10 @@ async function runOperate(command: string, args: string[]) {
   });
   const { deps, close } = await awsOperateDeps(stack, pool);
   try {
+    const chaosRecords = async (since: Date, until: Date) => {
+      const { PostgresChaosStore } = await import('../adapters/chaos-store.ts');
+      return new PostgresChaosStore(await pool()).records(since, until);
+    };
     if (command === 'report') {
       const [{ reportCommand }, { reportIncidents }] = await Promise.all([
         import('./report.ts'),
@@ -107,7 +112,21 @@ async function runOperate(command: string, args: string[]) {
       ]);
       return await reportCommand(rest, {
         incidents: async (since, until) => reportIncidents(await pool(), since, until),
+        gameDays: chaosRecords,
         progress: (line) => process.stderr.write(`${line}\n`),
+      });
+    }
+    if (command === 'chaos') {
+      const [{ chaosCommand }, { stackOutput, invokeJson }, { cliUser }] = await Promise.all([
+        import('./chaos.ts'),
+        import('./stack.ts'),
+        import('./operate-aws.ts'),
+      ]);
+      return await chaosCommand(rest, {
+        invoke: async (request) =>
+          (await invokeJson(await stackOutput(stack, 'ChaosFunctionName'), request, 'chaos agent')) as never,
+        records: chaosRecords,
+        user: cliUser(),
       });
     }
     const { operateCommand } = await import('./operate.ts');
@@ -138,7 +157,7 @@ async function runScenarios(args: string[]): Promise<number> {
   return new Promise((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
 }
 
-const operateCommands = new Set(['incidents', 'show', 'kill-switch', 'autonomy', 'report']);
+const operateCommands = new Set(['incidents', 'show', 'kill-switch', 'autonomy', 'report', 'chaos']);
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;

@@ -13,6 +13,7 @@ import {
   type TestDatabase,
   uniqueName,
 } from '../../localstack/testing.ts';
+import { PostgresChaosStore } from '../adapters/chaos-store.ts';
 import { PostgresPerceptionStore } from '../adapters/perception-store.ts';
 import { watched } from '../testing/fakes.ts';
 import { seedIncident } from '../testing/incidents.ts';
@@ -98,6 +99,42 @@ describe('homeostat operator commands (process)', () => {
       rootCause: 'crash_loop',
       steps: [{ action: 'restart_service', mode: 'approve', status: 'awaiting_approval' }],
     });
+    // A game day: an injected, reverted, scored experiment, and a refused one.
+    const chaos = new PostgresChaosStore(database.pool);
+    const run = (name: string) => ({
+      id: randomUUID(),
+      experiment: name,
+      kind: 'bad_deployment' as const,
+      target: { cluster, service: 'api' },
+      requestedBy: 'schedule:weekly',
+      idempotencyKey: randomUUID(),
+      injection: { kind: 'bad_deployment' as const, fault: 'command' as const, variable: 'X', value: 'y' },
+      expectedRootCauses: ['bad_deployment'],
+      durationMinutes: 15,
+    });
+    const reserved = (await chaos.reserve(run('weekly-bad-release'), 1)).run;
+    await chaos.markInjected(reserved, { desiredCount: 3, taskDefinition: 'api:1' }, new Date(), new Date(), [
+      'deployed api:2',
+    ]);
+    await chaos.markReverted(reserved, false, ['already running api:1'], new Date());
+    await chaos.saveScore(reserved.id, {
+      incidentId: null,
+      detected: true,
+      timeToDetectMs: 21_000,
+      diagnosedRootCause: 'bad_deployment',
+      diagnosisCorrect: true,
+      mitigated: true,
+      timeToMitigateMs: 64_000,
+      undoUsed: false,
+      revertNeeded: false,
+      score: 100,
+      final: true,
+    });
+    await chaos.record(run('friday-chaos'), {
+      state: 'refused',
+      guard: 'window',
+      reason: 'outside the allowed chaos windows',
+    });
     await database.pool.query(
       `INSERT INTO autonomy_recommendations (cluster, service, action, from_level, to_level, evidence, steps)
        VALUES ($1, 'api', 'restart_service', 'approve', 'auto', 5, ARRAY['a:1','b:1','c:1','d:1','e:1'])`,
@@ -180,6 +217,28 @@ describe('homeostat operator commands (process)', () => {
     expect(unknown.stderr).toContain('is not a watched service');
   });
 
+  it('lists chaos runs with their game-day scores and refusals, as a table and as JSON', async () => {
+    const out = await cli(['chaos', 'list']);
+    expect(out.code).toBe(0);
+    expect(out.stdout).toContain(
+      'game days: 2 runs, 1 injected, 1 refused; mean score 100/100, detected 100%',
+    );
+    expect(out.stdout).toMatch(
+      /weekly-bad-release\s+\S+\s+reverted\s+100\s+yes\s+bad_deployment \(right\)\s+yes\s+21 s\s+1 min 4 s\s+no/,
+    );
+    expect(out.stdout).toMatch(/friday-chaos .*refused .*window: outside the allowed chaos windows/);
+    const json = JSON.parse((await cli(['chaos', 'list', '--json'])).stdout);
+    expect(json.summary).toMatchObject({ runs: 2, scored: 1, meanScore: 100, refused: 1 });
+    expect(await cli(['chaos', 'explode'])).toMatchObject({ code: 2 });
+    expect(await cli(['chaos', 'run'])).toMatchObject({ code: 2 });
+  });
+
+  it('asks the stack’s chaos agent to run an experiment, and says so when the stack does not exist', async () => {
+    const out = await cli(['chaos', 'run', 'weekly-bad-release', '--stack', 'NoSuchStack']);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toContain('stack NoSuchStack does not exist');
+  });
+
   it('says the stack does not exist when it has to find the database there, and exits 1', async () => {
     const out = await cli(['incidents', '--stack', 'NoSuchStack'], {
       DATABASE_URL: undefined,
@@ -195,6 +254,7 @@ describe('homeostat operator commands (process)', () => {
     expect(out.code).toBe(0);
     expect(out.stderr).toContain(`wrote ${html}`);
     expect(out.stdout).toMatch(/rollback_task_definition\s+1\s+1\s+100%/);
+    expect(out.stdout).toContain('game days: 2 runs');
     const browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -208,6 +268,7 @@ describe('homeostat operator commands (process)', () => {
       expect(await page.locator('#incidents-per-day rect.bar').count()).toBeGreaterThan(0);
       expect(await page.locator('#success-per-action rect.bar').count()).toBe(2);
       expect(await page.locator('#incidents tr.incident').count()).toBeGreaterThanOrEqual(2);
+      expect(await page.locator('#gamedays tr.gameday').count()).toBe(2);
       // The title quoted markup: shown as text, never rendered as HTML.
       expect(await page.locator('#incidents b:text("high")').count()).toBe(0);
       await page.locator('#incidents details').first().click();

@@ -4,6 +4,7 @@
  * with timelines. Every piece of text is escaped: titles and timelines may
  * quote logs.
  */
+import { type GameDayRecord, summarizeGameDays } from '../domain/chaos.ts';
 import { formatDuration } from '../domain/narrative.ts';
 import type { ReportData } from '../domain/report.ts';
 
@@ -68,7 +69,7 @@ ${labels}
 </svg>${bars.length === 0 ? '<p class="empty">No data in this period.</p>' : ''}</figure>`;
 }
 
-export function renderReportHtml(r: ReportData): string {
+export function renderReportHtml(r: ReportData, gameDays: readonly GameDayRecord[] = []): string {
   const t = r.totals;
   const p = (ms: number | null) => (ms === null ? '–' : formatDuration(ms));
   const rows = r.incidents
@@ -155,10 +156,44 @@ ${barChart(
 <table><thead><tr><th>action</th><th>runs</th><th>resolved</th><th>success</th></tr></thead><tbody>
 ${r.actions.map((a) => `<tr><td>${escapeHtml(a.action)}</td><td>${a.runs}</td><td>${a.resolved}</td><td>${Math.round(a.rate * 100)}%</td></tr>`).join('\n') || '<tr><td colspan="4" class="empty">No action ran.</td></tr>'}
 </tbody></table>
+<h2>Game days</h2>
+${gameDaysHtml(gameDays)}
 <h2>Incidents</h2>
 <table id="incidents"><thead><tr><th>id</th><th>service</th><th>state</th><th>opened (UTC)</th><th>duration</th><th>root cause</th><th>actions</th><th>cost</th></tr></thead><tbody>
 ${rows || '<tr><td colspan="8" class="empty">No incidents in this period.</td></tr>'}
 </tbody></table>
 </body></html>
 `;
+}
+
+/** Chaos experiments as exams: the summary and one row per run with its score. */
+function gameDaysHtml(records: readonly GameDayRecord[]): string {
+  if (records.length === 0) return '<p class="empty">No chaos experiment ran in this period.</p>';
+  const s = summarizeGameDays(records);
+  const pct = (v: number | null) => (v === null ? '–' : `${Math.round(v * 100)}%`);
+  const ms = (v: number | null | undefined) => (v === null || v === undefined ? '–' : formatDuration(v));
+  const yes = (v: boolean | null | undefined) => (v === null || v === undefined ? '–' : v ? 'yes' : 'no');
+  const rows = records
+    .map(
+      (
+        g,
+      ) => `<tr class="gameday state-${escapeHtml(g.state)}"><td>${g.requestedAt.toISOString().slice(0, 16).replace('T', ' ')}</td>
+<td>${escapeHtml(g.experiment)}</td><td>${escapeHtml(`${g.target.cluster}/${g.target.service}`)}</td><td>${escapeHtml(g.state)}</td>
+<td>${g.score ? `${g.score.score}${g.score.final ? '' : '*'}` : '–'}</td><td>${yes(g.score?.detected)}</td>
+<td>${g.score ? `${escapeHtml(g.score.diagnosedRootCause ?? '–')} (${g.score.diagnosisCorrect ? 'right' : 'wrong'})` : '–'}</td>
+<td>${yes(g.score?.mitigated)}</td><td>${ms(g.score?.timeToDetectMs)}</td><td>${ms(g.score?.timeToMitigateMs)}</td>
+<td>${yes(g.score?.revertNeeded)}</td><td>${escapeHtml(g.guard ? `${g.guard}: ${g.reason ?? ''}` : (g.reason ?? ''))}</td></tr>`,
+    )
+    .join('\n');
+  return `<section class="kpis">
+<div class="kpi"><b>${s.meanScore === null ? '–' : Math.round(s.meanScore)}</b>mean score /100</div>
+<div class="kpi"><b>${pct(s.detectedShare)}</b>detected</div>
+<div class="kpi"><b>${pct(s.diagnosedShare)}</b>right diagnosis</div>
+<div class="kpi"><b>${pct(s.mitigatedShare)}</b>mitigated</div>
+<div class="kpi"><b>${ms(s.timeToDetectP50Ms)}</b>time to detect p50</div>
+<div class="kpi"><b>${s.injected} / ${s.refused}</b>injected / refused</div>
+</section>
+<table id="gamedays"><thead><tr><th>requested (UTC)</th><th>experiment</th><th>target</th><th>state</th><th>score</th><th>detected</th><th>diagnosis</th><th>mitigated</th><th>time to detect</th><th>time to mitigate</th><th>revert needed</th><th>why</th></tr></thead><tbody>
+${rows}
+</tbody></table>`;
 }

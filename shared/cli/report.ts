@@ -1,13 +1,16 @@
 /** `homeostat report [--since 7d] [--html FILE] [--json]`: the period's figures, as text, JSON or an HTML page. */
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { type GameDayRecord, summarizeGameDays } from '../domain/chaos.ts';
 import { formatDuration } from '../domain/narrative.ts';
 import { buildReport, type ReportIncident } from '../domain/report.ts';
+import { gameDayText } from './chaos.ts';
 import { type CliOutput, parseSince, table } from './operate.ts';
 import { renderReportHtml } from './report-html.ts';
 
 export const reportUsage = `  report [--since 7d] [--html FILE] [--json]
-                                     incidents per day, time to resolve, success per action, cost;
+                                     incidents per day, time to resolve, success per action, cost,
+                                     chaos game-day scores;
                                      --html writes a self-contained page with charts and timelines
 `;
 
@@ -15,6 +18,8 @@ export async function reportCommand(
   args: string[],
   deps: {
     incidents(since: Date, until: Date): Promise<ReportIncident[]>;
+    /** Chaos experiment runs and their game-day scores. */
+    gameDays(since: Date, until: Date): Promise<GameDayRecord[]>;
     progress(line: string): void;
     now?: Date;
   },
@@ -40,11 +45,17 @@ export async function reportCommand(
   const incidents = await deps.incidents(since, until);
   deps.progress(`${incidents.length} incidents; building the report…`);
   const report = buildReport(incidents, since, until);
+  const gameDays = await deps.gameDays(since, until);
   if (values.html) {
-    await writeFile(values.html, renderReportHtml(report), 'utf8');
+    await writeFile(values.html, renderReportHtml(report, gameDays), 'utf8');
     deps.progress(`wrote ${values.html}`);
   }
-  if (values.json) return { stdout: `${JSON.stringify(report, null, 2)}\n`, stderr: '', exitCode: 0 };
+  if (values.json)
+    return {
+      stdout: `${JSON.stringify({ ...report, gameDays: { summary: summarizeGameDays(gameDays), runs: gameDays } }, null, 2)}\n`,
+      stderr: '',
+      exitCode: 0,
+    };
   const t = report.totals;
   const p = (ms: number | null) => (ms === null ? '-' : formatDuration(ms));
   const lines = [
@@ -66,7 +77,7 @@ export async function reportCommand(
       )
     : 'No action ran.\n';
   return {
-    stdout: `${lines.join('\n')}${actions}${values.html ? `\nHTML report: ${values.html}\n` : ''}`,
+    stdout: `${lines.join('\n')}${actions}\n${gameDayText(gameDays)}${values.html ? `\nHTML report: ${values.html}\n` : ''}`,
     stderr: '',
     exitCode: 0,
   };

@@ -349,3 +349,65 @@ export function scoreGameDay(facts: GameDayFacts): GameDayScore {
 /** When the n-th revert retry runs (1-based): the base delay, doubled per attempt, at most an hour. */
 export const revertRetryDelayMs = (attempt: number, retrySeconds: number) =>
   Math.min(3_600_000, retrySeconds * 1000 * 2 ** Math.max(0, attempt - 1));
+
+/** One experiment run as reports show it. */
+export interface GameDayRecord {
+  experimentId: string;
+  experiment: string;
+  kind: ExperimentKind;
+  target: ServiceRef;
+  state: string;
+  requestedBy: string;
+  requestedAt: Date;
+  /** Why it was refused (or failed). */
+  guard: string | null;
+  reason: string | null;
+  score: GameDayScore | null;
+}
+
+export interface GameDaySummary {
+  runs: number;
+  refused: number;
+  injected: number;
+  scored: number;
+  meanScore: number | null;
+  detectedShare: number | null;
+  diagnosedShare: number | null;
+  mitigatedShare: number | null;
+  revertNeeded: number;
+  revertFailed: number;
+  timeToDetectP50Ms: number | null;
+  timeToMitigateP50Ms: number | null;
+}
+
+const median = (values: number[]) => {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+};
+
+/** The period's game days in figures: scored experiments only count toward the shares. */
+export function summarizeGameDays(records: readonly GameDayRecord[]): GameDaySummary {
+  const scores = records.flatMap((r) => (r.score ? [r.score] : []));
+  const share = (pick: (s: GameDayScore) => boolean) =>
+    scores.length ? scores.filter(pick).length / scores.length : null;
+  return {
+    runs: records.length,
+    refused: records.filter((r) => r.state === 'refused').length,
+    injected: records.filter((r) => ['injected', 'reverted', 'revert_failed'].includes(r.state)).length,
+    scored: scores.length,
+    meanScore: scores.length ? scores.reduce((sum, s) => sum + s.score, 0) / scores.length : null,
+    detectedShare: share((s) => s.detected),
+    diagnosedShare: share((s) => s.diagnosisCorrect),
+    mitigatedShare: share((s) => s.mitigated),
+    revertNeeded: scores.filter((s) => s.revertNeeded === true).length,
+    revertFailed: records.filter((r) => r.state === 'revert_failed').length,
+    timeToDetectP50Ms: median(scores.flatMap((s) => (s.timeToDetectMs === null ? [] : [s.timeToDetectMs]))),
+    timeToMitigateP50Ms: median(
+      scores.flatMap((s) => (s.timeToMitigateMs === null ? [] : [s.timeToMitigateMs])),
+    ),
+  };
+}
