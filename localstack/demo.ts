@@ -1,19 +1,26 @@
 /**
- * npm run demo — the local loop as far as it exists today: bring up the emulator
- * and the knowledge database, deploy the stack, register a sample ECS service,
- * play an OOM (two killed tasks and a memory alarm), and show each step: the
- * incident, its diagnosis with the evidence it cites, the recovery.
- * Stops what it started unless run with --keep.
+ * npm run demo — the whole self-healing loop on this machine, as a game day:
+ * bring up the emulator and the knowledge database, deploy the stack with a
+ * chaos experiment, create a sample ECS service opted in to chaos, run the
+ * experiment (a broken revision deployed for real in the emulator's ECS),
+ * play CloudWatch's and ECS's part (the emulator runs no containers), and show
+ * the agents' timeline live — perceive, diagnose, plan, act, verify, learn —
+ * then the scheduled revert and the game-day score. Stops what it started
+ * unless run with --keep.
  */
+import { randomUUID } from 'node:crypto';
+import { CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { createPool } from '../shared/adapters/database.ts';
 import { PostgresPerceptionStore } from '../shared/adapters/perception-store.ts';
+import { formatDuration } from '../shared/domain/narrative.ts';
 import { ecsMetricAlarmEvent } from '../shared/testing/alarm-events.ts';
-import { taskStoppedEvent } from '../shared/testing/ecs-events.ts';
-import { watched } from '../shared/testing/fakes.ts';
+import { deploymentEvent, taskStoppedEvent } from '../shared/testing/ecs-events.ts';
+import type { RunResult } from '../shared/usecases/chaos.ts';
 import { deployLocal, localClientConfig, stackOutputs } from './deploy-local.ts';
-import { captureEvents, createEcsService, uniqueName } from './fixtures.ts';
+import { createEcsService, uniqueName } from './fixtures.ts';
 import {
   ensureEmulator,
   ensureLocalDatabase,
@@ -22,6 +29,9 @@ import {
   stopRecorded,
   waitFor,
 } from './harness.ts';
+import type { Scenario } from './scenario-format.ts';
+import { followRemediation, remediationWorld } from './scenario-remediation.ts';
+import type { WorldNames } from './scenario-world.ts';
 
 const keep = process.argv.includes('--keep');
 const started = Date.now();
@@ -31,15 +41,13 @@ const step = (title: string) => console.log(`\n[${elapsed()}] ${++stepNo}. ${tit
 const detail = (line: string) => console.log(`          ${line}`);
 
 console.log(
-  'Homeostat demo — alarms and ECS events → perception → one incident in Postgres → diagnosis with cited evidence, all local',
+  'Homeostat demo — a chaos game day on the local stack: inject, detect, diagnose, repair, verify, learn, revert, score',
 );
 
-step('Local AWS emulator');
+step('Local AWS emulator and knowledge database (PGlite + pgvector behind the Neon WebSocket proxy)');
 const hadDatabase = readLocalDbState() !== undefined;
 const emulator = await ensureEmulator(detail);
 detail(`${emulator.started ? 'started MiniStack' : 'reusing the emulator'} at ${emulator.endpoint}`);
-
-step('Knowledge database (PGlite + pgvector behind the Neon WebSocket proxy)');
 const database = await ensureLocalDatabase(detail);
 detail(`${database.url} via ws://${database.wsProxy}`);
 
@@ -50,142 +58,243 @@ const cleanup = async () => {
   }
   if (emulator.started) await stopRecorded('emulator');
   if (!hadDatabase) await stopLocalDatabase();
-  console.log(`\nStopped what the demo started. Run with --keep to leave it running.`);
+  console.log('\nStopped what the demo started. Run with --keep to leave it running.');
 };
+
+const experiment = 'demo-bad-deployment';
 
 try {
   const cluster = uniqueName('shop');
-  step(`Deploy the CDK app into the emulator (cdklocal bootstrap + deploy), watching ${cluster}/api`);
-  // The standard alarms use metric math, which MiniStack's CloudFormation lacks: register only.
+  const names: WorldNames = {
+    cluster,
+    service: 'api',
+    family: 'api',
+    logGroup: `/ecs/${cluster}/api`,
+    alarmPrefix: `homeostat-${cluster}-api-`,
+  };
+  step(
+    `Deploy the CDK app into the emulator, watching ${cluster}/api, with the chaos experiment ${experiment}`,
+  );
   await deployLocal({
     endpoint: emulator.endpoint,
     database,
     log: detail,
-    watchedServices: [{ cluster, service: 'api', standardAlarms: false }],
+    watchedServices: [
+      { cluster, service: 'api', standardAlarms: false, alarmNamePrefixes: [names.alarmPrefix] },
+    ],
+    chaos: {
+      experiments: [
+        {
+          name: experiment,
+          target: { cluster, service: 'api' },
+          fault: { kind: 'bad_deployment', fault: 'command' },
+          durationMinutes: 1,
+        },
+      ],
+    },
   });
   const outputs = await stackOutputs(emulator.endpoint, 'Homeostat');
-  detail(`bus ${outputs.BusName}; perception agent ${outputs.PerceptionFunctionName}`);
-  const registry = createPool({ url: database.url, wsProxy: database.wsProxy });
-  const perception = new PostgresPerceptionStore(registry);
-  if (await perception.watchedService({ cluster, service: 'api' })) {
-    detail('the migrator trigger applied migrations/ and registered the watched service during the deploy');
-  } else {
-    // MiniStack does not re-run a CDK Trigger when an existing stack is updated (a fresh deploy does).
-    await perception.registerService(watched(cluster, 'api'));
-    detail('the emulator skipped the migrator trigger on this stack update: registered the service directly');
-  }
-  await registry.end();
-
   const config = localClientConfig(emulator.endpoint);
-  step(`Create the sample ECS service ${cluster}/api with 3 tasks in the emulator`);
-  const taskDefinition = await createEcsService(new ECSClient(config), cluster, 'api', 3);
-  detail(`task definition ${taskDefinition}`);
+  const pool = createPool({ url: database.url, wsProxy: database.wsProxy });
 
-  const capture = await captureEvents(config, outputs.BusName ?? 'homeostat', 'incident.opened');
-  const events = new EventBridgeClient(config);
+  step('Create the sample service api: 3 tasks, tagged homeostat:chaos=opt-in and homeostat:managed=true');
+  const v1 = await createEcsService(new ECSClient(config), cluster, 'api', 3, {
+    'homeostat:chaos': 'opt-in',
+    'homeostat:managed': 'true',
+  });
+  // The demo's history: v1 ran steadily for hours (a rollback target); Homeostat may act on its own here.
+  await new PostgresPerceptionStore(pool).registerService({
+    cluster,
+    service: 'api',
+    alarmPrefixes: [names.alarmPrefix],
+    allowedActions: [],
+    minTasks: 1,
+    maxTasks: 10,
+    ...(await remediationWorld(config, pool, names, [v1, 'next'])),
+  });
+  const cw = new CloudWatchClient(config);
+  const errorsAlarm = `${names.alarmPrefix}5xx-high`;
+  await cw.send(
+    new PutMetricAlarmCommand({
+      AlarmName: errorsAlarm,
+      Namespace: 'AWS/ApplicationELB',
+      MetricName: 'HTTPCode_Target_5XX_Count',
+      Statistic: 'Sum',
+      Period: 60,
+      EvaluationPeriods: 1,
+      Threshold: 5,
+      ComparisonOperator: 'GreaterThanThreshold',
+    }),
+  );
+  detail(`running ${v1.split('/').pop()}; autonomy auto; alarm ${errorsAlarm}`);
+
+  step(`homeostat chaos run ${experiment} — the chaos agent checks its guardrails and injects`);
+  const lambda = new LambdaClient(config);
+  const invoked = await lambda.send(
+    new InvokeCommand({
+      FunctionName: outputs.ChaosFunctionName,
+      Payload: JSON.stringify({
+        homeostat: 'chaos.run',
+        experiment,
+        requestedBy: 'human:demo',
+        requestId: randomUUID(),
+      }),
+    }),
+  );
+  const run = JSON.parse(Buffer.from(invoked.Payload ?? []).toString('utf8')) as RunResult;
+  if (run.outcome !== 'injected') throw new Error(`the experiment was not injected: ${JSON.stringify(run)}`);
+  detail(`experiment ${run.experimentId}: ${run.operations.join('; ')}`);
+  detail(`chaos.injected published; the revert is scheduled for ${run.revertAt} (EventBridge Scheduler)`);
+  await waitFor(
+    'the chaos marker',
+    async () =>
+      (await pool.query(`SELECT 1 FROM signals WHERE kind = 'chaos' AND cluster = $1`, [cluster])).rows[0],
+    { timeoutMs: 60_000, intervalMs: 200 },
+  );
+
+  step('Play ECS and CloudWatch: the new tasks exit at start, the rollout fails, the 5xx alarm fires');
+  const bus = new EventBridgeClient(config);
   const put = async (event: { source: string; 'detail-type': string; detail: unknown }) => {
-    const out = await events.send(
+    await bus.send(
       new PutEventsCommand({
         Entries: [
           { Source: event.source, DetailType: event['detail-type'], Detail: JSON.stringify(event.detail) },
         ],
       }),
     );
-    return out.Entries?.[0]?.EventId ?? '';
   };
-  step('Play ECS and CloudWatch: two OOM-killed tasks and the "api-memory-high" alarm, on the default bus');
-  const first = await put(taskStoppedEvent({ cluster, service: 'api' }));
-  const second = await put(taskStoppedEvent({ cluster, service: 'api' }));
-  const alarm = ecsMetricAlarmEvent({ cluster, service: 'api', alarmName: 'api-memory-high' });
-  const eventId = await put(alarm);
-  detail(`events ${first}, ${second}: tasks stopped, exit code 137, OutOfMemoryError`);
-  detail(`event ${eventId}: MemoryUtilization above 90% on ClusterName=${cluster}, ServiceName=api`);
-
-  step('Perception agent (Lambda) opened one incident in Postgres, with the ECS snapshot');
-  const pool = createPool({ url: database.url, wsProxy: database.wsProxy });
-  const signalRow = (id: string) =>
-    waitFor(
-      'the signal row',
-      async () => (await pool.query('SELECT * FROM signals WHERE id = $1', [id])).rows[0],
-      { timeoutMs: 60_000 },
-    );
-  const row = await signalRow(first);
-  await waitFor(
-    'the repeat to be counted',
-    async () => (await pool.query('SELECT 1 FROM signal_events WHERE event_id = $1', [second])).rows[0],
+  const crashed = {
+    cluster,
+    service: 'api',
+    stopCode: 'EssentialContainerExited',
+    exitCode: 1,
+    stoppedReason: 'Essential container in task exited',
+  };
+  await put(taskStoppedEvent(crashed));
+  await put(taskStoppedEvent(crashed));
+  await put(
+    deploymentEvent({
+      cluster,
+      service: 'api',
+      eventName: 'SERVICE_DEPLOYMENT_FAILED',
+      reason: 'ECS deployment circuit breaker: tasks failed to start.',
+    }),
   );
-  await signalRow(eventId);
-  const incident = (await pool.query('SELECT * FROM incidents WHERE id = $1', [row.incident_id])).rows[0];
-  const oom = (await pool.query('SELECT occurrences FROM signals WHERE id = $1', [first])).rows[0];
-  detail(`incident ${incident.id}: "${incident.title}", fingerprint ${row.fingerprint}`);
-  detail(
-    `the second OOM counted as a repeat (occurrences ${oom.occurrences}); the alarm joined the incident`,
+  await cw.send(
+    new SetAlarmStateCommand({ AlarmName: errorsAlarm, StateValue: 'ALARM', StateReason: 'demo' }),
   );
-  detail(`ECS snapshot: ${JSON.stringify(incident.service_snapshot)}`);
-
-  step('incident.opened published on the homeostat bus');
-  const envelope = await capture.next<Record<string, unknown>>((d) => d.incidentId === incident.id, 60_000);
-  await capture.dispose();
-  detail(`${envelope.type} ${envelope.id} from ${envelope.source}`);
-
-  step(
-    'Diagnosis agent (Lambda): evidence from ECS, metrics, logs, signals and knowledge → cited hypotheses',
-  );
-  const diagnosis = await waitFor(
-    'the diagnosis',
-    async () => (await pool.query('SELECT * FROM diagnoses WHERE incident_id = $1', [incident.id])).rows[0],
-    { timeoutMs: 60_000 },
-  );
-  for (const h of diagnosis.hypotheses as {
-    rootCause: string;
-    confidence: number;
-    evidenceIds: string[];
-    explanation: string;
-  }[])
-    detail(`${h.rootCause} (${h.confidence}): ${h.explanation} — cites ${h.evidenceIds.join(', ')}`);
-  for (const e of diagnosis.evidence as { id: string; summary: string }[])
-    detail(`evidence ${e.id}: ${e.summary.slice(0, 110)}`);
-  for (const g of diagnosis.gaps as { tool: string; reason: string }[]) detail(`gap ${g.tool}: ${g.reason}`);
-  detail(
-    `recommended ${diagnosis.recommended_actions.join(' → ')}; ${diagnosis.provider} provider, ${diagnosis.steps} model calls, ${diagnosis.input_tokens + diagnosis.output_tokens} tokens, $${Number(diagnosis.cost_usd).toFixed(4)}, ${new Date(diagnosis.completed_at).getTime() - new Date(diagnosis.started_at).getTime()} ms`,
-  );
-
-  step('Play CloudWatch: the alarm back to OK');
-  const ok = await put(
+  await put(
     ecsMetricAlarmEvent({
       cluster,
       service: 'api',
-      alarmName: 'api-memory-high',
-      state: 'OK',
-      previousState: 'ALARM',
+      alarmName: errorsAlarm,
+      metricName: 'HTTPCode_Target_5XX_Count',
     }),
   );
-  await signalRow(ok);
-  const after = (
-    await pool.query('SELECT signal_count, state, recovery_seen_at FROM incidents WHERE id = $1', [
-      incident.id,
-    ])
-  ).rows[0];
+
+  step('The agents, live (incident timeline from the knowledge database)');
+  const incident = await waitFor(
+    'the incident',
+    async () =>
+      (
+        await pool.query(
+          `SELECT i.id, i.chaos_experiment_id, (SELECT min(s.received_at) FROM signals s WHERE s.incident_id = i.id) AS detected_at
+             FROM incidents i WHERE i.cluster = $1 AND i.service = 'api'`,
+          [cluster],
+        )
+      ).rows[0] as { id: string; chaos_experiment_id: string | null; detected_at: Date } | undefined,
+    { timeoutMs: 60_000, intervalMs: 200 },
+  );
   detail(
-    `incident ${after.state}, ${after.signal_count} signals; recovery seen at ${new Date(after.recovery_seen_at).toISOString()}: self-resolves after 10 quiet minutes unless it fires again (remediation comes next)`,
+    `incident ${incident.id}, caused by chaos experiment ${incident.chaos_experiment_id ?? '(not attributed)'}`,
   );
-  const timeline = await pool.query(
-    'SELECT kind, detail FROM incident_timeline WHERE incident_id = $1 ORDER BY id',
-    [incident.id],
-  );
-  for (const entry of timeline.rows)
-    detail(
-      `timeline: ${entry.kind} ${entry.detail.name ?? entry.detail.rootCause ?? ''} ${entry.detail.classification ?? ''}`,
+  let shown = 0;
+  const showTimeline = async () => {
+    const { rows } = await pool.query(
+      'SELECT at, kind, detail FROM incident_timeline WHERE incident_id = $1 ORDER BY at, id OFFSET $2',
+      [incident.id, shown],
     );
+    for (const r of rows as { at: Date; kind: string; detail: Record<string, unknown> }[]) {
+      shown++;
+      const d = r.detail;
+      const what = [d.name, d.rootCause, d.action, d.outcome, d.classification, d.reason]
+        .filter((v) => typeof v === 'string')
+        .join(' ');
+      detail(`[${elapsed()}] ${r.kind.padEnd(22)} ${what.slice(0, 110)}`);
+    }
+  };
+  const live = setInterval(() => void showTimeline().catch(() => {}), 300);
+  const followed = await followRemediation(
+    incident.id,
+    new Date(incident.detected_at),
+    { responses: { rollback_task_definition: 'recovers' } } as unknown as Scenario,
+    names,
+    { config, pool, timeoutMs: 90_000, approveFunctionName: outputs.ApproveFunctionName ?? '' },
+  );
+  clearInterval(live);
+  await showTimeline();
+  detail(
+    `${followed.finalState}: first action ${followed.firstAction}; ${followed.resolved ? `resolved in ${formatDuration(followed.timeToResolveMs ?? 0)} from detection` : 'not resolved'}; learned: ${followed.learned}; notified: ${followed.notified.join(', ') || 'no channel'}`,
+  );
+
+  step('The experiment ends: its scheduled revert fires, whether or not Homeostat repaired it');
+  const reverted = await waitFor(
+    'the scheduled revert',
+    async () =>
+      (
+        await pool.query(
+          `SELECT * FROM chaos_experiments WHERE id = $1 AND state IN ('reverted', 'revert_failed')`,
+          [run.experimentId],
+        )
+      ).rows[0],
+    { timeoutMs: 120_000, intervalMs: 500 },
+  );
+  detail(`${reverted.state}: ${reverted.revert_detail}`);
+
+  step('Game-day score');
+  const score = await waitFor(
+    'the final score',
+    async () =>
+      (
+        await pool.query('SELECT * FROM game_day_scores WHERE experiment_id = $1 AND final', [
+          run.experimentId,
+        ])
+      ).rows[0],
+    { timeoutMs: 30_000, intervalMs: 500 },
+  ).catch(
+    async () =>
+      (await pool.query('SELECT * FROM game_day_scores WHERE experiment_id = $1', [run.experimentId]))
+        .rows[0],
+  );
+  const ms = (v: unknown) => (v === null || v === undefined ? '-' : formatDuration(Number(v)));
+  detail(`score ${score?.score ?? '-'}/100${score?.final ? '' : ' (not final)'}`);
+  detail(
+    `detected: ${score?.detected ? 'yes' : 'no'} in ${ms(score?.time_to_detect_ms)} after the injection`,
+  );
+  detail(
+    `diagnosis: ${score?.diagnosed_root_cause ?? '-'} (${score?.diagnosis_correct ? 'right' : 'wrong'})`,
+  );
+  detail(
+    `mitigated: ${score?.mitigated ? 'yes' : 'no'} in ${ms(score?.time_to_mitigate_ms)}; undo used: ${score?.undo_used ? 'yes' : 'no'}; revert needed: ${score?.revert_needed ? 'yes' : 'no'}`,
+  );
   await pool.end();
+  lambda.destroy();
+  cw.destroy();
+  bus.destroy();
 
   console.log(`\nDone in ${elapsed().trim()}. Where to look next:`);
-  console.log('  • agent logs: .local/emulator.log (the emulator runs the Lambdas)');
   console.log(
-    '  • the knowledge database: npm run local:up, then psql "postgres://postgres:postgres@127.0.0.1:54329/postgres"',
+    '  • npm run demo -- --keep, then: npx homeostat chaos list · incidents · show <id> · report --html report.html',
   );
-  console.log('  • score the diagnosis on the public scenario suite: npm run scenarios');
-  console.log('  • the tests: npm test   • deploy to AWS: see README.md');
+  console.log(
+    '    (with AWS_ENDPOINT_URL=http://127.0.0.1:4566 and the DATABASE_URL / DATABASE_WS_PROXY that npm run local:up prints)',
+  );
+  console.log(
+    '  • schedule chaos in your account: README.md, "Chaos game days"; try it on the sample target (-c homeostat:sampleTarget=true)',
+  );
+  console.log(
+    '  • agent logs: .local/emulator.log · the scenario suite: npm run scenarios · the tests: npm test',
+  );
 } catch (error) {
   console.error(`\nDemo failed: ${(error as Error).message}`);
   process.exitCode = 1;

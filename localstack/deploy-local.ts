@@ -29,6 +29,8 @@ export interface LocalDeployOptions {
     alarmNamePrefixes?: string[];
     standardAlarms?: boolean;
   }[];
+  /** Context homeostat:chaos (experiments, schedules, guardrails). @default none */
+  chaos?: unknown;
   log?: (line: string) => void;
 }
 
@@ -130,6 +132,7 @@ export async function deployLocal(options: LocalDeployOptions): Promise<void> {
     // The emulator's scheduler fires every 10 s and nothing settles for real: verify after a
     // moment, once (the scenario runner plays the world's answer at once).
     `homeostat:remediation=${JSON.stringify(localRemediationSettings)}`,
+    `homeostat:chaos=${JSON.stringify(options.chaos ?? {})}`,
   ].flatMap((c) => ['-c', c]);
   log('cdklocal bootstrap');
   await run(cdklocal, ['bootstrap', '--quiet', ...context], env, log);

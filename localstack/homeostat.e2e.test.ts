@@ -1,4 +1,4 @@
-import { ECSClient } from '@aws-sdk/client-ecs';
+import { DescribeServicesCommand, ECSClient } from '@aws-sdk/client-ecs';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -46,13 +46,31 @@ describe('deployed Homeostat stack in the emulator', () => {
       busName,
       secretName: `${stackName}/database-url`,
       // MiniStack's CloudFormation rejects metric-math alarms; CDK tests cover the standard alarms.
-      watchedServices: [{ cluster, service: 'api', standardAlarms: false }],
+      watchedServices: [
+        { cluster, service: 'api', standardAlarms: false },
+        { cluster, service: 'pay', standardAlarms: false },
+      ],
+      // A game day every minute on pay (reverted after one): Scheduler fires it, the guardrails let one in.
+      chaos: {
+        experiments: [
+          {
+            name: 'e2e-scale-down',
+            target: { cluster, service: 'pay' },
+            fault: { kind: 'scale_to', desiredCount: 1 },
+            durationMinutes: 1,
+            schedule: { expression: 'rate(1 minute)', enabled: true },
+          },
+        ],
+      },
       log: (line) => process.stderr.write(`[deploy] ${line}\n`),
     });
     outputs = await stackOutputs(emulatorEndpoint(), stackName);
     capture = await captureEvents(busName, 'incident.opened');
     diagnoses = await captureEvents(busName, 'diagnosis.completed');
     await createEcsService(new ECSClient(emulatorClientConfig()), cluster, 'api', 2);
+    await createEcsService(new ECSClient(emulatorClientConfig()), cluster, 'pay', 2, {
+      'homeostat:chaos': 'opt-in',
+    });
   });
 
   afterAll(async () => {
@@ -168,6 +186,89 @@ describe('deployed Homeostat stack in the emulator', () => {
       [incident?.id],
     );
     expect(audit.rows).toEqual([{ actor: 'homeostat.diagnose' }]);
+  });
+
+  it('fires a scheduled chaos experiment through EventBridge Scheduler, reverts it on time and scores the game day', async () => {
+    const injected = await waitFor(
+      'the scheduled experiment to be injected',
+      async () =>
+        (
+          await pool.query(
+            `SELECT * FROM chaos_experiments WHERE cluster = $1 AND service = 'pay' AND state IN ('injected', 'reverted')
+              ORDER BY requested_at LIMIT 1`,
+            [cluster],
+          )
+        ).rows[0],
+      { timeoutMs: 150_000, intervalMs: 1_000 },
+    );
+    expect(injected).toMatchObject({ experiment: 'e2e-scale-down', requested_by: 'schedule:e2e-scale-down' });
+    const ecs = new ECSClient(emulatorClientConfig());
+    const desired = async () =>
+      (await ecs.send(new DescribeServicesCommand({ cluster, services: ['pay'] }))).services?.[0]
+        ?.desiredCount;
+    // The chaos marker reached perception through the bus.
+    await waitFor(
+      'the chaos marker',
+      async () =>
+        (
+          await pool.query(
+            `SELECT 1 FROM signals WHERE kind = 'chaos' AND cluster = $1 AND service = 'pay'`,
+            [cluster],
+          )
+        ).rows[0],
+      { timeoutMs: 60_000 },
+    );
+    // CloudWatch's part: the service's running-task alarm fires; the incident names the experiment.
+    const events = new EventBridgeClient(emulatorClientConfig());
+    const alarm = ecsMetricAlarmEvent({ cluster, service: 'pay', alarmName: 'pay-running-low-e2e' });
+    await events.send(
+      new PutEventsCommand({
+        Entries: [
+          { Source: alarm.source, DetailType: alarm['detail-type'], Detail: JSON.stringify(alarm.detail) },
+        ],
+      }),
+    );
+    const incident = await waitFor(
+      'the incident caused by the experiment',
+      async () =>
+        (
+          await pool.query(
+            'SELECT id, chaos_experiment_id FROM incidents WHERE cluster = $1 AND service = $2',
+            [cluster, 'pay'],
+          )
+        ).rows[0],
+      { timeoutMs: 60_000 },
+    );
+    expect(incident.chaos_experiment_id).toBe(injected.id);
+    // The one-time revert schedule fires after the experiment's minute, whether or not anything was repaired.
+    const reverted = await waitFor(
+      'the scheduled revert',
+      async () =>
+        (
+          await pool.query(`SELECT * FROM chaos_experiments WHERE id = $1 AND state = 'reverted'`, [
+            injected.id,
+          ])
+        ).rows[0],
+      { timeoutMs: 150_000, intervalMs: 1_000 },
+    );
+    expect(new Date(reverted.reverted_at).getTime()).toBeGreaterThanOrEqual(
+      new Date(reverted.revert_at).getTime() - 1_000,
+    );
+    expect(await desired()).toBeGreaterThanOrEqual(2);
+    const [score] = (
+      await pool.query('SELECT * FROM game_day_scores WHERE experiment_id = $1', [injected.id])
+    ).rows;
+    expect(score).toMatchObject({
+      incident_id: incident.id,
+      detected: true,
+      revert_needed: reverted.revert_needed,
+    });
+    expect(Number(score.time_to_detect_ms)).toBeGreaterThan(0);
+    const audit = await pool.query(
+      `SELECT action FROM audit_log WHERE inputs ->> 'experimentId' = $1 ORDER BY id`,
+      [injected.id],
+    );
+    expect(audit.rows.map((r) => r.action)).toEqual(['chaos.injected', 'chaos.reverted']);
   });
 
   it('dead-letters a malformed incident.opened at the diagnosis agent with the reason', async () => {
