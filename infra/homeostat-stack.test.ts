@@ -5,6 +5,7 @@ import { App, Aspects, type CfnElement } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { HomeostatStack } from './lib/homeostat-stack.ts';
+import { SampleTargetStack } from './lib/sample-target-stack.ts';
 import { readSettings } from './lib/settings.ts';
 import { AwsSolutionsChecks } from './nag.ts';
 
@@ -574,6 +575,72 @@ describe('chaos', () => {
       /context homeostat:chaos: .*desiredCount/,
     );
   });
+});
+
+describe('sample target', () => {
+  it('deploys a small opted-in Fargate service behind an ALB that Homeostat watches and can run experiments on', () => {
+    const app = new App();
+    const sample = new SampleTargetStack(app, 'Sample', { env: concreteEnv });
+    const stack = new HomeostatStack(app, 'Test', {
+      settings: readSettings(app.node),
+      env: concreteEnv,
+      sampleTarget: sample.target,
+    });
+    Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));
+    app.synth();
+    const s = Template.fromStack(sample);
+    s.resourceCountIs('AWS::ElasticLoadBalancingV2::LoadBalancer', 1);
+    s.resourceCountIs('AWS::EC2::NatGateway', 0);
+    const svc = Object.values(s.findResources('AWS::ECS::Service'))[0]?.Properties;
+    expect(svc).toMatchObject({
+      ServiceName: 'web',
+      DesiredCount: 2,
+      LaunchType: 'FARGATE',
+      PropagateTags: 'SERVICE',
+      DeploymentConfiguration: {
+        MinimumHealthyPercent: 100,
+        DeploymentCircuitBreaker: { Enable: true, Rollback: false },
+      },
+    });
+    expect(svc?.Tags).toEqual(
+      expect.arrayContaining([
+        { Key: 'homeostat:chaos', Value: 'opt-in' },
+        { Key: 'homeostat:managed', Value: 'true' },
+      ]),
+    );
+    const container = Object.values(s.findResources('AWS::ECS::TaskDefinition'))[0]?.Properties
+      .ContainerDefinitions[0];
+    expect(container.Secrets.map((x: { Name: string }) => x.Name).sort()).toEqual([
+      'DEPENDENCY_URL',
+      'FAULT',
+    ]);
+    expect(
+      Object.values(s.findResources('AWS::ElasticLoadBalancingV2::TargetGroup'))[0]?.Properties,
+    ).toMatchObject({
+      HealthCheckPath: '/health',
+    });
+
+    const t = Template.fromStack(stack);
+    const schedules = Object.values(t.findResources('AWS::Scheduler::Schedule')).map((r) => r.Properties);
+    expect(schedules.map((p) => [p.Name, p.State])).toEqual([
+      ['Test-chaos-sample-stop-tasks', 'DISABLED'],
+      ['Test-chaos-sample-bad-deployment', 'DISABLED'],
+      ['Test-chaos-sample-dependency-down', 'DISABLED'],
+    ]);
+    const update = statementsOf(t, 'ChaosFunction').find((x) => actionsOf([x]).has('ecs:UpdateService'));
+    expect(JSON.stringify(update?.Resource)).toContain(':service/homeostat-sample/web');
+    // Watched with the standard alarms, on the sample's ALB.
+    const alarms = Object.values(t.findResources('AWS::CloudWatch::Alarm')).map(
+      (a) => a.Properties.AlarmName,
+    );
+    expect(alarms.filter((n) => String(n).startsWith('homeostat-homeostat-sample-web-')).length).toBeGreaterThanOrEqual(
+      4,
+    );
+    for (const st of [sample, stack]) {
+      const errors = Annotations.fromStack(st).findError('*', Match.stringLikeRegexp('AwsSolutions-.*'));
+      expect(errors.map((e) => `${e.id}: ${String(e.entry.data).split(':')[0]}`)).toEqual([]);
+    }
+  }, 180_000);
 });
 
 describe('knowledge base settings', () => {

@@ -11,10 +11,13 @@ import { OperationsDashboard } from '../constructs/operations-dashboard.ts';
 import { PerceptionAgent } from '../constructs/perception-agent.ts';
 import { RemediationAgents } from '../constructs/remediation-agents.ts';
 import { WatchedService } from '../constructs/watched-service.ts';
+import { type SampleTarget, sampleExperiments } from './sample-target-stack.ts';
 import type { HomeostatSettings } from './settings.ts';
 
 export interface HomeostatStackProps extends StackProps {
   readonly settings: HomeostatSettings;
+  /** The sample target (SampleTargetStack): watched, with its chaos experiments. @default none */
+  readonly sampleTarget?: SampleTarget;
 }
 
 /** Homeostat: the bus, the knowledge database, and the agents. */
@@ -33,7 +36,20 @@ export class HomeostatStack extends Stack {
 
   constructor(scope: Construct, id: string, props: HomeostatStackProps) {
     super(scope, id, props);
-    const { settings } = props;
+    const sample = props.sampleTarget;
+    const settings = sample
+      ? {
+          ...props.settings,
+          watchedServices: [
+            ...props.settings.watchedServices,
+            { cluster: sample.cluster, service: sample.service, targetGroup: sample.targetGroup },
+          ],
+          chaos: {
+            ...props.settings.chaos,
+            experiments: [...props.settings.chaos.experiments, ...sampleExperiments(sample)],
+          },
+        }
+      : props.settings;
     this.bus = new HomeostatBus(this, 'Bus', { busName: settings.busName, archive: settings.archive });
     this.watched = settings.watchedServices.map(
       (props) => new WatchedService(this, `Watched-${props.cluster}-${props.service}`, props),
