@@ -633,9 +633,9 @@ describe('sample target', () => {
     const alarms = Object.values(t.findResources('AWS::CloudWatch::Alarm')).map(
       (a) => a.Properties.AlarmName,
     );
-    expect(alarms.filter((n) => String(n).startsWith('homeostat-homeostat-sample-web-')).length).toBeGreaterThanOrEqual(
-      4,
-    );
+    expect(
+      alarms.filter((n) => String(n).startsWith('homeostat-homeostat-sample-web-')).length,
+    ).toBeGreaterThanOrEqual(4);
     for (const st of [sample, stack]) {
       const errors = Annotations.fromStack(st).findError('*', Match.stringLikeRegexp('AwsSolutions-.*'));
       expect(errors.map((e) => `${e.id}: ${String(e.entry.data).split(':')[0]}`)).toEqual([]);
