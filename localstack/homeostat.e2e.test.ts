@@ -91,10 +91,15 @@ describe('deployed Homeostat stack in the emulator', () => {
       '0005_remediation.sql',
       '0006_remediation_registry.sql',
       '0007_learning.sql',
+      '0008_chaos.sql',
     ]);
-    const watched = await pool.query('SELECT cluster, service, alarm_prefixes FROM watched_services');
+    const watched = await pool.query(
+      'SELECT cluster, service, alarm_prefixes FROM watched_services WHERE cluster = $1 ORDER BY service',
+      [cluster],
+    );
     expect(watched.rows).toEqual([
       { cluster, service: 'api', alarm_prefixes: [`homeostat-${cluster}-api-`] },
+      { cluster, service: 'pay', alarm_prefixes: [`homeostat-${cluster}-pay-`] },
     ]);
     expect(outputs.BusName).toBe(busName);
   });
@@ -200,7 +205,13 @@ describe('deployed Homeostat stack in the emulator', () => {
           )
         ).rows[0],
       { timeoutMs: 150_000, intervalMs: 1_000 },
-    );
+    ).catch(async (error) => {
+      // Say what the agent did instead (refused, failed) rather than only that it timed out.
+      const runs = await pool.query('SELECT state, guard, reason FROM chaos_experiments WHERE cluster = $1', [
+        cluster,
+      ]);
+      throw new Error(`${(error as Error).message}; runs: ${JSON.stringify(runs.rows)}`);
+    });
     expect(injected).toMatchObject({ experiment: 'e2e-scale-down', requested_by: 'schedule:e2e-scale-down' });
     const ecs = new ECSClient(emulatorClientConfig());
     const desired = async () =>

@@ -48,7 +48,7 @@ function recordMetrics(result: ChaosResult) {
 }
 
 export const handler = busAgentHandler({
-  deps: (context) => wiring().deps(context.invokedFunctionArn),
+  deps: () => wiring().deps(),
   logger,
   metrics,
   run: async (event: unknown, deps: ChaosDeps & { deadLetters: DeadLetterSink }) => {

@@ -13,6 +13,8 @@ export interface AgentFunctionProps {
   /** Folder under functions/ holding handler.ts. */
   readonly agent: AgentName;
   readonly description: string;
+  /** A fixed name, for a function that must know its own ARN (the ARN then needs no reference to itself). @default generated */
+  readonly functionName?: string;
   readonly environment?: Record<string, string>;
   /** @default Duration.seconds(30) */
   readonly timeout?: Duration;
@@ -54,6 +56,7 @@ export class AgentFunction extends Construct {
     this.function = new nodejs.NodejsFunction(this, 'Function', {
       entry: agentEntry(props.agent),
       handler: 'handler',
+      ...(props.functionName ? { functionName: props.functionName } : {}),
       projectRoot,
       depsLockFilePath: `${projectRoot}/package-lock.json`,
       description: props.description,

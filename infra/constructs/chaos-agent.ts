@@ -60,8 +60,11 @@ export class ChaosAgent extends Construct {
     super(scope, id);
     const stack = Stack.of(this);
     const { config } = props;
+    // Its revert schedules invoke it: a fixed name gives it its own ARN without a reference cycle.
+    const functionName = `${stack.stackName}-chaos`.slice(0, 64);
     this.agent = new AgentFunction(this, 'Chaos', {
       agent: 'chaos',
+      functionName,
       description: 'Homeostat chaos: guarded fault injection, scheduled reverts, game-day scores',
       timeout: Duration.minutes(2),
       logRetention: props.logRetention,
@@ -69,6 +72,12 @@ export class ChaosAgent extends Construct {
         HOMEOSTAT_BUS_NAME: props.bus.bus.eventBusName,
         HOMEOSTAT_KILL_SWITCH_PARAMETER: props.killSwitch.parameterName,
         HOMEOSTAT_CHAOS: JSON.stringify(config),
+        HOMEOSTAT_CHAOS_FUNCTION_ARN: stack.formatArn({
+          service: 'lambda',
+          resource: 'function',
+          resourceName: functionName,
+          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+        }),
       },
     });
     const fn = this.agent.function;

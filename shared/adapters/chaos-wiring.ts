@@ -2,7 +2,7 @@
  * Builds what the chaos agent needs from its environment, once per
  * container: the configured experiments and guardrails, the kill switch, the
  * injector (ECS, SSM, FIS), the store on the knowledge database, the revert
- * scheduler (schedules invoke this same function) and the bus.
+ * scheduler (its schedules invoke this same function) and the bus.
  */
 import { randomUUID } from 'node:crypto';
 import { ECSClient } from '@aws-sdk/client-ecs';
@@ -36,6 +36,8 @@ export const chaosEnvSchema = envWithDatabase({
   /** JSON: the FIS experiment template id per chaos experiment name (the stack creates them). */
   HOMEOSTAT_FIS_TEMPLATES: z._default(z.string(), '{}'),
   HOMEOSTAT_SCHEDULER_ROLE_ARN: z.string().check(z.minLength(1)),
+  /** This function: its revert schedules invoke it. */
+  HOMEOSTAT_CHAOS_FUNCTION_ARN: z.string().check(z.minLength(1)),
   HOMEOSTAT_SCHEDULE_GROUP: z._default(z.string(), 'default'),
 });
 
@@ -72,8 +74,7 @@ export function chaosWiring() {
   return {
     env,
     config,
-    /** `functionArn`: this function (schedules invoke it to revert). */
-    async deps(functionArn: string): Promise<ChaosDeps & { deadLetters: SqsDeadLetters }> {
+    async deps(): Promise<ChaosDeps & { deadLetters: SqsDeadLetters }> {
       const { store, health } = await stores();
       return {
         experiments: config.experiments,
@@ -84,7 +85,7 @@ export function chaosWiring() {
         alarmsInAlarm: (ref) => health.alarmsInAlarm(ref),
         store,
         scheduler: new OneTimeSchedules(scheduler, {
-          functionArn,
+          functionArn: env.HOMEOSTAT_CHAOS_FUNCTION_ARN,
           roleArn: env.HOMEOSTAT_SCHEDULER_ROLE_ARN,
           groupName: env.HOMEOSTAT_SCHEDULE_GROUP,
         }),
