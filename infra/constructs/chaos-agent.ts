@@ -15,6 +15,7 @@ import { NagSuppressions } from '../nag.ts';
 import { AgentFunction } from './agent-function.ts';
 import type { HomeostatBus } from './homeostat-bus.ts';
 import type { KnowledgeDatabase } from './knowledge-database.ts';
+import { passTaskRolesToEcs } from './remediation-agents.ts';
 
 export interface ChaosAgentProps {
   readonly bus: HomeostatBus;
@@ -243,14 +244,7 @@ export class ChaosAgent extends Construct {
           resources: ['*'],
         }),
       );
-      fn.addToRolePolicy(
-        new iam.PolicyStatement({
-          sid: 'PassTaskRolesToEcs',
-          actions: ['iam:PassRole'],
-          resources: ['*'],
-          conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
-        }),
-      );
+      fn.addToRolePolicy(passTaskRolesToEcs());
     }
     const parameters = experiments.flatMap((e) =>
       e.fault.kind === 'break_dependency' ? [e.fault.parameterName] : [],

@@ -37,6 +37,15 @@ export const planApprovedPattern: events.EventPattern = {
   detailType: [detailTypes.planApproved],
 };
 
+/** Registering a task definition passes its task and execution roles, to ECS tasks only. */
+export const passTaskRolesToEcs = () =>
+  new iam.PolicyStatement({
+    sid: 'PassTaskRolesToEcs',
+    actions: ['iam:PassRole'],
+    resources: ['*'],
+    conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
+  });
+
 /** The tag a service must carry for Homeostat to change it (enforced by IAM, not only by code). */
 export const managedTag = { key: 'homeostat:managed', value: 'true' };
 
@@ -265,14 +274,7 @@ export class RemediationAgents extends Construct {
         resources: ['*'],
       }),
     );
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        sid: 'PassTaskRolesToEcs',
-        actions: ['iam:PassRole'],
-        resources: ['*'],
-        conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
-      }),
-    );
+    fn.addToRolePolicy(passTaskRolesToEcs());
     fn.addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'FallbackParameters',

@@ -6,18 +6,13 @@ import {
   StopTaskCommand,
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
-import {
-  DeleteParameterCommand,
-  GetParameterCommand,
-  ParameterNotFound,
-  PutParameterCommand,
-  type SSMClient,
-} from '@aws-sdk/client-ssm';
+import type { SSMClient } from '@aws-sdk/client-ssm';
 import { chaosOptInTag, type Injection, type TargetFacts } from '../domain/chaos.ts';
 import { ConfigurationError, ServiceGoneError } from '../domain/errors.ts';
 import type { ServiceRef } from '../domain/signal.ts';
 import type { ChaosPreState, InjectionResult, RevertResult } from '../usecases/chaos-ports.ts';
 import type { FisClient } from './fis.ts';
+import { readParameter, writeParameter } from './ssm-parameters.ts';
 import { registerVariant } from './task-definitions.ts';
 
 /** Marks what chaos changed, for people reading ECS. */
@@ -105,15 +100,8 @@ export class EcsChaosInjector {
         };
       }
       case 'break_dependency': {
-        const before = await this.parameter(injection.parameterName);
-        await this.ssm.send(
-          new PutParameterCommand({
-            Name: injection.parameterName,
-            Value: injection.badValue,
-            Type: 'String',
-            Overwrite: true,
-          }),
-        );
+        const before = await readParameter(this.ssm, injection.parameterName);
+        await writeParameter(this.ssm, injection.parameterName, injection.badValue);
         return {
           preState: { ...preState, parameterValue: before },
           operations: [`pointed ${injection.parameterName} at ${injection.badValue}`],
@@ -185,32 +173,22 @@ export class EcsChaosInjector {
         return { needed, operations };
       }
       case 'break_dependency': {
-        const now = await this.parameter(injection.parameterName);
+        const now = await readParameter(this.ssm, injection.parameterName);
         if (now !== injection.badValue)
           return {
             needed: false,
             operations: [`${injection.parameterName} no longer holds the bad endpoint`],
           };
-        if (pre.parameterValue === null || pre.parameterValue === undefined) {
-          await this.ssm
-            .send(new DeleteParameterCommand({ Name: injection.parameterName }))
-            .catch((error) => {
-              if (!(error instanceof ParameterNotFound)) throw error;
-            });
-          return {
-            needed: true,
-            operations: [`deleted ${injection.parameterName} (it did not exist before)`],
-          };
-        }
-        await this.ssm.send(
-          new PutParameterCommand({
-            Name: injection.parameterName,
-            Value: pre.parameterValue,
-            Type: 'String',
-            Overwrite: true,
-          }),
-        );
-        return { needed: true, operations: [`restored ${injection.parameterName}`] };
+        const before = pre.parameterValue ?? null;
+        await writeParameter(this.ssm, injection.parameterName, before);
+        return {
+          needed: true,
+          operations: [
+            before === null
+              ? `deleted ${injection.parameterName} (it did not exist before)`
+              : `restored ${injection.parameterName}`,
+          ],
+        };
       }
       case 'fis': {
         if (!this.fis || !pre.fisExperimentId) throw new ConfigurationError('FIS is not configured');
@@ -264,15 +242,6 @@ export class EcsChaosInjector {
     const service = await this.describeOrNull(ref);
     if (!service) throw new ServiceGoneError(`${ref.cluster}/${ref.service} no longer exists`);
     return service;
-  }
-
-  private async parameter(name: string): Promise<string | null> {
-    try {
-      return (await this.ssm.send(new GetParameterCommand({ Name: name }))).Parameter?.Value ?? null;
-    } catch (error) {
-      if (error instanceof ParameterNotFound) return null;
-      throw error;
-    }
   }
 }
 

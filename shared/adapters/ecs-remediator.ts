@@ -6,16 +6,11 @@ import {
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
 import { RotateSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import {
-  DeleteParameterCommand,
-  GetParameterCommand,
-  ParameterNotFound,
-  PutParameterCommand,
-  type SSMClient,
-} from '@aws-sdk/client-ssm';
+import type { SSMClient } from '@aws-sdk/client-ssm';
 import { ServiceGoneError } from '../domain/errors.ts';
 import type { Operation, PreState } from '../domain/remediation.ts';
 import type { ServiceRef } from '../domain/signal.ts';
+import { readParameter, writeParameter } from './ssm-parameters.ts';
 import { registerVariant } from './task-definitions.ts';
 
 export { ServiceGoneError };
@@ -38,7 +33,7 @@ export class EcsRemediator {
   async snapshot(ref: ServiceRef, parameterNames: readonly string[]): Promise<PreState> {
     const service = await this.describe(ref);
     const parameters: Record<string, string | null> = {};
-    for (const name of parameterNames) parameters[name] = await this.parameter(name);
+    for (const name of parameterNames) parameters[name] = await readParameter(this.ssm, name);
     return {
       cluster: ref.cluster,
       service: ref.service,
@@ -112,16 +107,8 @@ export class EcsRemediator {
         return `started ${out.tasks?.[0]?.taskArn ?? o.taskDefinition}`;
       }
       case 'put_parameter':
-        if (o.value === null) {
-          await this.ssm.send(new DeleteParameterCommand({ Name: o.name })).catch((error) => {
-            if (!(error instanceof ParameterNotFound)) throw error;
-          });
-          return `deleted parameter ${o.name}`;
-        }
-        await this.ssm.send(
-          new PutParameterCommand({ Name: o.name, Value: o.value, Type: 'String', Overwrite: true }),
-        );
-        return `set parameter ${o.name}`;
+        await writeParameter(this.ssm, o.name, o.value);
+        return o.value === null ? `deleted parameter ${o.name}` : `set parameter ${o.name}`;
       case 'rotate_secret':
         await this.secrets.send(new RotateSecretCommand({ SecretId: o.secretId }));
         return `rotated ${o.secretId}`;
@@ -136,14 +123,5 @@ export class EcsRemediator {
     if (!service || service.status === 'INACTIVE' || service.status === 'DRAINING')
       throw new ServiceGoneError(`${ref.cluster}/${ref.service} no longer exists`);
     return service;
-  }
-
-  private async parameter(name: string): Promise<string | null> {
-    try {
-      return (await this.ssm.send(new GetParameterCommand({ Name: name }))).Parameter?.Value ?? null;
-    } catch (error) {
-      if (error instanceof ParameterNotFound) return null;
-      throw error;
-    }
   }
 }

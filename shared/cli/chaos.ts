@@ -9,7 +9,7 @@ import { type GameDayRecord, summarizeGameDays } from '../domain/chaos.ts';
 import { formatDuration } from '../domain/narrative.ts';
 import type { ChaosRunRequest } from '../events/chaos-commands.ts';
 import type { RunResult } from '../usecases/chaos.ts';
-import { type CliOutput, parseSince, table } from './operate.ts';
+import { type CliOutput, parseSince, sinceError, table } from './operate.ts';
 
 export const chaosUsage = `  chaos run <experiment> [--dry-run] [--json]
                                      run a configured chaos experiment now (same guardrails as its
@@ -133,12 +133,7 @@ export async function chaosCommand(args: string[], deps: ChaosCliDeps): Promise<
     });
     const until = deps.now ?? new Date();
     const since = parseSince(values.since, until);
-    if (!since)
-      return {
-        stdout: '',
-        stderr: `--since must look like 7d, 24h or 90m, got ${values.since}\n`,
-        exitCode: 2,
-      };
+    if (!since) return sinceError(values.since);
     const records = await deps.records(since, until);
     return {
       stdout: values.json

@@ -54,7 +54,15 @@ export const operateUsage = `  incidents [--open] [--since 7d] [--limit N] [--js
 `;
 
 const ok = (stdout: string): CliOutput => ({ stdout, stderr: '', exitCode: 0 });
-const usageError = (message: string): CliOutput => ({ stdout: '', stderr: `${message}\n`, exitCode: 2 });
+export const usageError = (message: string): CliOutput => ({
+  stdout: '',
+  stderr: `${message}\n`,
+  exitCode: 2,
+});
+
+/** The usage mistake of a --since that parseSince refused. */
+export const sinceError = (text: string | undefined) =>
+  usageError(`--since must look like 7d, 24h or 90m, got ${text}`);
 const json = (value: unknown) => ok(`${JSON.stringify(value, null, 2)}\n`);
 
 /** Fixed-width columns, widths from the content. */
@@ -98,7 +106,7 @@ export async function operateCommand(command: string, args: string[], deps: Oper
   });
   if (command === 'incidents') {
     const since = values.since ? parseSince(values.since) : undefined;
-    if (since === null) return usageError(`--since must look like 7d, 24h or 90m, got ${values.since}`);
+    if (since === null) return sinceError(values.since);
     const limit = Number(values.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 500) return usageError('--limit must be 1–500');
     const items = await deps.incidents.list({ open: values.open, ...(since ? { since } : {}), limit });

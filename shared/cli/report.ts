@@ -5,7 +5,7 @@ import { type GameDayRecord, summarizeGameDays } from '../domain/chaos.ts';
 import { formatDuration } from '../domain/narrative.ts';
 import { buildReport, type ReportIncident } from '../domain/report.ts';
 import { gameDayText } from './chaos.ts';
-import { type CliOutput, parseSince, table } from './operate.ts';
+import { type CliOutput, parseSince, sinceError, table } from './operate.ts';
 import { renderReportHtml } from './report-html.ts';
 
 export const reportUsage = `  report [--since 7d] [--html FILE] [--json]
@@ -35,12 +35,7 @@ export async function reportCommand(
   });
   const until = deps.now ?? new Date();
   const since = parseSince(values.since, until);
-  if (!since)
-    return {
-      stdout: '',
-      stderr: `--since must look like 7d, 24h or 90m, got ${values.since}\n`,
-      exitCode: 2,
-    };
+  if (!since) return sinceError(values.since);
   deps.progress(`reading incidents since ${since.toISOString()}…`);
   const incidents = await deps.incidents(since, until);
   deps.progress(`${incidents.length} incidents; building the report…`);
