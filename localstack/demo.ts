@@ -169,6 +169,7 @@ try {
     stopCode: 'EssentialContainerExited',
     exitCode: 1,
     stoppedReason: 'Essential container in task exited',
+    containerReason: 'exit code 1: homeostat chaos: broken command',
   };
   await put(taskStoppedEvent(crashed));
   await put(taskStoppedEvent(crashed));
