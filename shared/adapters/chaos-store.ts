@@ -189,6 +189,15 @@ export class PostgresChaosStore {
     return (rows as Row[]).map(toRun);
   }
 
+  /** Runs still `injecting` since before `before`: the agent was interrupted mid-injection. */
+  async interrupted(before: Date): Promise<ChaosRun[]> {
+    const { rows } = await this.pool.query(
+      `SELECT * FROM chaos_experiments WHERE state = 'injecting' AND requested_at < $1 ORDER BY requested_at LIMIT 20`,
+      [before],
+    );
+    return (rows as Row[]).map(toRun);
+  }
+
   /** Records the revert; false when another delivery got there first. */
   async markReverted(run: ChaosRun, needed: boolean, operations: string[], at: Date): Promise<boolean> {
     return withTransaction(this.pool, async (client) => {

@@ -123,8 +123,24 @@ export function parseChaosConfig(value: unknown, where = 'HOMEOSTAT_CHAOS'): Cha
     throw new ConfigurationError(
       `${where}: experiment names must be unique (${[...new Set(repeated)].join(', ')})`,
     );
+  const zones = [
+    ...parsed.data.guardrails.windows.map((w) => w.timezone),
+    ...parsed.data.experiments.flatMap((e) => (e.schedule ? [e.schedule.timezone] : [])),
+  ];
+  const unknown = zones.filter((zone) => !isTimeZone(zone));
+  if (unknown.length > 0)
+    throw new ConfigurationError(`${where}: unknown time zone(s): ${[...new Set(unknown)].join(', ')}`);
   return parsed.data;
 }
+
+const isTimeZone = (zone: string) => {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 /** From the chaos agent's environment (empty: no experiments, default guardrails). */
 export function chaosConfigFromEnv(json: string | undefined): ChaosConfig {

@@ -262,5 +262,10 @@ describe('chaos configuration', () => {
         experiments: [{ name: 'f', target, fault: { kind: 'fis', action: 'cpu_stress' } }],
       }),
     ).toThrow(/stopAlarms/);
+    expect(() =>
+      parseChaosConfig({
+        guardrails: { windows: [{ start: '09:00', end: '17:00', timezone: 'Mars/Olympus' }] },
+      }),
+    ).toThrow(/unknown time zone\(s\): Mars\/Olympus/);
   });
 });

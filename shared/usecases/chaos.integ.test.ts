@@ -394,6 +394,34 @@ describe('chaos experiments', () => {
     expect((await describeService('swept'))?.desiredCount).toBe(3);
   });
 
+  it('escalates a run interrupted mid-injection instead of counting it live forever', async () => {
+    const d = deps([]);
+    const stuck = await store.reserve(
+      {
+        id: randomUUID(),
+        experiment: 'interrupted',
+        kind: 'scale_to',
+        target: { cluster, service: 'interrupted' },
+        requestedBy: 'schedule:interrupted',
+        idempotencyKey: randomUUID(),
+        injection: { kind: 'scale_to', from: 3, desiredCount: 2 },
+        expectedRootCauses: ['capacity_shortfall'],
+        durationMinutes: 5,
+      },
+      100,
+    );
+    expect(stuck.reserved).toBe(true);
+    expect((await sweepReverts(d)).reverts.map((r) => r.experimentId)).not.toContain(stuck.run.id);
+    const later = deps([], { clock: { now: () => new Date(Date.now() + 11 * 60_000) } });
+    expect((await sweepReverts(later)).reverts).toContainEqual({
+      outcome: 'revert_failed',
+      experimentId: stuck.run.id,
+      reason: `interrupted while injecting scale_to on ${cluster}/interrupted: check the service by hand`,
+    });
+    expect(await store.get(stuck.run.id)).toMatchObject({ state: 'failed' });
+    expect((await audit(stuck.run.id)).map((a) => a.action)).toEqual(['chaos.failed']);
+  });
+
   it('scores the game day from the incident the experiment caused, final once both have ended', async () => {
     await createEcsService(ecs, cluster, 'scored', 3, optIn);
     const d = deps([experiment('scored', 'scored', { kind: 'bad_deployment' })]);

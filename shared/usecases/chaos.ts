@@ -52,6 +52,7 @@ export interface ChaosStore {
   ): Promise<void>;
   markFailed(run: ChaosRun, reason: string, pre: ChaosPreState | null): Promise<void>;
   overdue(before: Date): Promise<ChaosRun[]>;
+  interrupted(before: Date): Promise<ChaosRun[]>;
   markReverted(run: ChaosRun, needed: boolean, operations: string[], at: Date): Promise<boolean>;
   revertFailed(run: ChaosRun, reason: string, retryAt: Date | null): Promise<void>;
   gameDayFacts(id: string): Promise<(Omit<GameDayFacts, 'expected'> & { run: ChaosRun }) | null>;
@@ -340,10 +341,23 @@ async function revertFailed(run: ChaosRun, message: string, deps: ChaosDeps): Pr
   return { outcome: 'revert_retry', experimentId: run.id, reason, retryAt: retryAt.toISOString() };
 }
 
-/** Reverts every experiment whose revert is overdue: the safety net under the schedules. */
+/** An injection takes seconds; one still unfinished after this was interrupted (a timeout, a crash). */
+export const interruptedAfterMs = 10 * 60_000;
+
+/**
+ * The safety net under the schedules: reverts every experiment whose revert
+ * is overdue, and escalates any run interrupted mid-injection (what it
+ * changed was never recorded, so a person must look).
+ */
 export async function sweepReverts(deps: ChaosDeps): Promise<{ outcome: 'swept'; reverts: RevertOutcome[] }> {
-  const overdue = await deps.store.overdue(new Date(deps.clock.now().getTime() - revertGraceMs));
+  const now = deps.clock.now().getTime();
   const reverts: RevertOutcome[] = [];
+  for (const run of await deps.store.interrupted(new Date(now - interruptedAfterMs))) {
+    const reason = `interrupted while injecting ${run.kind} on ${run.target.cluster}/${run.target.service}: check the service by hand`;
+    await deps.store.markFailed(run, reason, null);
+    reverts.push({ outcome: 'revert_failed', experimentId: run.id, reason });
+  }
+  const overdue = await deps.store.overdue(new Date(now - revertGraceMs));
   for (const run of overdue)
     reverts.push(await revertExperiment({ homeostat: 'chaos.revert', experimentId: run.id }, deps));
   return { outcome: 'swept', reverts };
