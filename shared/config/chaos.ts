@@ -3,6 +3,7 @@ import { type ChaosSettings, type Experiment, weekdays } from '../domain/chaos.t
 import { ConfigurationError } from '../domain/errors.ts';
 import { rootCauses } from '../domain/taxonomy.ts';
 import { describeIssues } from '../events/zod.ts';
+import { jsonSettingFromEnv } from './env.ts';
 
 /**
  * Chaos experiments and their guardrails: CDK context `homeostat:chaos`
@@ -143,15 +144,8 @@ const isTimeZone = (zone: string) => {
 };
 
 /** From the chaos agent's environment (empty: no experiments, default guardrails). */
-export function chaosConfigFromEnv(json: string | undefined): ChaosConfig {
-  if (!json || json.trim() === '') return parseChaosConfig({});
-  try {
-    return parseChaosConfig(JSON.parse(json));
-  } catch (error) {
-    if (error instanceof ConfigurationError) throw error;
-    throw new ConfigurationError('HOMEOSTAT_CHAOS must be a JSON object');
-  }
-}
+export const chaosConfigFromEnv = (json: string | undefined): ChaosConfig =>
+  jsonSettingFromEnv('HOMEOSTAT_CHAOS', json, (value) => parseChaosConfig(value));
 
 /** The domain's view of the configuration. */
 export function chaosSettings(config: ChaosConfig): ChaosSettings {

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod/mini';
 import { ConfigurationError } from '../domain/errors.ts';
+import { chaosConfigFromEnv } from './chaos.ts';
 import { envWithDatabase, loadEnv } from './env.ts';
+import { learningConfigFromEnv } from './learning.ts';
 
 const schema = envWithDatabase({ HOMEOSTAT_BUS_NAME: z.string().check(z.minLength(1)) });
 
@@ -26,6 +28,20 @@ describe('loadEnv', () => {
   it('rejects a URL that is not postgres', () => {
     expect(() => loadEnv(schema, { DATABASE_URL: 'mysql://x', HOMEOSTAT_BUS_NAME: 'b' })).toThrow(
       /DATABASE_URL/,
+    );
+  });
+});
+
+describe('JSON settings from the environment', () => {
+  it('parses them, takes empty for {}, and names the variable when the JSON is broken', () => {
+    expect(chaosConfigFromEnv('').experiments).toEqual([]);
+    expect(chaosConfigFromEnv('{"guardrails":{"maxConcurrent":2}}').guardrails.maxConcurrent).toBe(2);
+    expect(() => chaosConfigFromEnv('{oops')).toThrow(
+      new ConfigurationError('HOMEOSTAT_CHAOS must be a JSON object'),
+    );
+    expect(() => learningConfigFromEnv('[1')).toThrow(/HOMEOSTAT_LEARNING must be a JSON object/);
+    expect(() => chaosConfigFromEnv('{"guardrails":{"maxConcurrent":0}}')).toThrow(
+      /HOMEOSTAT_CHAOS: guardrails/,
     );
   });
 });

@@ -38,3 +38,20 @@ export function envWithDatabase<F extends z.core.$ZodLooseShape>(fields: F) {
 export const databaseEnvSchema = envWithDatabase({});
 
 export type DatabaseEnv = z.infer<typeof databaseEnvSchema>;
+
+/** A JSON setting from the environment (empty: `{}`), parsed by `parse`; a clear error naming it otherwise. */
+export function jsonSettingFromEnv<T>(
+  name: string,
+  json: string | undefined,
+  parse: (value: unknown) => T,
+): T {
+  let value: unknown = {};
+  if (json && json.trim() !== '') {
+    try {
+      value = JSON.parse(json);
+    } catch {
+      throw new ConfigurationError(`${name} must be a JSON object`);
+    }
+  }
+  return parse(value);
+}

@@ -2,6 +2,7 @@ import * as z from 'zod/mini';
 import { ConfigurationError } from '../domain/errors.ts';
 import type { LearningSettings } from '../domain/learning.ts';
 import { describeIssues } from '../events/zod.ts';
+import { jsonSettingFromEnv } from './env.ts';
 
 /**
  * How Homeostat learns and whom it tells: CDK context `homeostat:learning`
@@ -40,15 +41,8 @@ export function learningSettings(config: LearningConfig): LearningSettings {
 }
 
 /** From the agents' environment (empty: every default). */
-export function learningConfigFromEnv(json: string | undefined): LearningConfig {
-  if (!json || json.trim() === '') return parseLearningConfig({});
-  try {
-    return parseLearningConfig(JSON.parse(json));
-  } catch (error) {
-    if (error instanceof ConfigurationError) throw error;
-    throw new ConfigurationError('HOMEOSTAT_LEARNING must be a JSON object');
-  }
-}
+export const learningConfigFromEnv = (json: string | undefined): LearningConfig =>
+  jsonSettingFromEnv('HOMEOSTAT_LEARNING', json, (value) => parseLearningConfig(value));
 
 /**
  * Where Homeostat reports and when it alarms about itself: CDK context

@@ -3,6 +3,7 @@ import { ConfigurationError } from '../domain/errors.ts';
 import { type Autonomy, autonomyLevels, type PolicySettings } from '../domain/policy.ts';
 import type { VerificationSettings } from '../domain/verification.ts';
 import { describeIssues } from '../events/zod.ts';
+import { jsonSettingFromEnv } from './env.ts';
 
 const positive = () => z.number().check(z.positive());
 const hhmm = () => z.string().check(z.regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected HH:MM'));
@@ -104,14 +105,7 @@ export function remediationSettings(config: RemediationConfig): RemediationSetti
 }
 
 /** From the agents' environment: HOMEOSTAT_REMEDIATION holds the JSON (empty: every default). */
-export function remediationSettingsFromEnv(json: string | undefined): RemediationSettings {
-  let value: unknown = {};
-  if (json && json.trim() !== '') {
-    try {
-      value = JSON.parse(json);
-    } catch {
-      throw new ConfigurationError('HOMEOSTAT_REMEDIATION must be a JSON object');
-    }
-  }
-  return remediationSettings(parseRemediationConfig(value));
-}
+export const remediationSettingsFromEnv = (json: string | undefined): RemediationSettings =>
+  jsonSettingFromEnv('HOMEOSTAT_REMEDIATION', json, (value) =>
+    remediationSettings(parseRemediationConfig(value)),
+  );

@@ -60,14 +60,15 @@ export interface ChaosRun {
 }
 
 /** A run about to be written: refused, rehearsed, or reserved for injection. */
-export interface NewRun {
-  id: string;
-  experiment: string;
-  kind: Injection['kind'];
-  target: ServiceRef;
-  requestedBy: string;
-  idempotencyKey: string;
-  injection: Injection | null;
-  expectedRootCauses: string[];
-  durationMinutes: number;
-}
+export type NewRun = Pick<
+  ChaosRun,
+  | 'id'
+  | 'experiment'
+  | 'kind'
+  | 'target'
+  | 'requestedBy'
+  | 'idempotencyKey'
+  | 'injection'
+  | 'expectedRootCauses'
+  | 'durationMinutes'
+>;
