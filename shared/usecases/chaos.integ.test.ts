@@ -473,6 +473,18 @@ describe('chaos experiments', () => {
         final: true,
       },
     });
+    // Another tool's marker id is not this agent's to score.
+    const foreign = asBusEvent(
+      buildEnvelope({
+        type: detailTypes.learningRecorded,
+        source: 'homeostat.learn',
+        time: now,
+        causationId: randomUUID(),
+        incidentId,
+        data: { incidentId, chaosExperimentId: 'gremlin-42' },
+      }),
+    );
+    expect(await handleChaosEvent(foreign, d)).toMatchObject({ outcome: 'ignored' });
     // A redelivery changes nothing and emits nothing twice.
     expect(await handleChaosEvent(learned, d)).toMatchObject({ finalScore: false });
     const { rows } = await database.pool.query(

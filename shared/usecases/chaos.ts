@@ -33,6 +33,8 @@ import type { ChaosPreState, ChaosRun, InjectionResult, NewRun, RevertResult } f
 
 export const chaosSource = 'homeostat.chaos';
 
+const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export interface ChaosStore {
   byKey(idempotencyKey: string): Promise<ChaosRun | null>;
   get(id: string): Promise<ChaosRun | null>;
@@ -147,6 +149,12 @@ export async function handleChaosEvent(event: unknown, deps: ChaosDeps): Promise
   if (e.source === 'homeostat.learn' && e['detail-type'] === detailTypes.learningRecorded) {
     const data = (e.detail as { data?: Partial<LearningRecordedData> } | undefined)?.data;
     if (!data?.chaosExperimentId) return { outcome: 'ignored', reason: 'not caused by a chaos experiment' };
+    // Markers from other tools carry their own ids; only this agent's runs (UUIDs) are scored.
+    if (!uuid.test(data.chaosExperimentId))
+      return {
+        outcome: 'ignored',
+        reason: `experiment ${data.chaosExperimentId} was not run by Homeostat's chaos agent`,
+      };
     return {
       outcome: 'scored',
       experimentId: data.chaosExperimentId,
