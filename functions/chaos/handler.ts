@@ -3,7 +3,7 @@ import { lazy } from '#shared/adapters/aws-clients.ts';
 import { chaosWiring } from '#shared/adapters/chaos-wiring.ts';
 import type { DeadLetterSink } from '#shared/domain/ports.ts';
 import { createLogger } from '#shared/observability/logger.ts';
-import { createMetrics } from '#shared/observability/metrics.ts';
+import { createMetrics, metricsCounters } from '#shared/observability/metrics.ts';
 import { type ChaosDeps, type ChaosResult, handleChaosEvent } from '#shared/usecases/chaos.ts';
 
 /**
@@ -18,11 +18,7 @@ const metrics = createMetrics('homeostat-chaos');
 const wiring = lazy(chaosWiring);
 
 function recordMetrics(result: ChaosResult) {
-  const count = (name: string, dimensions: Record<string, string> = {}) => {
-    const single = metrics.singleMetric();
-    for (const [k, v] of Object.entries(dimensions)) single.addDimension(k, v);
-    single.addMetric(name, 'Count', 1);
-  };
+  const count = metricsCounters(metrics).increment;
   const results = result.outcome === 'swept' ? result.reverts : [result];
   for (const r of results) {
     if (r.outcome === 'refused') count('ChaosRefused', { guard: r.guard });

@@ -2,6 +2,7 @@ import type { GameDayFacts, GameDayRecord, GameDayScore, Injection } from '../do
 import { type IncidentState, isTerminal } from '../domain/incident.ts';
 import { inputsHashOf } from '../domain/knowledge.ts';
 import type { ServiceRef } from '../domain/signal.ts';
+import type { RootCause } from '../domain/taxonomy.ts';
 import type { ChaosPreState, ChaosRun, ChaosRunState, NewRun } from '../usecases/chaos-ports.ts';
 import { type Pool, type PoolClient, withTransaction } from './database.ts';
 
@@ -241,7 +242,7 @@ export class PostgresChaosStore {
   }
 
   /** What scoring needs: the run and the first incident it caused. */
-  async gameDayFacts(id: string): Promise<(Omit<GameDayFacts, 'expected'> & { run: ChaosRun }) | null> {
+  async gameDayFacts(id: string): Promise<GameDayFacts | null> {
     const run = await this.get(id);
     if (!run?.injectedAt) return null;
     const { rows } = await this.pool.query(
@@ -263,8 +264,8 @@ export class PostgresChaosStore {
         }
       | undefined;
     return {
-      run,
       injectedAt: run.injectedAt,
+      expected: run.expectedRootCauses as RootCause[],
       ended: run.state === 'reverted' || run.state === 'revert_failed',
       revertNeeded: run.state === 'revert_failed' ? true : run.revertNeeded,
       incident: i

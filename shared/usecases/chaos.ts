@@ -19,7 +19,6 @@ import {
 import { InvalidEventError } from '../domain/errors.ts';
 import type { Clock, EventPublisher } from '../domain/ports.ts';
 import type { ServiceRef } from '../domain/signal.ts';
-import type { RootCause } from '../domain/taxonomy.ts';
 import type { LearningRecordedData } from '../events/catalog.ts';
 import {
   type ChaosRevertRequest,
@@ -57,7 +56,7 @@ export interface ChaosStore {
   interrupted(before: Date): Promise<ChaosRun[]>;
   markReverted(run: ChaosRun, needed: boolean, operations: string[], at: Date): Promise<boolean>;
   revertFailed(run: ChaosRun, reason: string, retryAt: Date | null): Promise<void>;
-  gameDayFacts(id: string): Promise<(Omit<GameDayFacts, 'expected'> & { run: ChaosRun }) | null>;
+  gameDayFacts(id: string): Promise<GameDayFacts | null>;
   saveScore(id: string, score: GameDayScore): Promise<boolean>;
 }
 
@@ -217,7 +216,7 @@ export async function runExperiment(request: ChaosRunRequest, deps: ChaosDeps): 
     requestedBy: request.requestedBy,
     idempotencyKey: key,
     injection: verdict.allowed ? verdict.injection : null,
-    expectedRootCauses: expectedRootCauses(experiment) as RootCause[],
+    expectedRootCauses: expectedRootCauses(experiment),
     durationMinutes: experiment.durationMinutes,
   };
   if (!verdict.allowed) {
@@ -378,7 +377,7 @@ export async function scoreExperiment(
 ): Promise<{ score: GameDayScore | null; finalScore: boolean }> {
   const facts = await deps.store.gameDayFacts(experimentId);
   if (!facts) return { score: null, finalScore: false };
-  const score = scoreGameDay({ ...facts, expected: facts.run.expectedRootCauses as RootCause[] });
+  const score = scoreGameDay(facts);
   const finalScore = await deps.store.saveScore(experimentId, score);
   return { score, finalScore };
 }
