@@ -38,9 +38,17 @@ export interface LocalDatabase {
 
 const host = '127.0.0.1';
 
+/** Connections pglite-socket accepts at once; the next is refused ("Too many connections"). */
+export const connectionLimit = 64;
+
 export async function startLocalDatabase(options: LocalDatabaseOptions = {}): Promise<LocalDatabase> {
   const db = await PGlite.create({ dataDir: options.dataDir, extensions: { vector } });
-  const pgServer = new PGLiteSocketServer({ db, host, port: options.pgPort ?? 0, maxConnections: 64 });
+  const pgServer = new PGLiteSocketServer({
+    db,
+    host,
+    port: options.pgPort ?? 0,
+    maxConnections: connectionLimit,
+  });
   await pgServer.start();
   const pgPort = Number(pgServer.getServerConn().split(':').pop());
   const proxy = await startWsProxy(options.proxyHost ?? host, options.proxyPort ?? 0, `${host}:${pgPort}`);
@@ -139,10 +147,14 @@ async function startWsProxy(
       if (!connected) return;
       for (const chunk of pending.splice(0)) {
         tcp.write(chunk);
-        // Terminate ('X') gets no answer: the client is leaving, so is its turn.
+        // Terminate ('X') gets no answer: the client is leaving, so is its turn. Postgres (and
+        // Neon) then close the connection, and the driver waits for that close before it closes
+        // its WebSocket; pglite-socket keeps the socket open, so every pooled client the driver
+        // ended stayed connected until the server ran out of connections. Close it here.
         if (chunk[0] === 0x58 && chunk.length === 5) {
           holding = false;
           turns.release(ws);
+          tcp.end();
         }
       }
     };
