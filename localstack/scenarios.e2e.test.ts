@@ -84,8 +84,8 @@ describe('the public scenario suite (offline diagnosis)', () => {
     // verify agent) resolves them; "worse" and "no_effect" are undone from the snapshot.
     expect(results.filter((r) => r.resolved).length).toBeGreaterThanOrEqual(8);
     // Undo: a step judged worse or no better, put back from its snapshot (latency-degradation and
-    // capacity-shortfall declare such answers; either suffices — the emulator occasionally loses
-    // an asynchronous invocation, which the integration tests cover without it).
+    // capacity-shortfall declare such answers; either suffices — the emulator does not retry a
+    // failed asynchronous invocation as Lambda does, which the integration tests cover without it).
     const undone = results.flatMap((r) => r.actions.filter((a) => a.undone));
     expect(undone.length).toBeGreaterThan(0);
     for (const a of undone) expect(['worse', 'no_effect']).toContain(a.status);
@@ -98,7 +98,7 @@ describe('the public scenario suite (offline diagnosis)', () => {
       ['resolved', 'self_resolved', 'escalated', 'failed'].includes(r.finalState ?? ''),
     );
     expect(closed.length).toBeGreaterThanOrEqual(8);
-    // ≥ 90% rather than all: the emulator now and then drops an asynchronous invocation (no retries).
+    // ≥ 90% rather than all: the emulator does not retry a failed asynchronous invocation as Lambda does.
     expect(closed.filter((r) => r.learned).length / closed.length).toBeGreaterThanOrEqual(0.9);
     const detected = results.filter((r) => r.detected);
     expect(
