@@ -20,8 +20,9 @@ import { verificationScheduleName } from '../shared/adapters/verification-schedu
 import { parseRemediationConfig, remediationSettings } from '../shared/config/remediation.ts';
 import { systemClock } from '../shared/domain/ports.ts';
 import { detailTypes } from '../shared/events/detail-types.ts';
-import { buildEnvelope, type Envelope } from '../shared/events/envelope.ts';
 import { FakeBus, watched } from '../shared/testing/fakes.ts';
+import { asBusEvent } from '../shared/testing/incidents.ts';
+import { diagnosisCompletedEvent, offlineHypothesis } from '../shared/testing/remediation.ts';
 import { executeAction } from '../shared/usecases/act.ts';
 import { planRemediation } from '../shared/usecases/plan.ts';
 import { localClientConfig } from './deploy-local.ts';
@@ -111,56 +112,32 @@ export async function runActionBench(options: {
       );
       await registry.registerService({ ...watched(cluster, service, [prefix]), maxTasks: 6 });
       const incidentId = randomUUID();
-      const now = new Date().toISOString();
+      const at = new Date();
+      const now = at.toISOString();
       await database.pool.query(
         `INSERT INTO incidents (id, cluster, service, state, title, fingerprint, opened_at, updated_at, last_signal_at)
          VALUES ($1, $2, $3, 'diagnosing', 'cpu', $4, $5, $5, $5)`,
         [incidentId, cluster, service, `fp-${service}`, now],
       );
-      const hypotheses = [
-        {
-          rootCause: 'cpu_saturation',
-          component: service,
-          confidence: 0.8,
-          evidenceIds: ['m:1'],
-          explanation: 'bench',
-        },
-      ];
       await database.pool.query(
         `INSERT INTO diagnoses (incident_id, provider, hypotheses, recommended_actions, insufficient_evidence,
                                 evidence, steps, input_tokens, output_tokens, cost_usd, started_at, completed_at)
          VALUES ($1, 'offline', $2, '{scale_out}', false, '[]', 0, 0, 0, 0, $3, $3)`,
-        [incidentId, JSON.stringify(hypotheses), now],
+        [incidentId, JSON.stringify([offlineHypothesis('cpu_saturation', service)]), now],
       );
-      const diagnosed = buildEnvelope({
-        type: detailTypes.diagnosisCompleted,
-        source: 'homeostat.diagnose',
-        time: new Date(),
+      const diagnosed = diagnosisCompletedEvent({
         incidentId,
-        causationId: `bench-${incidentId}`,
-        data: {
-          incidentId,
-          service: { cluster, service },
-          hypotheses,
-          recommendedActions: ['scale_out'],
-          insufficientEvidence: false,
-          provider: 'offline',
-          model: null,
-          steps: 0,
-          tokens: { input: 0, output: 0 },
-          costUsd: 0,
-          fallbackReason: null,
-          gaps: [],
-          startedAt: now,
-          completedAt: now,
-        },
+        cluster,
+        service,
+        rootCause: 'cpu_saturation',
+        actions: ['scale_out'],
+        at,
       });
-      const asEvent = (e: Envelope) => ({ source: e.source, 'detail-type': e.type, detail: e });
 
       clock.emulatorMs = 0;
       clock.updatedAt = null;
       const t0 = performance.now();
-      await planRemediation(asEvent(diagnosed), {
+      await planRemediation(asBusEvent(diagnosed), {
         ...common,
         knowledge: async () => ({ solutions: [], runbookActions: [] }),
         approvals: { secret: async () => '', baseUrl: null, newNonce: randomUUID },
@@ -168,7 +145,7 @@ export async function runActionBench(options: {
       const approved = bus.published.filter((e) => e.type === detailTypes.planApproved).at(-1);
       if (!approved) throw new Error('the bench incident was not planned');
       const emulatorAtUpdate = { value: 0 };
-      await executeAction(asEvent(approved), {
+      await executeAction(asBusEvent(approved), {
         ...common,
         remediator: new EcsRemediator(ecs, ssm, new SecretsManagerClient(config)),
         health: new ServiceHealthReader(ecs, cloudwatch, async () => [prefix]),

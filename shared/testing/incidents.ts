@@ -110,7 +110,7 @@ export async function seedIncident(pool: Pool, s: SeedIncident): Promise<string>
 }
 
 /** An envelope as EventBridge delivers it to a Lambda target. */
-export const asBusEvent = (envelope: { source: string; type: string }) => ({
+export const asBusEvent = <E extends { source: string; type: string }>(envelope: E) => ({
   source: envelope.source,
   'detail-type': envelope.type,
   detail: envelope,

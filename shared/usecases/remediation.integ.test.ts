@@ -23,8 +23,10 @@ import { parseRemediationConfig, remediationSettings } from '../config/remediati
 import type { Autonomy } from '../domain/policy.ts';
 import type { CatalogAction, RootCause } from '../domain/taxonomy.ts';
 import { detailTypes } from '../events/detail-types.ts';
-import { buildEnvelope, type Envelope } from '../events/envelope.ts';
+import type { Envelope } from '../events/envelope.ts';
 import { FakeBus, watched } from '../testing/fakes.ts';
+import { asBusEvent } from '../testing/incidents.ts';
+import { diagnosisCompletedEvent, offlineHypothesis } from '../testing/remediation.ts';
 import { type ActDeps, executeAction } from './act.ts';
 import { decideApproval } from './approve.ts';
 import { type PlanDeps, planRemediation } from './plan.ts';
@@ -134,7 +136,7 @@ describe('remediation loop', () => {
       const found = published(type).at(-1);
       if (!found)
         throw new Error(`nothing published as ${type}: ${bus.published.map((e) => e.type).join(', ')}`);
-      return asEvent(found);
+      return asBusEvent(found);
     };
     return {
       ref,
@@ -144,11 +146,14 @@ describe('remediation loop', () => {
       scheduled,
       incidentId,
       incidentIds,
-      plan: (event = asEvent(diagnosisCompleted(incidentId, service, options.rootCause, options.actions))) =>
-        planRemediation(event, plan),
+      plan: (
+        event: unknown = asBusEvent(
+          diagnosisCompleted(incidentId, service, options.rootCause, options.actions),
+        ),
+      ) => planRemediation(event, plan),
       act: (event = last(detailTypes.planApproved)) => executeAction(event, act),
       /** Fires the latest scheduled check (as the scheduler would, once its time has come). */
-      verify: (event = asEvent((scheduled.at(-1) as { envelope: Envelope }).envelope)) => {
+      verify: (event = asBusEvent((scheduled.at(-1) as { envelope: Envelope }).envelope)) => {
         now = new Date(Math.max(now.getTime(), (scheduled.at(-1) as { at: Date }).at.getTime()));
         return verifyAction(event, verify);
       },
@@ -209,55 +214,17 @@ describe('remediation loop', () => {
       `INSERT INTO diagnoses (incident_id, provider, model, hypotheses, recommended_actions, insufficient_evidence,
                               evidence, steps, input_tokens, output_tokens, cost_usd, started_at, completed_at)
        VALUES ($1, 'offline', NULL, $2, $3, false, '[]', 0, 0, 0, 0, $4, $4)`,
-      [id, JSON.stringify([hypothesis(rootCause, service)]), actions, at],
+      [id, JSON.stringify([offlineHypothesis(rootCause, service)]), actions, at],
     );
     return id;
   }
 
-  const hypothesis = (rootCause: RootCause, service: string) => ({
-    rootCause,
-    component: service,
-    confidence: 0.8,
-    evidenceIds: ['ecs:1'],
-    explanation: 'test',
-  });
-
-  function diagnosisCompleted(
+  const diagnosisCompleted = (
     incidentId: string,
     service: string,
     rootCause: RootCause,
     actions: CatalogAction[],
-  ) {
-    return buildEnvelope({
-      type: detailTypes.diagnosisCompleted,
-      source: 'homeostat.diagnose',
-      time: now,
-      incidentId,
-      causationId: `opened-${incidentId}`,
-      data: {
-        incidentId,
-        service: { cluster, service },
-        hypotheses: [hypothesis(rootCause, service)],
-        recommendedActions: actions,
-        insufficientEvidence: false,
-        provider: 'offline',
-        model: null,
-        steps: 0,
-        tokens: { input: 0, output: 0 },
-        costUsd: 0,
-        fallbackReason: null,
-        gaps: [],
-        startedAt: now.toISOString(),
-        completedAt: now.toISOString(),
-      },
-    });
-  }
-
-  const asEvent = (envelope: Envelope) => ({
-    source: envelope.source,
-    'detail-type': envelope.type,
-    detail: envelope,
-  });
+  ) => diagnosisCompletedEvent({ incidentId, cluster, service, rootCause, actions, at: now });
 
   it('scales out, verifies through the scheduled check, resolves, and never acts twice on redelivery', async () => {
     const w = await world({ name: 'resolves', rootCause: 'capacity_shortfall', actions: ['scale_out'] });
@@ -418,7 +385,7 @@ describe('remediation loop', () => {
     await database.pool.query(`UPDATE incidents SET state = 'escalated' WHERE id = $1`, [v.incidentId]);
     const second = await diagnosedIncident('rejects', 'capacity_shortfall', ['scale_out']);
     await planRemediation(
-      asEvent(diagnosisCompleted(second, 'rejects', 'capacity_shortfall', ['scale_out'])),
+      asBusEvent(diagnosisCompleted(second, 'rejects', 'capacity_shortfall', ['scale_out'])),
       v.planDeps,
     );
     expect(
@@ -464,13 +431,13 @@ describe('remediation loop', () => {
     const next = await diagnosedIncident('concurrent', 'capacity_shortfall', ['scale_out']);
     expect(
       await planRemediation(
-        asEvent(diagnosisCompleted(next, 'concurrent', 'capacity_shortfall', ['scale_out'])),
+        asBusEvent(diagnosisCompleted(next, 'concurrent', 'capacity_shortfall', ['scale_out'])),
         w.planDeps,
       ),
     ).toMatchObject({ outcome: 'planned' });
     expect(await w.lease()).toBe(next);
     // The first incident's approved plan, delivered late, is cancelled: its incident is closed.
-    expect(await w.act(asEvent(w.published(detailTypes.planApproved)[0] as Envelope))).toMatchObject({
+    expect(await w.act(asBusEvent(w.published(detailTypes.planApproved)[0] as Envelope))).toMatchObject({
       outcome: 'skipped',
       reason: 'incident is self_resolved',
     });
