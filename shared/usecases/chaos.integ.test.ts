@@ -447,16 +447,18 @@ describe('chaos experiments', () => {
       incidentId,
       new Date(injectedAt.getTime() + 90_000),
     ]);
-    const learned = asBusEvent(
-      buildEnvelope({
-        type: detailTypes.learningRecorded,
-        source: 'homeostat.learn',
-        time: now,
-        causationId: randomUUID(),
-        incidentId,
-        data: { incidentId, chaosExperimentId: id },
-      }),
-    );
+    const learningRecorded = (chaosExperimentId: string) =>
+      asBusEvent(
+        buildEnvelope({
+          type: detailTypes.learningRecorded,
+          source: 'homeostat.learn',
+          time: now,
+          causationId: randomUUID(),
+          incidentId,
+          data: { incidentId, chaosExperimentId },
+        }),
+      );
+    const learned = learningRecorded(id);
     const scored = await handleChaosEvent(learned, d);
     expect(scored).toMatchObject({
       outcome: 'scored',
@@ -474,17 +476,7 @@ describe('chaos experiments', () => {
       },
     });
     // Another tool's marker id is not this agent's to score.
-    const foreign = asBusEvent(
-      buildEnvelope({
-        type: detailTypes.learningRecorded,
-        source: 'homeostat.learn',
-        time: now,
-        causationId: randomUUID(),
-        incidentId,
-        data: { incidentId, chaosExperimentId: 'gremlin-42' },
-      }),
-    );
-    expect(await handleChaosEvent(foreign, d)).toMatchObject({ outcome: 'ignored' });
+    expect(await handleChaosEvent(learningRecorded('gremlin-42'), d)).toMatchObject({ outcome: 'ignored' });
     // A redelivery changes nothing and emits nothing twice.
     expect(await handleChaosEvent(learned, d)).toMatchObject({ finalScore: false });
     const { rows } = await database.pool.query(
