@@ -777,13 +777,13 @@ describe('watched services from context', () => {
 describe('settings', () => {
   it('wires the local WebSocket proxy and drops the archive when asked', () => {
     const { template } = synth({
-      'homeostat:databaseWsProxy': '127.0.0.1:54330',
+      'homeostat:databaseWsProxy': '127.0.0.1:25433',
       'homeostat:archive': 'false',
     });
     template.resourceCountIs('AWS::Events::Archive', 0);
     template.hasResourceProperties('AWS::Lambda::Function', {
       Description: Match.stringLikeRegexp('^Homeostat perception'),
-      Environment: { Variables: Match.objectLike({ DATABASE_WS_PROXY: '127.0.0.1:54330' }) },
+      Environment: { Variables: Match.objectLike({ DATABASE_WS_PROXY: '127.0.0.1:25433' }) },
     });
   });
 

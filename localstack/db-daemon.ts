@@ -8,6 +8,16 @@ const db = await startLocalDatabase({
   dataDir: join(localDir, 'pgdata'),
   ...localDbPorts,
   proxyHost: process.env.HOMEOSTAT_DB_PROXY_BIND ?? '127.0.0.1',
+}).catch((error: NodeJS.ErrnoException) => {
+  if (error.code === 'EADDRINUSE') {
+    console.error(
+      `${error.message}: ports ${localDbPorts.pgPort} (Postgres) and ${localDbPorts.proxyPort} (WebSocket proxy) must be free; ` +
+        'stop what holds them or choose others with HOMEOSTAT_DB_PORT and HOMEOSTAT_DB_PROXY_PORT',
+    );
+  } else {
+    console.error(error);
+  }
+  process.exit(1);
 });
 // Written last: its presence tells local:up the database is ready.
 writeFileSync(

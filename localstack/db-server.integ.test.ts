@@ -1,3 +1,4 @@
+import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, type Pool } from '../shared/adapters/database.ts';
 import { connectionLimit, type LocalDatabase, startLocalDatabase } from './db-server.ts';
@@ -28,5 +29,21 @@ describe('local knowledge database', () => {
       // Ends the client, as the pool's idle timeout does.
       client.release(true);
     }
+  });
+
+  it('reports a port in use as an error, whichever of its two ports it is, and can start again after', async () => {
+    const held = await new Promise<Server>((resolve) => {
+      const server = createServer().listen(0, '127.0.0.1', () => resolve(server));
+    });
+    const port = (held.address() as { port: number }).port;
+    try {
+      await expect(startLocalDatabase({ pgPort: port })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+      // The proxy's WebSocket server re-emits the error: unheard, it would crash the process instead.
+      await expect(startLocalDatabase({ proxyPort: port })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    } finally {
+      await new Promise((resolve) => held.close(resolve));
+    }
+    const again = await startLocalDatabase({ proxyPort: port });
+    await again.stop();
   });
 });

@@ -49,9 +49,18 @@ export async function startLocalDatabase(options: LocalDatabaseOptions = {}): Pr
     port: options.pgPort ?? 0,
     maxConnections: connectionLimit,
   });
-  await pgServer.start();
-  const pgPort = Number(pgServer.getServerConn().split(':').pop());
-  const proxy = await startWsProxy(options.proxyHost ?? host, options.proxyPort ?? 0, `${host}:${pgPort}`);
+  let pgPort: number;
+  let proxy: Awaited<ReturnType<typeof startWsProxy>>;
+  try {
+    await pgServer.start();
+    pgPort = Number(pgServer.getServerConn().split(':').pop());
+    proxy = await startWsProxy(options.proxyHost ?? host, options.proxyPort ?? 0, `${host}:${pgPort}`);
+  } catch (error) {
+    // A port in use: close the data cleanly rather than leave it to crash recovery.
+    await pgServer.stop().catch(() => {});
+    await db.close();
+    throw error;
+  }
   const proxyPort = proxy.port;
   return {
     url: `postgres://postgres:postgres@${host}:${pgPort}/postgres`,
@@ -190,7 +199,8 @@ async function startWsProxy(
     ws.on('error', done);
   });
   await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
+    // ws re-emits the server's errors on itself: without a listener there a port in use crashes the process.
+    wss.on('error', reject);
     http.listen(port, listenHost, () => resolve());
   });
   return {

@@ -5,7 +5,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -18,8 +18,26 @@ export const defaultEndpoint = 'http://127.0.0.1:4566';
 
 /** The browser the report test drives (Debian's chromium unless HOMEOSTAT_CHROMIUM says otherwise). */
 export const chromiumPath = process.env.HOMEOSTAT_CHROMIUM ?? '/usr/bin/chromium';
-/** Fixed local ports for `local:up`; tests pick free ports instead. */
-export const localDbPorts = { pgPort: 54329, proxyPort: 54330 };
+/**
+ * Fixed local ports for `local:up` (tests pick free ports instead). Below 32768 on
+ * purpose: Linux hands out 32768–60999 (macOS 49152–65535) as the local ports of
+ * outgoing connections, and a listener cannot bind a port that an open or TIME_WAIT
+ * client socket holds, so a default in that range fails now and then on a busy machine.
+ */
+export const localDbPorts = {
+  pgPort: portFromEnv('HOMEOSTAT_DB_PORT', 25432),
+  proxyPort: portFromEnv('HOMEOSTAT_DB_PROXY_PORT', 25433),
+};
+
+export function portFromEnv(name: string, fallback: number, env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 1 || port > 65_535) {
+    throw new Error(`${name}=${raw} is not a TCP port (1–65535)`);
+  }
+  return port;
+}
 
 /** The dummy credentials and region every local client uses. */
 export const localAwsEnv = {
@@ -28,6 +46,9 @@ export const localAwsEnv = {
   AWS_REGION: 'us-east-1',
   AWS_DEFAULT_REGION: 'us-east-1',
 };
+
+/** Thrown by a `waitFor` probe when waiting longer cannot help (the process it waits for died). */
+export class GaveUpWaiting extends Error {}
 
 /** Polls `probe` until it returns a value or the deadline passes. No fixed sleeps. */
 export async function waitFor<T>(
@@ -42,6 +63,7 @@ export async function waitFor<T>(
       const value = await probe();
       if (value !== undefined && value !== false) return value;
     } catch (error) {
+      if (error instanceof GaveUpWaiting) throw error;
       lastError = error;
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
@@ -105,10 +127,35 @@ function alive(pid: number): boolean {
   }
 }
 
+function logPath(name: string): string {
+  return join(localDir, `${name}.log`);
+}
+
+/**
+ * The error for a background process that died while starting, with what it wrote
+ * to its log this time: on CI the log file is gone with the clone, the error stays.
+ */
+export function exitedError(name: string, logFile: string, logOffset: number): GaveUpWaiting {
+  let lines: string[] = [];
+  try {
+    lines = readFileSync(logFile).subarray(logOffset).toString('utf8').trimEnd().split('\n');
+  } catch {
+    // No log to quote: the message still says where to look.
+  }
+  const tail = lines.slice(-20).join('\n');
+  return new GaveUpWaiting(`${name} exited; see ${logFile}${tail ? `. Its last lines:\n${tail}` : ''}`);
+}
+
 /** Starts a detached background process, logs to .local/<name>.log, records its pid. */
-function spawnRecorded(name: string, command: string, args: string[], env: NodeJS.ProcessEnv): number {
+function spawnRecorded(
+  name: string,
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): { pid: number; logOffset: number } {
   mkdirSync(localDir, { recursive: true });
-  const logFd = openSync(join(localDir, `${name}.log`), 'a');
+  const logOffset = existsSync(logPath(name)) ? statSync(logPath(name)).size : 0;
+  const logFd = openSync(logPath(name), 'a');
   const child = spawn(command, args, {
     cwd: projectRoot,
     env,
@@ -118,7 +165,7 @@ function spawnRecorded(name: string, command: string, args: string[], env: NodeJ
   child.unref();
   if (!child.pid) throw new Error(`could not start ${name}`);
   writeFileSync(pidFile(name), JSON.stringify({ pid: child.pid, startedAt: new Date().toISOString() }));
-  return child.pid;
+  return { pid: child.pid, logOffset };
 }
 
 /** Stops exactly the process recorded for `name` (and its process group). Returns whether one was running. */
@@ -158,7 +205,7 @@ export async function ensureEmulator(log: (line: string) => void = () => {}): Pr
   }
   if (await endpointAnswers(defaultEndpoint)) return { endpoint: defaultEndpoint, started: false };
   ensureEmulatorInstalled(log);
-  const pid = spawnRecorded('emulator', join(venvDir, 'bin', 'ministack'), [], {
+  const { pid, logOffset } = spawnRecorded('emulator', join(venvDir, 'bin', 'ministack'), [], {
     ...process.env,
     ...localAwsEnv,
     BIND_HOST: '127.0.0.1',
@@ -172,7 +219,7 @@ export async function ensureEmulator(log: (line: string) => void = () => {}): Pr
   await waitFor(
     'the emulator health endpoint',
     async () => {
-      if (!alive(pid)) throw new Error(`emulator exited; see ${join(localDir, 'emulator.log')}`);
+      if (!alive(pid)) throw exitedError('emulator', logPath('emulator'), logOffset);
       const res = await fetch(`${defaultEndpoint}/_ministack/health`, { signal: AbortSignal.timeout(2_000) });
       return res.ok;
     },
@@ -202,7 +249,7 @@ export async function ensureLocalDatabase(log: (line: string) => void = () => {}
   const state = readLocalDbState();
   if (record && alive(record.pid) && state) return state;
   rmSync(dbStateFile, { force: true });
-  const pid = spawnRecorded(
+  const { pid, logOffset } = spawnRecorded(
     'database',
     process.execPath,
     ['--import', 'tsx', join(projectRoot, 'localstack', 'db-daemon.ts')],
@@ -212,7 +259,7 @@ export async function ensureLocalDatabase(log: (line: string) => void = () => {}
   return waitFor(
     'the local database',
     async () => {
-      if (!alive(pid)) throw new Error(`database exited; see ${join(localDir, 'database.log')}`);
+      if (!alive(pid)) throw exitedError('database', logPath('database'), logOffset);
       return readLocalDbState();
     },
     { timeoutMs: 60_000 },
