@@ -19,7 +19,7 @@ export const defaultEndpoint = 'http://127.0.0.1:4566';
 /** The browser the report test drives (Debian's chromium unless HOMEOSTAT_CHROMIUM says otherwise). */
 export const chromiumPath = process.env.HOMEOSTAT_CHROMIUM ?? '/usr/bin/chromium';
 /**
- * Fixed local ports for `local:up` (tests pick free ports instead). Below 32768 on
+ * Fixed local ports for `local:up` (in-process test databases pick free ones). Below 32768 on
  * purpose: Linux hands out 32768–60999 (macOS 49152–65535) as the local ports of
  * outgoing connections, and a listener cannot bind a port that an open or TIME_WAIT
  * client socket holds, so a default in that range fails now and then on a busy machine.
