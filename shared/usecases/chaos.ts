@@ -262,12 +262,7 @@ async function inject(
   const injectedAt = deps.clock.now();
   const revertAt = new Date(injectedAt.getTime() + experiment.durationMinutes * 60_000);
   try {
-    await deps.scheduler.schedule(
-      revertScheduleName(run.id, 1),
-      { homeostat: 'chaos.revert', experimentId: run.id },
-      revertAt,
-      `Homeostat: revert chaos experiment ${experiment.name} (${run.id})`,
-    );
+    await scheduleRevert(run, 1, revertAt, deps);
   } catch (error) {
     // No fault stays in without its revert: undo it now.
     await deps.injector.revert(experiment.target, injection, result.preState).catch(() => {});
@@ -300,6 +295,17 @@ async function inject(
     operations: result.operations,
     revertAt: revertAt.toISOString(),
   };
+}
+
+/** The one-time schedule that fires the run's revert (attempt 1) or a retry of it. */
+function scheduleRevert(run: ChaosRun, attempt: number, at: Date, deps: ChaosDeps) {
+  const retry = attempt > 1 ? `, attempt ${attempt}` : '';
+  return deps.scheduler.schedule(
+    revertScheduleName(run.id, attempt),
+    { homeostat: 'chaos.revert', experimentId: run.id },
+    at,
+    `Homeostat: revert chaos experiment ${run.experiment} (${run.id})${retry}`,
+  );
 }
 
 export async function revertExperiment(request: ChaosRevertRequest, deps: ChaosDeps): Promise<RevertOutcome> {
@@ -337,14 +343,7 @@ async function revertFailed(run: ChaosRun, message: string, deps: ChaosDeps): Pr
   );
   await deps.store.revertFailed(run, reason, retryAt);
   // Should this schedule fail too, the sweep finds the run overdue at retryAt.
-  await deps.scheduler
-    .schedule(
-      revertScheduleName(run.id, attempt + 1),
-      { homeostat: 'chaos.revert', experimentId: run.id },
-      retryAt,
-      `Homeostat: revert chaos experiment ${run.experiment} (${run.id}), attempt ${attempt + 1}`,
-    )
-    .catch(() => {});
+  await scheduleRevert(run, attempt + 1, retryAt, deps).catch(() => {});
   return { outcome: 'revert_retry', experimentId: run.id, reason, retryAt: retryAt.toISOString() };
 }
 
