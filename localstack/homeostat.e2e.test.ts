@@ -92,6 +92,7 @@ describe('deployed Homeostat stack in the emulator', () => {
       '0006_remediation_registry.sql',
       '0007_learning.sql',
       '0008_chaos.sql',
+      '0009_judgement.sql',
     ]);
     const watched = await pool.query(
       'SELECT cluster, service, alarm_prefixes FROM watched_services WHERE cluster = $1 ORDER BY service',

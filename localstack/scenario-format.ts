@@ -14,6 +14,16 @@ const taskDefinition = z.object({
   image: z.string().min(1),
   environment: z.record(z.string(), z.string()).optional(),
   command: z.array(z.string()).optional(),
+  /** Volumes mounted into the container: name, container path, and `efs` for an EFS file system. */
+  mounts: z
+    .array(
+      z.object({
+        volume: z.string().min(1),
+        containerPath: z.string().min(1),
+        efs: z.boolean().optional(),
+      }),
+    )
+    .optional(),
 });
 
 const offsetSeconds = z.number().min(0).max(3600).optional();
@@ -92,7 +102,11 @@ export const scenarioSchema = z.object({
     rootCause: z.enum(rootCauses),
     component: z.string().optional(),
     action: z.union([expectedAction, z.array(expectedAction).min(1)]).optional(),
+    /** The finer mechanism (shared/domain/mechanisms.ts); free text for readings the list lacks. */
+    mechanism: z.string().optional(),
   }),
+  /** Where the case comes from and how to read it; for people, never for the agents. */
+  notes: z.string().optional(),
 });
 
 export type Scenario = z.infer<typeof scenarioSchema>;

@@ -1,5 +1,33 @@
 /** Judging one scenario run against its expectations. Pure. */
+import type { ServiceState } from '../shared/domain/actions.ts';
+import type { Judgement } from '../shared/domain/diagnosis.ts';
+import { assessAction } from '../shared/domain/effects.ts';
+import { isMechanism, mechanismSpecs } from '../shared/domain/mechanisms.ts';
+import { isCatalogAction } from '../shared/domain/taxonomy.ts';
 import type { Scenario } from './scenario-format.ts';
+
+/**
+ * Why the loop's first action could not fix this scenario's failure, if it
+ * could not: the scenario's own mechanism (its reading) rules it out, or the
+ * effect model rules it out on the facts the diagnosis recorded. Empty when
+ * the action was not contraindicated (or did nothing).
+ */
+export function contraindications(
+  scenario: Scenario,
+  firstAction: string | null,
+  judgement: Judgement | null,
+  service: ServiceState,
+): string[] {
+  if (!firstAction || !isCatalogAction(firstAction) || firstAction === 'none' || firstAction === 'escalate')
+    return [];
+  const expected = scenario.expect.mechanism;
+  const byReading =
+    isMechanism(expected) && mechanismSpecs[expected].cannotFix[firstAction]
+      ? [`the scenario's mechanism ${expected}: ${mechanismSpecs[expected].cannotFix[firstAction]}`]
+      : [];
+  const byFacts = judgement ? assessAction(firstAction, judgement, service).contraindications : [];
+  return [...byReading, ...byFacts];
+}
 
 /** Below this, a top hypothesis does not count as a claim of a fault (the diagnosis' own threshold). */
 export const claimThreshold = 0.5;

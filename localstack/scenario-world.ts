@@ -219,6 +219,11 @@ export async function seedEcs(
           networkMode: 'awsvpc',
           cpu: String(td.cpu ?? 256),
           memory: String(memory),
+          volumes: (td.mounts ?? []).map((m) =>
+            m.efs
+              ? { name: m.volume, efsVolumeConfiguration: { fileSystemId: 'fs-00000000' } }
+              : { name: m.volume },
+          ),
           containerDefinitions: [
             {
               name: names.service,
@@ -227,6 +232,10 @@ export async function seedEcs(
               memory,
               command: td.command,
               environment: Object.entries(td.environment ?? {}).map(([name, value]) => ({ name, value })),
+              mountPoints: (td.mounts ?? []).map((m) => ({
+                sourceVolume: m.volume,
+                containerPath: m.containerPath,
+              })),
               logConfiguration: {
                 logDriver: 'awslogs',
                 options: {

@@ -32,7 +32,7 @@ import {
   remediationWorld,
   settleAlarms,
 } from './scenario-remediation.ts';
-import { judge } from './scenario-score.ts';
+import { contraindications, judge } from './scenario-score.ts';
 import {
   scenarioEvents,
   seedEcs,
@@ -66,6 +66,10 @@ export interface ScenarioResult {
   recommendedActions: string[];
   /** The first action the loop chose (`none`: it did nothing; `escalate`: straight to humans). */
   firstAction: string | null;
+  /** Why the first action could not fix the failure (the scenario's mechanism, or the recorded facts); empty when it could. */
+  contraindicated: string[];
+  /** The mechanism the diagnosis named. */
+  mechanism: string | null;
   /** Every step, in order. */
   actions: RemediationObserved['actions'];
   resolved: boolean;
@@ -197,6 +201,25 @@ async function runScenario(file: string, scenario: Scenario, names: WorldNames, 
       firstAction: remediation?.firstAction ?? 'none',
       policyViolations: remediation?.policyViolations ?? [],
     });
+    // The registry row and world this runner made: bounds 1–10, every earlier revision steady.
+    const contraindicated = contraindications(scenario, remediation?.firstAction ?? null, diagnosis?.judgement ?? null, {
+      cluster: names.cluster,
+      service: names.service,
+      desiredCount: scenario.service.desiredCount,
+      runningCount: scenario.service.desiredCount,
+      minTasks: 1,
+      maxTasks: 10,
+      taskDefinition: null,
+      lastKnownGood: arns.length > 1 ? 'earlier-revision' : null,
+      memoryMiB: scenario.service.taskDefinitions.at(-1)?.memory ?? null,
+      minimumHealthyPercent: 100,
+      fallback: null,
+      maintenanceTasks: [],
+      secrets: [],
+    });
+    if (contraindicated.length > 0)
+      verdict.problems.push(`first action ${remediation?.firstAction} was contraindicated: ${contraindicated.join('; ')}`);
+    if (contraindicated.length > 0) verdict.passed = false;
     const detectedAt = incident?.detected_at ? new Date(incident.detected_at).getTime() : null;
     const result: ScenarioResult = {
       name: scenario.name,
@@ -218,6 +241,8 @@ async function runScenario(file: string, scenario: Scenario, names: WorldNames, 
       insufficientEvidence: observed.diagnosis?.insufficientEvidence ?? false,
       recommendedActions: diagnosis?.recommended_actions ?? [],
       firstAction: remediation?.firstAction ?? 'none',
+      contraindicated,
+      mechanism: diagnosis?.judgement?.mechanism ?? null,
       actions: remediation?.actions ?? [],
       resolved: remediation?.resolved ?? false,
       undoUsed: remediation?.undoUsed ?? false,
@@ -282,7 +307,7 @@ function summary(results: ScenarioResult[]) {
   const toAction = results.flatMap((r) => (r.timeToActionMs === null ? [] : [r.timeToActionMs]));
   const toResolve = results.flatMap((r) => (r.timeToResolveMs === null ? [] : [r.timeToResolveMs]));
   console.log(
-    `first action correct: ${actionCorrect}/${withAction.length} (${pct(actionCorrect, withAction.length)}); actions on controls: ${controlActions}; policy violations: ${results.reduce((n, r) => n + r.policyViolations.length, 0)}; resolved ${results.filter((r) => r.resolved).length}; undo used ${results.filter((r) => r.undoUsed).length}`,
+    `first action correct: ${actionCorrect}/${withAction.length} (${pct(actionCorrect, withAction.length)}); contraindicated first actions: ${results.filter((r) => r.contraindicated.length > 0).length}; actions on controls: ${controlActions}; policy violations: ${results.reduce((n, r) => n + r.policyViolations.length, 0)}; resolved ${results.filter((r) => r.resolved).length}; undo used ${results.filter((r) => r.undoUsed).length}`,
   );
   console.log(
     `time to action p50 ${seconds(percentile(toAction, 50))}, p95 ${seconds(percentile(toAction, 95))}; time to resolve p50 ${seconds(percentile(toResolve, 50))}, p95 ${seconds(percentile(toResolve, 95))}`,

@@ -48,8 +48,8 @@ export class PostgresDiagnosisStore implements DiagnosisStore {
       const inserted = await client.query(
         `INSERT INTO diagnoses (incident_id, provider, model, hypotheses, recommended_actions,
                                 insufficient_evidence, evidence, gaps, steps, input_tokens, output_tokens,
-                                cost_usd, fallback_reason, started_at, completed_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                                cost_usd, fallback_reason, started_at, completed_at, judgement)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
          ON CONFLICT (incident_id) DO NOTHING RETURNING incident_id`,
         [
           incident.id,
@@ -67,6 +67,7 @@ export class PostgresDiagnosisStore implements DiagnosisStore {
           diagnosis.fallbackReason,
           input.startedAt.toISOString(),
           completedAt.toISOString(),
+          diagnosis.judgement ? JSON.stringify(diagnosis.judgement) : null,
         ],
       );
       // Another attempt recorded it first and publishes its own events.

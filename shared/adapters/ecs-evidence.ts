@@ -32,6 +32,11 @@ function view(td: TaskDefinition): TaskDefinitionView {
     cpu: number(td.cpu ?? main?.cpu),
     command: main?.command ?? [],
     environment: Object.fromEntries((main?.environment ?? []).map((e) => [e.name ?? '', e.value ?? ''])),
+    mounts: (main?.mountPoints ?? []).map((m) => {
+      const volume = td.volumes?.find((v) => v.name === m.sourceVolume);
+      const kind = volume?.efsVolumeConfiguration ? ' (efs)' : volume?.host ? ' (host)' : '';
+      return `${m.sourceVolume ?? ''}:${m.containerPath ?? ''}${kind}`;
+    }),
   };
 }
 

@@ -23,6 +23,7 @@ export { idempotencyKey };
 import type { QueryResult, QueryResultRow } from '@neondatabase/serverless';
 import { type Pool, type PoolClient, withTransaction } from './database.ts';
 import { type IncidentRow, toRecord, writeOutbox, writeTimeline } from './incident-rows.ts';
+import { recordSteadyRevision } from './steady-revisions.ts';
 
 interface StepRow {
   idempotency_key: string;
@@ -108,7 +109,7 @@ export class PostgresRemediationStore implements RemediationStore {
   /** The incident's accepted diagnosis, as the planner reads it. */
   async diagnosis(incidentId: string): Promise<DiagnosisProposal | null> {
     const { rows } = await this.pool.query(
-      'SELECT hypotheses, recommended_actions, insufficient_evidence FROM diagnoses WHERE incident_id = $1',
+      'SELECT hypotheses, recommended_actions, insufficient_evidence, judgement FROM diagnoses WHERE incident_id = $1',
       [incidentId],
     );
     const row = rows[0];
@@ -117,6 +118,7 @@ export class PostgresRemediationStore implements RemediationStore {
           hypotheses: row.hypotheses,
           recommendedActions: row.recommended_actions,
           insufficientEvidence: row.insufficient_evidence,
+          ...(row.judgement ? { judgement: row.judgement } : {}),
         }
       : null;
   }
@@ -204,12 +206,11 @@ export class PostgresRemediationStore implements RemediationStore {
         [incident.cluster, incident.service, incidentId],
       );
     if (c.steady)
-      await client.query(
-        `INSERT INTO steady_revisions (cluster, service, task_definition, first_steady_at, last_steady_at)
-         VALUES ($1, $2, $3, $4, $4)
-         ON CONFLICT (cluster, service, task_definition)
-           DO UPDATE SET last_steady_at = greatest(steady_revisions.last_steady_at, excluded.last_steady_at)`,
-        [incident.cluster, incident.service, c.steady.taskDefinition, at.toISOString()],
+      await recordSteadyRevision(
+        client,
+        { cluster: incident.cluster, service: incident.service },
+        c.steady.taskDefinition,
+        at,
       );
     await writeTimeline(
       client,
@@ -444,13 +445,7 @@ export class PostgresRemediationStore implements RemediationStore {
 
   /** Notes that the service ran `taskDefinition` steadily at `at`. */
   async recordSteady(ref: ServiceRef, taskDefinition: string, at: Date): Promise<void> {
-    await this.pool.query(
-      `INSERT INTO steady_revisions (cluster, service, task_definition, first_steady_at, last_steady_at)
-       VALUES ($1, $2, $3, $4, $4)
-       ON CONFLICT (cluster, service, task_definition)
-         DO UPDATE SET last_steady_at = greatest(steady_revisions.last_steady_at, excluded.last_steady_at)`,
-      [ref.cluster, ref.service, taskDefinition, at.toISOString()],
-    );
+    await recordSteadyRevision(this.pool, ref, taskDefinition, at);
   }
 
   /** The latest revision other than `running` that stayed steady at least `minSteadyMs`. */

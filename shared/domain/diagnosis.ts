@@ -3,6 +3,7 @@
  * from it, and the validator every hypothesis must pass — whoever proposed it
  * (the deterministic rules or a model). Pure.
  */
+import { isMechanism, type Mechanism } from './mechanisms.ts';
 import { type CatalogAction, isCatalogAction, isRootCause, type RootCause } from './taxonomy.ts';
 
 export const evidenceKinds = [
@@ -46,6 +47,8 @@ export interface TaskDefinitionDiff {
   memory: { from: number | null; to: number | null } | null;
   cpu: { from: number | null; to: number | null } | null;
   command: { from: string[]; to: string[] } | null;
+  /** Volumes mounted into the essential container (`volume:containerPath`); absent in older diffs. */
+  mounts?: { from: string[]; to: string[] } | null;
   /** Names only: values may be secrets. */
   environment: { added: string[]; removed: string[]; changed: string[] };
 }
@@ -132,12 +135,65 @@ export interface Hypothesis {
   confidence: number;
   evidenceIds: string[];
   explanation: string;
+  /** How it fails, one level finer than the root cause (mechanisms.ts). */
+  mechanism?: Mechanism;
+}
+
+/**
+ * Facts the effect model reads, computed by code from the evidence (never
+ * taken from a model's answer): what each catalog action can or cannot change.
+ */
+export interface JudgementFacts {
+  /** Tasks stopped before the application ran (TaskFailedToStart, CannotPull/Start/CreateContainer, ResourceInitializationError). */
+  startFailure: boolean;
+  /** Tasks exited non-zero again and again (ECS already replaces each). */
+  repeatedCrash: boolean;
+  /** The scheduler could not place tasks. */
+  placementFailure: boolean;
+  /** Memory over the incident's window: steady growth, pinned at the ceiling, low, or unremarkable. */
+  memory: 'growing' | 'at_ceiling' | 'low' | 'normal' | null;
+  /** Peak memory utilisation in the window, %. */
+  memoryPeak: number | null;
+  /** Service CPU over the window. */
+  cpu: 'high' | 'flat_or_falling' | 'normal' | null;
+  /** Response time at least twice its baseline. */
+  latencyRising: boolean;
+  /** Requests at least twice their baseline. */
+  demandSurge: boolean;
+  /** The workload reports a dependency refusing, timing out or throttling. */
+  dependencyErrors: boolean;
+  /** A dependency rejects the service's credential. */
+  credentialRejected: boolean;
+  /** `family:revision` deployed shortly before the symptoms (not the service's first deployment). */
+  recentDeployment: string | null;
+  /** A rollout failed (or the circuit breaker rolled it back). */
+  failedRollout: boolean;
+  /** What the running revision changed against the previous one: image, memory, cpu, command, environment, mounts. */
+  revisionChanges: string[];
+  /** Errors rose after the deployment against their level before it (null: no deploy or no error series). */
+  errorsRoseAfterDeploy: boolean | null;
+  /** Stops that are not failures: SIGKILL at shutdown, Spot interruption, platform maintenance. */
+  benignStops: number;
+}
+
+/** The mechanism the evidence shows, what it rests on, and the human fix. */
+export interface Judgement {
+  mechanism: Mechanism | null;
+  /** Evidence the mechanism rests on. */
+  evidenceIds: string[];
+  /** Catalog signatures that matched (signatures.ts), with the evidence they matched in. */
+  signatures: { id: string; evidenceId: string; source: string }[];
+  facts: JudgementFacts;
+  /** What a human should do when no action can (the matched signature's fix, else the mechanism's). */
+  fix: string | null;
 }
 
 export interface DiagnosisProposal {
   hypotheses: Hypothesis[];
   recommendedActions: CatalogAction[];
   insufficientEvidence: boolean;
+  /** Computed from the evidence by code; absent on diagnoses recorded before mechanisms existed. */
+  judgement?: Judgement;
 }
 
 export interface TokenUsage {
@@ -195,10 +251,20 @@ export function validateProposal(raw: unknown, evidenceIds: ReadonlySet<string>)
     if (unknown.length > 0)
       problems.push(`${where} cites evidence that does not exist: ${unknown.join(', ')}`);
     if (rootCause !== 'no_fault' && cited.length === 0) problems.push(`${where} cites no evidence`);
+    const mechanism = h.mechanism === undefined || h.mechanism === null ? undefined : h.mechanism;
+    if (mechanism !== undefined && !isMechanism(mechanism))
+      problems.push(`${where}.mechanism ${JSON.stringify(mechanism)} is not a known mechanism`);
     const component = typeof h.component === 'string' ? h.component.slice(0, 200) : '';
     const explanation = typeof h.explanation === 'string' ? h.explanation.slice(0, maxExplanation) : '';
     if (isRootCause(rootCause) && confidence >= 0 && confidence <= 1 && unknown.length === 0)
-      hypotheses.push({ rootCause, component, confidence, evidenceIds: [...new Set(cited)], explanation });
+      hypotheses.push({
+        rootCause,
+        component,
+        confidence,
+        evidenceIds: [...new Set(cited)],
+        explanation,
+        ...(isMechanism(mechanism) ? { mechanism } : {}),
+      });
   }
   const actions = Array.isArray(input.recommendedActions) ? input.recommendedActions : null;
   if (!actions) problems.push('recommendedActions must be an array');

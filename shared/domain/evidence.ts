@@ -117,6 +117,8 @@ export interface TaskDefinitionView {
   cpu: number | null;
   command: string[];
   environment: Record<string, string>;
+  /** The essential container's mount points as `volume:containerPath` (volume kind, e.g. `efs`, appended). */
+  mounts?: string[];
 }
 
 /** What changed between two revisions (environment by name only: values may be secrets). */
@@ -134,6 +136,10 @@ export function diffTaskDefinitions(from: TaskDefinitionView, to: TaskDefinition
       JSON.stringify(from.command) !== JSON.stringify(to.command)
         ? { from: from.command, to: to.command }
         : null,
+    mounts:
+      JSON.stringify(from.mounts ?? []) !== JSON.stringify(to.mounts ?? [])
+        ? { from: from.mounts ?? [], to: to.mounts ?? [] }
+        : null,
     environment: {
       added: [...after].filter((n) => !before.has(n)).sort(),
       removed: [...before].filter((n) => !after.has(n)).sort(),
@@ -149,6 +155,7 @@ export function describeDiff(diff: TaskDefinitionDiff): string {
     diff.memory && `memory ${diff.memory.from} → ${diff.memory.to}`,
     diff.cpu && `cpu ${diff.cpu.from} → ${diff.cpu.to}`,
     diff.command && 'command changed',
+    diff.mounts && `mounts ${diff.mounts.from.join(', ') || 'none'} → ${diff.mounts.to.join(', ') || 'none'}`,
     diff.environment.added.length > 0 && `env added ${diff.environment.added.join(', ')}`,
     diff.environment.removed.length > 0 && `env removed ${diff.environment.removed.join(', ')}`,
     diff.environment.changed.length > 0 && `env changed ${diff.environment.changed.join(', ')}`,

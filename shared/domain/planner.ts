@@ -7,6 +7,7 @@
  */
 import { type ActionParameters, maxMemoryFactor, maxMemoryMiB, type ServiceState } from './actions.ts';
 import { claimedFault, type DiagnosisProposal } from './diagnosis.ts';
+import { assessAction, escalationFix } from './effects.ts';
 import type { PolicyDecision } from './policy.ts';
 import { type CatalogAction, isCatalogAction } from './taxonomy.ts';
 
@@ -74,22 +75,43 @@ export function parametersFor(
   }
 }
 
-/** Ranked candidates for a diagnosis; a healthy service gets `none`, an unexplained one `escalate`. */
-export function candidates(
+/** A candidate the effect model ruled out, with the facts that did. */
+export interface RuledOut {
+  action: CatalogAction;
+  source: Candidate['source'];
+  reasons: string[];
+}
+
+/**
+ * Ranked candidates for a diagnosis; a healthy service gets `none`, an
+ * unexplained one `escalate`. Only actions the effect model finds applicable
+ * (an indication holds, no contraindication does) are candidates — whoever
+ * proposed them; the rest are returned in `ruledOut` for the audit log.
+ * Escalation is always last and carries the mechanism and the human fix.
+ */
+export function rankCandidates(
   diagnosis: DiagnosisProposal,
   service: ServiceState,
   knowledge: PlanningKnowledge,
   unhealthyTaskArn: string | null = null,
-): Candidate[] {
+): { candidates: Candidate[]; ruledOut: RuledOut[] } {
   const claim = claimedFault(diagnosis);
-  const reason = diagnosis.insufficientEvidence
-    ? 'insufficient evidence to name a root cause'
-    : claim
-      ? `${claim.rootCause}: no allowed action`
-      : 'no fault claimed';
-  const escalate: Candidate = { action: 'escalate', parameters: { reason }, source: 'fallback' };
-  if (diagnosis.insufficientEvidence) return [escalate];
-  if (!claim) return [{ action: 'none', parameters: {}, source: 'diagnosis' }];
+  const fix = escalationFix(diagnosis.judgement);
+  const reasonFor = (ruledOut: RuledOut[]) => {
+    const base = diagnosis.insufficientEvidence
+      ? 'insufficient evidence to name a root cause'
+      : claim
+        ? `${claim.rootCause}: no applicable action`
+        : 'no fault claimed';
+    const refused = ruledOut.map((r) => `${r.action}: ${r.reasons.join('; ')}`).join(' | ');
+    return [base, fix, refused && `ruled out — ${refused}`].filter(Boolean).join('. ');
+  };
+  if (diagnosis.insufficientEvidence)
+    return {
+      candidates: [{ action: 'escalate', parameters: { reason: reasonFor([]) }, source: 'fallback' }],
+      ruledOut: [],
+    };
+  if (!claim) return { candidates: [{ action: 'none', parameters: {}, source: 'diagnosis' }], ruledOut: [] };
   const ranked: [string, Candidate['source']][] = [
     ...knowledge.solutions
       .filter((s) => s.outcomes >= learnedMinOutcomes && s.lowerBound >= learnedMinLowerBound)
@@ -98,14 +120,43 @@ export function candidates(
     ...knowledge.runbookActions.map((a) => [a, 'runbook'] as [string, Candidate['source']]),
   ];
   const out: Candidate[] = [];
+  const ruledOut: RuledOut[] = [];
   for (const [action, source] of ranked) {
     // A fault with "do nothing" or "escalate" as an option: escalation comes last anyway.
     if (!isCatalogAction(action) || action === 'none' || action === 'escalate') continue;
-    if (out.some((c) => c.action === action)) continue;
-    const parameters = parametersFor(action, service, { reason, unhealthyTaskArn });
+    if (out.some((c) => c.action === action) || ruledOut.some((r) => r.action === action)) continue;
+    const assessment = assessAction(action, diagnosis.judgement, service, claim.mechanism);
+    if (!assessment.applicable) {
+      ruledOut.push({
+        action,
+        source,
+        reasons:
+          assessment.contraindications.length > 0
+            ? assessment.contraindications
+            : ['no fact indicates it can fix this mechanism'],
+      });
+      continue;
+    }
+    const parameters = parametersFor(action, service, { reason: reasonFor(ruledOut), unhealthyTaskArn });
     if (parameters) out.push({ action, parameters, source });
   }
-  return [...out, escalate];
+  return {
+    candidates: [
+      ...out,
+      { action: 'escalate', parameters: { reason: reasonFor(ruledOut) }, source: 'fallback' },
+    ],
+    ruledOut,
+  };
+}
+
+/** The ranked candidates alone (see rankCandidates). */
+export function candidates(
+  diagnosis: DiagnosisProposal,
+  service: ServiceState,
+  knowledge: PlanningKnowledge,
+  unhealthyTaskArn: string | null = null,
+): Candidate[] {
+  return rankCandidates(diagnosis, service, knowledge, unhealthyTaskArn).candidates;
 }
 
 export interface Choice {
@@ -130,9 +181,10 @@ export function choose(list: readonly Candidate[], decide: (candidate: Candidate
     if (decision.escalate) break;
   }
   const given = list.find((c) => c.action === 'escalate')?.parameters.reason;
+  const policy = refused.map((r) => `${r.candidate.action}: ${r.reasons.join('; ')}`).join(' | ');
   const reason =
     refused.length > 0
-      ? `the policy refused every candidate — ${refused.map((r) => `${r.candidate.action}: ${r.reasons.join('; ')}`).join(' | ')}`
+      ? `the policy refused every candidate — ${policy}${given ? `. ${String(given)}` : ''}`
       : String(given ?? 'no candidate action');
   const candidate: Candidate = { action: 'escalate', parameters: { reason }, source: 'fallback' };
   return { candidate, decision: decide(candidate), refused };

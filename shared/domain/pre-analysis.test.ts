@@ -158,10 +158,11 @@ describe('pre-analysis rules', () => {
 
   it('says the evidence is insufficient when the service is down and nothing explains it', () => {
     const proposal = offlineProposal(investigation(healthyService(3, 1)));
-    expect(proposal).toEqual({
+    expect(proposal).toMatchObject({
       hypotheses: [],
       recommendedActions: ['escalate'],
       insufficientEvidence: true,
+      judgement: { mechanism: null, signatures: [] },
     });
   });
 
@@ -187,7 +188,13 @@ describe('pre-analysis rules', () => {
         similar,
       ),
     );
-    expect(proposal.recommendedActions).toEqual(['restart_service', 'increase_memory']);
+    // Learned first, then what the mechanism (undersized memory) can fix; the planner's effect model still screens them.
+    expect(proposal.recommendedActions).toEqual([
+      'restart_service',
+      'increase_memory',
+      'rollback_task_definition',
+      'escalate',
+    ]);
     expect(proposal.hypotheses[0]?.evidenceIds).toContain('similar_incidents:1');
   });
 
@@ -229,7 +236,8 @@ describe('pre-analysis rules', () => {
               'task_stopped',
               'EssentialContainerExited',
               'fault',
-              'Essential container in task exited',
+              // Perception joins the stopped reason and the failed container's reason.
+              'Essential container in task exited | OutOfMemoryError: Container killed due to memory usage',
               {
                 taskArn: 'arn:aws:ecs:us-east-1:1:task/shop/abc',
                 stopCode: 'EssentialContainerExited',

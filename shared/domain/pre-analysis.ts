@@ -13,8 +13,13 @@ import type {
   EvidenceKind,
   Hypothesis,
   Investigation,
+  Judgement,
+  JudgementFacts,
   StoppedTask,
+  TaskDefinitionDiff,
 } from './diagnosis.ts';
+import { type Mechanism, mechanismSpecs } from './mechanisms.ts';
+import { matchSignatures, type SourcedText } from './signatures.ts';
 import { type CatalogAction, isCatalogAction, type RootCause } from './taxonomy.ts';
 
 type Candidate = Hypothesis;
@@ -156,27 +161,106 @@ const failedTasks = (inv: Investigation) =>
   );
 
 const patterns = {
-  oom: /OutOfMemory|out of memory|OOM[- ]?Kill|memory limit|exit code:? 137/i,
-  imagePull:
-    /CannotPullContainerError|pull access denied|manifest .* not found|image .* not found|ImagePull/i,
+  oom: /OutOfMemory|out of memory|OOM[- ]?Kill|memory limit|Cannot allocate memory|was sent SIGKILL! Perhaps out of memory|Killed process \d+/i,
+  /** A worker process of the application died (gunicorn, uWSGI, Puma, Node cluster): the container lives on. */
+  workerDied:
+    /worker \(pid:?\s*\d+\) (exited|was sent|died)|worker \d+ died|worker .* (killed|exited) (with|by) (code|signal)/i,
   healthCheck: /fail(ed)? (ELB|container|load balancer|target)? ?health ?checks?|unhealthy/i,
-  placement:
-    /unable to place a task|no container instance met|insufficient (memory|cpu)|RESOURCE:|capacity is unavailable|SERVICE_TASK_PLACEMENT_FAILURE/i,
   dependency:
-    /ECONNREFUSED|connection refused|ETIMEDOUT|timed? ?out (connecting|waiting)|getaddrinfo|ENOTFOUND|no route to host|upstream (connect )?error|503 Service Unavailable|connection reset/i,
+    /ECONNREFUSED|connection refused|ETIMEDOUT|timed? ?out (connecting|waiting)|getaddrinfo|ENOTFOUND|no route to host|upstream (connect )?error|503 Service Unavailable|connection reset|ThrottlingException|Rate exceeded|too many connections|remaining connection slots are reserved/i,
   secret:
-    /authentication failed|password authentication|access denied|invalid (credentials|token|password|api key)|unauthori[sz]ed|\b401\b|AccessDeniedException|secret.*(invalid|expired|rotated)|ResourceInitializationError.*secret/i,
+    /authentication failed|password authentication|access denied for user|invalid (credentials|token|password|api key)|unauthori[sz]ed|\b401\b|secret.*(invalid|expired|rotated)/i,
   config:
-    /missing (required )?(env(ironment)?( variable)?|config(uration)?|setting)|is not defined in (the )?environment|undefined (env|config)|invalid config(uration)?|unknown (option|flag)|env var .* (missing|required)|required (env|configuration|setting)/i,
+    /missing (required )?(env(ironment)?( variable)?|config(uration)?|setting)|is not defined in (the )?environment|undefined (env|config)|invalid config(uration)?|unknown (option|flag)|env var .* (missing|required)|required (env|configuration|setting)|validation (error|failed) for (settings|config)/i,
   crash: /EssentialContainerExited|exited|exit code|segmentation fault|panic|uncaught exception|unhandled/i,
+  /** Stopped before the application ran (AWS: stopped task error codes). */
+  startFailure:
+    /TaskFailedToStart|CannotPullContainerError|CannotStartContainerError|CannotCreateContainerError|ResourceInitializationError|CannotCreateVolumeError/i,
+  /** ECS's own stop of a task it replaces: not a failure of the task (AWS: stopped task error codes). */
+  platformStop:
+    /ECS is performing maintenance on the underlying infrastructure|Scaling activity initiated by \(deployment|Host EC2 \(instance [^)]*\) (stopped|terminated)|Container instance deregistration forced/i,
 } as const;
 
-/** Every rule's candidates; several may fire, the strongest leads. */
-export function preAnalyse(inv: Investigation): Candidate[] {
+/** Memory over the window: growth is a leak's shape; a plateau at the ceiling is a working set that does not fit. */
+export function memoryShape(values: number[]): JudgementFacts['memory'] {
+  if (values.length === 0) return null;
+  const peak = maxOf(values);
+  if (peak < 70) return 'low';
+  const atCeiling = values.filter((v) => v >= 90).length;
+  if (values.length >= 3 && atCeiling / values.length >= 0.7) return 'at_ceiling';
+  const steps = values.slice(1).map((v, i) => v - (values[i] ?? v));
+  const rising = steps.filter((d) => d >= 0).length;
+  const first = values[0] ?? 0;
+  if (values.length >= 4 && rising / steps.length >= 0.75 && peak - first >= 25 && peak >= 90)
+    return 'growing';
+  return 'normal';
+}
+
+/** CPU over the window: saturated, or flat/falling (then it is not what limits the service). */
+function cpuShape(values: number[]): JudgementFacts['cpu'] {
+  if (values.length === 0) return null;
+  const c = lastVersusBaseline(values);
+  if (c.recent >= 85) return 'high';
+  if (c.recent < 70 && (Number.isNaN(c.baseline) || c.recent <= c.baseline * 1.1)) return 'flat_or_falling';
+  return 'normal';
+}
+
+const risen = (values: number[] | undefined, factor: number) => {
+  if (!values || values.length < 4) return false;
+  const v = lastVersusBaseline(values);
+  return v.baseline > 0 ? v.recent >= factor * v.baseline : v.recent > 0 && v.baseline === 0;
+};
+
+const errorMetrics = ['HTTPCode_Target_5XX_Count', 'HTTPCode_ELB_5XX_Count', 'Errors', 'ErrorCount'];
+
+/**
+ * A 137 is SIGKILL (128 + 9). It is an OOM kill only when ECS says so
+ * ("OutOfMemoryError: Container killed due to memory usage") or memory was at
+ * the limit; otherwise something stopped the container — a stop timeout
+ * after SIGTERM was ignored at shutdown (AWS: "stopTimeout" in the task
+ * definition parameters), not a failure of the workload.
+ */
+function isBenignStop(task: StoppedTask, memoryPeak: number | null): boolean {
+  const text = `${task.stopCode} ${task.stoppedReason} ${task.containerReasons.join(' ')}`;
+  if (task.stopCode === 'SpotInterruption' || /Your Spot Task was interrupted/i.test(text)) return true;
+  if (patterns.platformStop.test(text)) return true;
+  if (!task.exitCodes.includes(137) || patterns.oom.test(text)) return false;
+  return memoryPeak === null || memoryPeak < 90;
+}
+
+/** Every text the rules read, with where ECS wrote it. */
+function sourcedTexts(inv: Investigation): SourcedText[] {
+  const t = texts(inv);
+  return [
+    ...t.tasks.map((x) => ({ evidenceId: x.id, where: 'task' as const, text: x.text })),
+    ...t.events.map((x) => ({ evidenceId: x.id, where: 'event' as const, text: x.text })),
+    ...t.signals.map((x) => ({ evidenceId: x.id, where: 'task' as const, text: x.text })),
+    ...t.logs.map((x) => ({ evidenceId: x.id, where: 'log' as const, text: x.text })),
+  ];
+}
+
+interface Analysis {
+  candidates: Candidate[];
+  judgement: Judgement;
+}
+
+/**
+ * Every rule's candidates (several may fire, the strongest leads) and the
+ * judgement: the mechanism, the facts the effect model reads, the human fix.
+ * Signatures from ECS's documented messages come first; the generic rules
+ * read only what no signature explained.
+ */
+export function analyse(inv: Investigation): Analysis {
   const component = inv.incident.service;
   const t = texts(inv);
   const out: Candidate[] = [];
-  const add = (rootCause: RootCause, confidence: number, evidenceIds: string[], explanation: string) => {
+  const add = (
+    rootCause: RootCause,
+    confidence: number,
+    evidenceIds: string[],
+    explanation: string,
+    mechanism?: Mechanism,
+  ) => {
     const ids = [...new Set(evidenceIds.filter(Boolean))];
     if (ids.length > 0)
       out.push({
@@ -185,139 +269,293 @@ export function preAnalyse(inv: Investigation): Candidate[] {
         confidence: Math.min(0.95, confidence),
         evidenceIds: ids,
         explanation,
+        ...(mechanism ? { mechanism } : {}),
       });
   };
   const deploy = recentDeployment(inv);
   const rollout = failedRollout(inv);
   const diff = diffOf(inv);
-  const failed = failedTasks(inv);
   const deployIds = deploy ? [deploy.id, ...(diff ? [diff.id] : [])] : [];
+  const memory = metric(inv, 'MemoryUtilization');
+  const memoryPeak = memory ? maxOf(memory.values) : null;
+  const all = stoppedTasks(inv);
+  const benign = all.filter(({ task }) => isBenignStop(task, memoryPeak));
+  const failed = failedTasks(inv).filter((f) => !benign.includes(f));
+  const revisionChanges = diff ? changesOf(diff.diff) : [];
+  const configOnly =
+    revisionChanges.length > 0 && !revisionChanges.includes('image') && !revisionChanges.includes('memory');
 
-  // OOM: exit 137 with an OOM reason is conclusive; memory pinned at the limit is strong.
+  // 1. ECS's own messages: the signature catalog.
+  const matches = matchSignatures(sourcedTexts(inv));
+  const claimed = new Set(matches.map((m) => m.text));
+  const bySignature = new Map<string, (typeof matches)[number][]>();
+  for (const m of matches) bySignature.set(m.signature.id, [...(bySignature.get(m.signature.id) ?? []), m]);
+  for (const [, group] of bySignature) {
+    const sig = group[0]?.signature;
+    if (!sig || mechanismSpecs[sig.mechanism].rootCause === 'no_fault') continue;
+    // A 137 with an OOM reason is conclusive; the OOM signature's mechanism still follows the memory shape.
+    const mechanism =
+      sig.mechanism === 'undersized_memory' && memory && memoryShape(memory.values) === 'growing'
+        ? 'memory_leak'
+        : sig.mechanism;
+    add(
+      sig.rootCause ?? mechanismSpecs[mechanism].rootCause,
+      sig.confidence + (group.length > 1 ? 0.03 : 0),
+      [
+        ...group.map((m) => m.evidenceId),
+        ...(memory && mechanism === 'memory_leak' ? [memory.id] : []),
+        ...deployIds,
+      ],
+      `ECS reports ${mechanismSpecs[mechanism].summary} (${sig.id}, ${group.length}×)`,
+      mechanism,
+    );
+  }
+  const unclaimed = (items: { id: string; text: string }[]) => items.filter((i) => !claimed.has(i.text));
+  const logs = unclaimed(t.logs);
+  const taskTexts = unclaimed(t.tasks);
+
+  // 2. Memory: kills for memory, or memory pinned at the ceiling while processes die.
+  const shape = memory ? memoryShape(memory.values) : null;
   const oomTasks = failed.filter(
     ({ task }) =>
-      task.exitCodes.includes(137) ||
-      patterns.oom.test(`${task.stoppedReason} ${task.containerReasons.join(' ')}`),
+      !claimed.has(`${task.stopCode} ${task.stoppedReason} ${task.containerReasons.join(' ')}`) &&
+      ((task.exitCodes.includes(137) && (memoryPeak ?? 0) >= 90) ||
+        patterns.oom.test(`${task.stoppedReason} ${task.containerReasons.join(' ')}`)),
   );
-  const memory = metric(inv, 'MemoryUtilization');
-  const memoryHigh = memory && lastVersusBaseline(memory.values).peak >= 95;
-  const oomLogs = matching(t.logs, patterns.oom);
-  if (oomTasks.length > 0 || (memoryHigh && oomLogs.length > 0)) {
+  const oomLogs = matching(logs, patterns.oom);
+  const workerDeaths = matching(logs, patterns.workerDied);
+  const memoryMechanism: Mechanism = shape === 'growing' ? 'memory_leak' : 'undersized_memory';
+  const memoryIds = memory && (shape === 'growing' || shape === 'at_ceiling') ? [memory.id] : [];
+  if (oomTasks.length > 0 || ((shape === 'at_ceiling' || shape === 'growing') && oomLogs.length > 0)) {
     const memoryDown = diff?.diff.memory && (diff.diff.memory.to ?? 0) < (diff.diff.memory.from ?? 0);
     add(
       'oom',
-      oomTasks.length > 0 ? 0.85 + (memoryHigh ? 0.05 : 0) : 0.7,
-      [
-        ...oomTasks.map((o) => o.id),
-        ...(memoryHigh && memory ? [memory.id] : []),
-        ...oomLogs,
-        ...(deploy ? deployIds : []),
-      ],
-      `tasks were killed for memory${memoryHigh ? ', memory at the limit' : ''}${deploy ? `; deployment ${deploy.deployment.taskDefinition} started ${deploy.deployment.minutesBeforeIncident} min before${memoryDown ? ' and lowered memory' : ''}` : ''}`,
+      oomTasks.length > 0 ? 0.85 + (memoryIds.length > 0 ? 0.05 : 0) : 0.75,
+      [...oomTasks.map((o) => o.id), ...memoryIds, ...oomLogs, ...(deploy ? deployIds : [])],
+      `tasks were killed for memory${shape === 'growing' ? ', memory growing steadily' : shape === 'at_ceiling' ? ', memory at the limit' : ''}${deploy ? `; deployment ${deploy.deployment.taskDefinition} started ${deploy.deployment.minutesBeforeIncident} min before${memoryDown ? ' and lowered memory' : ''}` : ''}`,
+      memoryMechanism,
     );
-  } else if (memoryHigh && memory) {
-    add('oom', 0.55, [memory.id], 'memory utilisation at the limit, no kills seen yet');
+  } else if (
+    shape === 'at_ceiling' &&
+    memory &&
+    (workerDeaths.length > 0 ||
+      failed.length > 0 ||
+      all.some(({ task }) => patterns.healthCheck.test(task.stoppedReason)))
+  ) {
+    // Processes die while memory sits at the ceiling: the kernel kills workers (or the task stops
+    // answering its health check) before ECS ever records an exit 137.
+    add(
+      'oom',
+      0.8,
+      [
+        memory.id,
+        ...workerDeaths,
+        ...failed.map((f) => f.id),
+        ...all.filter(({ task }) => patterns.healthCheck.test(task.stoppedReason)).map((f) => f.id),
+      ],
+      `memory pinned at ${Math.round(memoryPeak ?? 0)}% while ${workerDeaths.length > 0 ? 'worker processes die' : 'tasks stop'}: the working set does not fit`,
+      'undersized_memory',
+    );
+  } else if (
+    memory &&
+    (shape === 'at_ceiling' || (shape === 'growing' && lastVersusBaseline(memory.values).peak >= 95))
+  ) {
+    add('oom', 0.55, [memory.id], 'memory utilisation at the limit, no kills seen yet', memoryMechanism);
   }
 
-  const pull = matching([...t.tasks, ...t.events, ...t.signals], patterns.imagePull);
-  if (pull.length > 0)
-    add('image_pull_failure', 0.9, [...pull, ...deployIds], 'tasks cannot pull their container image');
-
-  const placement = matching([...t.events, ...t.signals], patterns.placement);
-  if (placement.length > 0)
-    add('capacity_shortfall', 0.8, placement, 'ECS cannot place tasks: not enough capacity');
-
-  const health = matching([...t.tasks, ...t.events], patterns.healthCheck);
+  // 3. Health checks, dependencies, credentials, configuration: the workload's own words.
+  const health = matching([...taskTexts, ...unclaimed(t.events)], patterns.healthCheck);
   const unhealthy = metric(inv, 'UnHealthyHostCount');
   const unhealthyNow = unhealthy && lastVersusBaseline(unhealthy.values).peak > 0;
-  if (health.length > 0 || unhealthyNow)
-    add(
-      'health_check_failure',
-      health.length > 0 ? 0.75 : 0.55,
-      [...health, ...(unhealthyNow && unhealthy ? [unhealthy.id] : [])],
-      'tasks fail their load balancer or container health checks',
-    );
-
-  const secret = matching([...t.logs, ...t.tasks], patterns.secret);
+  const dependency = matching(logs, patterns.dependency);
+  const secret = matching([...logs, ...taskTexts], patterns.secret);
+  if (health.length > 0 || unhealthyNow) {
+    const ids = [...health, ...(unhealthyNow && unhealthy ? [unhealthy.id] : [])];
+    if (dependency.length > 0 && secret.length === 0)
+      // Health checks fail because a dependency does: the dependency is the cause.
+      add(
+        'dependency_failure',
+        0.8,
+        [...dependency, ...ids],
+        'tasks fail their health checks while the service cannot reach a dependency',
+        'health_check_coupling',
+      );
+    else
+      add(
+        'health_check_failure',
+        health.length > 0 ? 0.75 : 0.55,
+        ids,
+        'tasks fail their load balancer or container health checks',
+        'hung_process',
+      );
+  }
   if (secret.length > 0)
     add(
       'secret_invalid',
       0.75 + (diff?.diff.environment.changed.length ? 0.05 : 0),
       secret,
       'authentication with a credential the service holds fails',
+      'credentials_rejected',
     );
-
-  const dependency = matching(t.logs, patterns.dependency);
   if (dependency.length > 0 && secret.length === 0)
-    add('dependency_failure', 0.75, dependency, 'the service cannot reach a dependency');
-
-  const config = matching([...t.logs, ...t.tasks], patterns.config);
-  const envChanged =
-    diff &&
-    (diff.diff.environment.added.length +
-      diff.diff.environment.removed.length +
-      diff.diff.environment.changed.length >
-      0 ||
-      diff.diff.command);
+    add(
+      'dependency_failure',
+      0.75,
+      dependency,
+      'the service cannot reach a dependency',
+      'dependency_unavailable',
+    );
+  const config = matching([...logs, ...taskTexts], patterns.config);
   if (config.length > 0)
     add(
       'config_error',
       0.8,
-      [...config, ...(envChanged && diff ? [diff.id] : []), ...(deploy ? [deploy.id] : [])],
+      [...config, ...(configOnly && diff ? [diff.id] : []), ...(deploy ? [deploy.id] : [])],
       'the service rejects its configuration',
+      deploy && configOnly ? 'config_change' : 'config_missing',
     );
 
-  // Crash loop: tasks exiting non-zero again and again, for no reason the rules above explain
+  // 4. Crash loop: tasks exiting non-zero again and again, for no reason the rules above explain
   // (after a recent deployment, the deployment is the reason: see below).
   const crashes = failed.filter(
     ({ task }) =>
       task.exitCodes.some((c) => c !== 0 && c !== 137) ||
-      (task.exitCodes.length === 0 && patterns.crash.test(task.stoppedReason)),
+      (task.exitCodes.length === 0 &&
+        patterns.crash.test(task.stoppedReason) &&
+        !patterns.startFailure.test(task.stoppedReason)),
   );
   const crashed = crashes.reduce((n, c) => n + c.count, 0);
-  if (crashed >= 2 && !deploy && out.every((c) => c.confidence < 0.7))
+  const queueAging = risen(metric(inv, 'ApproximateAgeOfOldestMessage')?.values, 1.5);
+  if (crashed >= 2 && !deploy && out.every((c) => c.confidence < 0.7)) {
+    const queue = metric(inv, 'ApproximateAgeOfOldestMessage');
     add(
       'crash_loop',
       0.7,
-      crashes.map((c) => c.id),
-      `${crashed} tasks exited with errors`,
+      [
+        ...crashes.map((c) => c.id),
+        ...(queueAging && queue ? [queue.id] : []),
+        ...matching(logs, patterns.crash),
+      ],
+      queueAging
+        ? `${crashed} tasks exited with errors while the oldest queue message keeps aging: one message kills each consumer`
+        : `${crashed} tasks exited with errors`,
+      queueAging ? 'poison_input' : 'deterministic_crash',
     );
+  }
 
-  // A deployment shortly before the first symptom, with failures or a failed rollout: the change is the cause.
-  if (rollout || (deploy && (failed.length > 0 || out.length > 0))) {
+  // 5. A deployment shortly before the first symptom, with failures, new errors or a failed rollout:
+  // the change is the cause. Errors that only rose after it count even when older ones were there before.
+  const errorSeries = errorMetrics.map((n) => metric(inv, n)).find((m) => m !== null) ?? null;
+  const errorsRose = errorSeries ? risen(errorSeries.values, 2) : null;
+  if (rollout || (deploy && (failed.length > 0 || out.length > 0 || errorsRose))) {
     const already = out.some((c) => c.confidence >= 0.8);
     add(
-      'bad_deployment',
+      configOnly ? 'config_error' : 'bad_deployment',
       rollout ? 0.85 : already ? 0.6 : 0.7,
-      [...(rollout ? [rollout.id] : []), ...deployIds, ...failed.map((f) => f.id)],
+      [
+        ...(rollout ? [rollout.id] : []),
+        ...deployIds,
+        ...failed.map((f) => f.id),
+        ...(errorsRose && errorSeries ? [errorSeries.id] : []),
+      ],
       rollout
         ? `deployment ${rollout.deployment.taskDefinition} failed its rollout`
-        : `symptoms began ${deploy?.deployment.minutesBeforeIncident} min after deploying ${deploy?.deployment.taskDefinition}`,
+        : `symptoms began ${deploy?.deployment.minutesBeforeIncident} min after deploying ${deploy?.deployment.taskDefinition}${revisionChanges.length > 0 ? ` (changed ${revisionChanges.join(', ')})` : ''}`,
+      configOnly ? 'config_change' : 'code_regression',
     );
   }
 
+  // 6. Load: CPU, demand, latency.
   const cpu = metric(inv, 'CPUUtilization');
-  if (cpu) {
-    const c = lastVersusBaseline(cpu.values);
-    if (c.recent >= 90)
-      add('cpu_saturation', 0.75, [cpu.id], `CPU at ${Math.round(c.recent)}% over the last minutes`);
-  }
-
+  const cpuNow = cpu ? cpuShape(cpu.values) : null;
+  const requests = metric(inv, 'RequestCount');
+  const demandSurge = risen(requests?.values, 2);
+  if (cpu && cpuNow === 'high' && lastVersusBaseline(cpu.values).recent >= 90)
+    add(
+      'cpu_saturation',
+      0.75,
+      [cpu.id, ...(demandSurge && requests ? [requests.id] : [])],
+      `CPU at ${Math.round(lastVersusBaseline(cpu.values).recent)}% over the last minutes`,
+      'cpu_bound',
+    );
   const latency = metric(inv, 'TargetResponseTime');
-  if (latency) {
+  const latencyRising = latency ? risen(latency.values, 2) : false;
+  if (latency && latencyRising && out.length === 0) {
     const l = lastVersusBaseline(latency.values);
     const errors = metric(inv, 'HTTPCode_Target_5XX_Count');
     const erroring = errors && lastVersusBaseline(errors.values).peak > 0;
-    if (l.baseline > 0 && l.recent >= 2 * l.baseline && out.length === 0)
-      add(
-        'latency_degradation',
-        erroring ? 0.6 : 0.7,
-        [latency.id, ...(erroring && errors ? [errors.id] : [])],
-        `response time ${(l.recent / l.baseline).toFixed(1)}× its baseline`,
-      );
+    const downstream = cpuNow === 'flat_or_falling';
+    add(
+      'latency_degradation',
+      erroring ? 0.6 : 0.7,
+      [latency.id, ...(erroring && errors ? [errors.id] : []), ...(downstream && cpu ? [cpu.id] : [])],
+      `response time ${(l.recent / l.baseline).toFixed(1)}× its baseline${downstream ? ' while CPU is flat or falling: the time is spent downstream' : ''}`,
+      downstream ? 'downstream_bound' : undefined,
+    );
   }
 
-  return merge(out);
+  const candidates = merge(out);
+  const top = candidates[0];
+  const mechanism =
+    top?.mechanism ?? (benign.length > 0 && failed.length === 0 ? benignMechanism(benign) : null);
+  const signature = matches.find((m) => m.signature.mechanism === mechanism)?.signature;
+  const judgement: Judgement = {
+    mechanism,
+    evidenceIds: top?.evidenceIds ?? [...new Set(benign.map((b) => b.id))],
+    signatures: [...bySignature.values()].map((g) => ({
+      id: g[0]?.signature.id ?? '',
+      evidenceId: g[0]?.evidenceId ?? '',
+      source: g[0]?.signature.source ?? '',
+    })),
+    facts: {
+      startFailure:
+        failed.some(({ task }) => patterns.startFailure.test(`${task.stopCode} ${task.stoppedReason}`)) ||
+        matches.some((m) => m.where !== 'log' && patterns.startFailure.test(m.text)),
+      repeatedCrash: crashed >= 2,
+      placementFailure: matches.some((m) => m.signature.mechanism === 'placement_capacity'),
+      memory: shape,
+      memoryPeak: memoryPeak === null || Number.isNaN(memoryPeak) ? null : memoryPeak,
+      cpu: cpuNow,
+      latencyRising,
+      demandSurge,
+      dependencyErrors: dependency.length > 0,
+      credentialRejected: secret.length > 0,
+      recentDeployment: deploy?.deployment.taskDefinition ?? null,
+      failedRollout: rollout !== null,
+      revisionChanges,
+      errorsRoseAfterDeploy: deploy ? errorsRose : null,
+      benignStops: benign.reduce((n, b) => n + b.count, 0),
+    },
+    fix: signature?.fix ?? (mechanism ? mechanismSpecs[mechanism].fix : null),
+  };
+  return { candidates, judgement };
+}
+
+function benignMechanism(benign: { task: StoppedTask }[]): Mechanism {
+  return benign.some(
+    ({ task }) =>
+      task.stopCode === 'SpotInterruption' || /Spot Task was interrupted/i.test(task.stoppedReason),
+  )
+    ? 'spot_interruption'
+    : 'shutdown_kill';
+}
+
+/** What a diff changed, as the effect model names it. */
+function changesOf(diff: TaskDefinitionDiff): string[] {
+  return [
+    diff.image && 'image',
+    diff.memory && 'memory',
+    diff.cpu && 'cpu',
+    diff.command && 'command',
+    diff.mounts && 'mounts',
+    diff.environment.added.length + diff.environment.removed.length + diff.environment.changed.length > 0 &&
+      'environment',
+  ].filter((c): c is string => typeof c === 'string');
+}
+
+/** Every rule's candidates; several may fire, the strongest leads. */
+export function preAnalyse(inv: Investigation): Candidate[] {
+  return analyse(inv).candidates;
 }
 
 /** One candidate per root cause: the strongest confidence, every cited piece of evidence. */
@@ -329,7 +567,7 @@ function merge(candidates: Candidate[]): Candidate[] {
     else {
       seen.evidenceIds = [...new Set([...seen.evidenceIds, ...c.evidenceIds])];
       if (c.confidence > seen.confidence)
-        Object.assign(seen, { confidence: c.confidence, explanation: c.explanation });
+        Object.assign(seen, { confidence: c.confidence, explanation: c.explanation, mechanism: c.mechanism });
     }
   }
   return [...byCause.values()].sort((a, b) => b.confidence - a.confidence);
@@ -366,13 +604,33 @@ export function defaultActions(rootCause: RootCause, inv: Investigation): Catalo
 }
 
 /**
+ * What the diagnosis recommends for its leading hypothesis: the actions its
+ * mechanism can fix (a recent change that explains the symptom is undone
+ * first), else the taxonomy's defaults; escalation last. The planner's
+ * effect model still decides which of them may run.
+ */
+export function recommendedFor(top: Hypothesis, inv: Investigation): CatalogAction[] {
+  if (!top.mechanism) return defaultActions(top.rootCause, inv);
+  const canFix = mechanismSpecs[top.mechanism].canFix;
+  if (canFix.length === 0) return ['escalate'];
+  const deployed = recentDeployment(inv) !== null || failedRollout(inv) !== null;
+  const ordered = deployed
+    ? [
+        ...canFix.filter((a) => a === 'rollback_task_definition'),
+        ...canFix.filter((a) => a !== 'rollback_task_definition'),
+      ]
+    : canFix;
+  return [...ordered, 'escalate'];
+}
+
+/**
  * The offline diagnosis: pre-analysis, nudged by similar past incidents (a
  * close match with the same cause adds confidence; their successful actions
  * come first). With no rule firing, a healthy service is no fault; an
  * unhealthy one is insufficient evidence, which escalates.
  */
 export function offlineProposal(inv: Investigation): DiagnosisProposal {
-  const candidates = preAnalyse(inv);
+  const { candidates, judgement } = analyse(inv);
   const similar = find(inv, 'similar_incidents').flatMap((e) =>
     e.facts.incidents.map((i) => ({ id: e.id, ...i })),
   );
@@ -391,13 +649,19 @@ export function offlineProposal(inv: Investigation): DiagnosisProposal {
       .filter((s) => s.rootCause === top.rootCause)
       .flatMap((s) => s.actions.filter((a) => a.successRate >= 0.6).map((a) => a.action))
       .filter(isCatalogAction);
-    const actions = [...new Set([...learned, ...defaultActions(top.rootCause, inv)])];
-    return { hypotheses: candidates.slice(0, 3), recommendedActions: actions, insufficientEvidence: false };
+    const actions = [...new Set([...learned, ...recommendedFor(top, inv)])];
+    return {
+      hypotheses: candidates.slice(0, 3),
+      recommendedActions: actions,
+      insufficientEvidence: false,
+      judgement,
+    };
   }
   const service = find(inv, 'service')[0];
   const healthy =
     service && service.facts.runningCount >= service.facts.desiredCount && service.facts.status === 'ACTIVE';
-  if (healthy && failedTasks(inv).length === 0) {
+  const benignOnly = judgement.facts.benignStops > 0;
+  if (healthy && (failedTasks(inv).length === 0 || benignOnly)) {
     const cited = [service.id, ...find(inv, 'metrics').map((m) => m.id)];
     return {
       hypotheses: [
@@ -406,14 +670,18 @@ export function offlineProposal(inv: Investigation): DiagnosisProposal {
           component: inv.incident.service,
           confidence: 0.6,
           evidenceIds: cited,
-          explanation: 'the service is steady and no evidence points to a fault',
+          explanation: benignOnly
+            ? `the service is steady; the stopped tasks were not failures (${judgement.mechanism === 'spot_interruption' ? 'Fargate Spot interruption' : 'a SIGKILL at shutdown or a stop by ECS, not a memory kill'})`
+            : 'the service is steady and no evidence points to a fault',
+          ...(judgement.mechanism ? { mechanism: judgement.mechanism } : {}),
         },
       ],
       recommendedActions: ['none'],
       insufficientEvidence: false,
+      judgement,
     };
   }
-  return { hypotheses: [], recommendedActions: ['escalate'], insufficientEvidence: true };
+  return { hypotheses: [], recommendedActions: ['escalate'], insufficientEvidence: true, judgement };
 }
 
 /** The offline provider: deterministic, no model, no cost. The default locally and the fallback in AWS. */

@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import { incidentStates } from '../domain/incident.ts';
+import { mechanisms } from '../domain/mechanisms.ts';
 import { catalogActions, rootCauses } from '../domain/taxonomy.ts';
 import type { DetailType } from './detail-types.ts';
 
@@ -82,10 +83,15 @@ export const diagnosisCompletedDataSchema = z.object({
       confidence: z.number().check(z.gte(0), z.lte(1)),
       evidenceIds: z.array(nonEmpty()),
       explanation: z.string(),
+      mechanism: z.optional(z.enum(mechanisms)),
     }),
   ),
   recommendedActions: z.array(z.enum(catalogActions)),
   insufficientEvidence: z.boolean(),
+  /** How it fails (the judgement's mechanism, computed from the evidence); absent before mechanisms existed. */
+  mechanism: z.optional(z.nullable(z.enum(mechanisms))),
+  /** What a human should do when no action can. */
+  fix: z.optional(z.nullable(z.string())),
   provider: z.enum(['offline', 'bedrock']),
   model: z.nullable(z.string()),
   /** Model calls made (0 offline). */

@@ -98,6 +98,8 @@ export function announceDiagnosis(
       hypotheses: diagnosis.hypotheses,
       recommendedActions: diagnosis.recommendedActions,
       insufficientEvidence: diagnosis.insufficientEvidence,
+      mechanism: diagnosis.judgement?.mechanism ?? null,
+      fix: diagnosis.judgement?.fix ?? null,
       provider: diagnosis.provider,
       model: diagnosis.model,
       steps: diagnosis.steps,
@@ -120,10 +122,26 @@ export function announceDiagnosis(
       data: {
         incidentId,
         service: opened.data.service,
-        reason: `insufficient evidence to name a root cause${missing ? `; missing: ${missing}` : ''}`,
+        reason: `insufficient evidence to name a root cause${missing ? `; missing: ${missing}` : ''}${seen(diagnosis)}`,
       },
     }),
   ];
+}
+
+/** What the investigation did see, quoted for the human an insufficient-evidence escalation reaches. */
+function seen(diagnosis: Diagnosis): string {
+  const j = diagnosis.judgement;
+  if (!j) return '';
+  const f = j.facts;
+  const parts = [
+    j.signatures.length > 0 && `ECS messages: ${j.signatures.map((s) => s.id).join(', ')}`,
+    f.startFailure && 'tasks fail before starting',
+    f.repeatedCrash && 'tasks crash repeatedly',
+    f.memory && `memory ${f.memory}`,
+    f.cpu && `CPU ${f.cpu}`,
+    f.recentDeployment && `deployed ${f.recentDeployment}`,
+  ].filter(Boolean);
+  return parts.length > 0 ? `; seen: ${parts.join(', ')}` : '';
 }
 
 async function publish(envelopes: Envelope[], deps: Pick<DiagnoseDeps, 'bus' | 'store'>) {

@@ -10,9 +10,9 @@ import { InvalidEventError } from '../domain/errors.ts';
 import {
   type Candidate,
   type Choice,
-  candidates,
   choose,
   type PlanningKnowledge,
+  rankCandidates,
 } from '../domain/planner.ts';
 import { evaluate, policyVersion } from '../domain/policy.ts';
 import type { Clock, EventPublisher, IncidentRecord } from '../domain/ports.ts';
@@ -146,7 +146,8 @@ async function decide(
     : { solutions: [], runbookActions: [] };
   // An action that already failed on this incident is not tried again.
   const tried = new Set(steps.map((s) => s.action));
-  const list = candidates(diagnosis, ctx.service, knowledge).filter((c) => !tried.has(c.action));
+  const ranked = rankCandidates(diagnosis, ctx.service, knowledge);
+  const list = ranked.candidates.filter((c) => !tried.has(c.action));
   const choice: Choice = choose(list, (c) => evaluate(c.action, c.parameters, ctx));
   const inputs = {
     stepNo,
@@ -165,6 +166,9 @@ async function decide(
     policyVersion,
   };
   const detail = {
+    // The effect model's refusals: each with the fact that ruled it out.
+    contraindicated: ranked.ruledOut,
+    mechanism: diagnosis.judgement?.mechanism ?? null,
     refused: choice.refused.map((r) => ({ action: r.candidate.action, reasons: r.reasons })),
     decision: choice.decision,
   };
