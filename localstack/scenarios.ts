@@ -202,23 +202,30 @@ async function runScenario(file: string, scenario: Scenario, names: WorldNames, 
       policyViolations: remediation?.policyViolations ?? [],
     });
     // The registry row and world this runner made: bounds 1–10, every earlier revision steady.
-    const contraindicated = contraindications(scenario, remediation?.firstAction ?? null, diagnosis?.judgement ?? null, {
-      cluster: names.cluster,
-      service: names.service,
-      desiredCount: scenario.service.desiredCount,
-      runningCount: scenario.service.desiredCount,
-      minTasks: 1,
-      maxTasks: 10,
-      taskDefinition: null,
-      lastKnownGood: arns.length > 1 ? 'earlier-revision' : null,
-      memoryMiB: scenario.service.taskDefinitions.at(-1)?.memory ?? null,
-      minimumHealthyPercent: 100,
-      fallback: null,
-      maintenanceTasks: [],
-      secrets: [],
-    });
+    const contraindicated = contraindications(
+      scenario,
+      remediation?.firstAction ?? null,
+      diagnosis?.judgement ?? null,
+      {
+        cluster: names.cluster,
+        service: names.service,
+        desiredCount: scenario.service.desiredCount,
+        runningCount: scenario.service.desiredCount,
+        minTasks: 1,
+        maxTasks: 10,
+        taskDefinition: null,
+        lastKnownGood: arns.length > 1 ? 'earlier-revision' : null,
+        memoryMiB: scenario.service.taskDefinitions.at(-1)?.memory ?? null,
+        minimumHealthyPercent: 100,
+        fallback: null,
+        maintenanceTasks: [],
+        secrets: [],
+      },
+    );
     if (contraindicated.length > 0)
-      verdict.problems.push(`first action ${remediation?.firstAction} was contraindicated: ${contraindicated.join('; ')}`);
+      verdict.problems.push(
+        `first action ${remediation?.firstAction} was contraindicated: ${contraindicated.join('; ')}`,
+      );
     if (contraindicated.length > 0) verdict.passed = false;
     const detectedAt = incident?.detected_at ? new Date(incident.detected_at).getTime() : null;
     const result: ScenarioResult = {

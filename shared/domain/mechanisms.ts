@@ -13,6 +13,7 @@ export const mechanisms = [
   'architecture_mismatch',
   'image_not_found',
   'registry_auth_failed',
+  'registry_rate_limited',
   'egress_blocked',
   'secret_access_denied',
   'secret_not_found',
@@ -103,6 +104,19 @@ export const mechanismSpecs: Readonly<Record<Mechanism, MechanismSpec>> = {
       increase_memory: memoryCannot,
     },
     fix: 'grant the task execution role ecr:GetAuthorizationToken, ecr:BatchGetImage and ecr:GetDownloadUrlForLayer (or fix repositoryCredentials for a private registry)',
+  },
+  registry_rate_limited: {
+    rootCause: 'image_pull_failure',
+    summary:
+      "the registry throttles pulls (Docker Hub's anonymous rate limit, shared by every task behind one NAT address)",
+    canFix: [],
+    cannotFix: {
+      restart_service: 'every new task pulls again and meets the same limit',
+      scale_out: 'more tasks mean more pulls against the limit',
+      rollback_task_definition: 'the earlier image is pulled from the same throttled registry',
+      increase_memory: memoryCannot,
+    },
+    fix: 'pull through an authenticated account (repositoryCredentials) or mirror the image into Amazon ECR (an ECR pull-through cache rule for Docker Hub)',
   },
   egress_blocked: {
     rootCause: 'config_error',
@@ -336,6 +350,7 @@ export const mechanismSpecs: Readonly<Record<Mechanism, MechanismSpec>> = {
       scale_out: 'more tasks add load to the failing dependency',
       increase_memory: memoryCannot,
       rotate_secret_and_redeploy: 'the dependency is unreachable, not refusing credentials',
+      rollback_task_definition: 'the failing dependency is not in the revision',
     },
     fix: 'restore the dependency (check its health, connection limits and throttling) or switch the service to its fallback',
   },

@@ -397,7 +397,7 @@ export function analyse(inv: Investigation): Analysis {
       'authentication with a credential the service holds fails',
       'credentials_rejected',
     );
-  if (dependency.length > 0 && secret.length === 0)
+  if (dependency.length > 0 && secret.length === 0) {
     add(
       'dependency_failure',
       0.75,
@@ -405,6 +405,16 @@ export function analyse(inv: Investigation): Analysis {
       'the service cannot reach a dependency',
       'dependency_unavailable',
     );
+    // Right after a deploy that changed the environment, the new settings (an endpoint, a port) are the suspect.
+    if (deploy && diff && (revisionChanges.includes('environment') || revisionChanges.includes('command')))
+      add(
+        'config_error',
+        0.8,
+        [...dependency, ...deployIds],
+        `dependency errors began after deploying ${deploy.deployment.taskDefinition}, which changed ${revisionChanges.join(', ')}`,
+        'config_change',
+      );
+  }
   const config = matching([...logs, ...taskTexts], patterns.config);
   if (config.length > 0)
     add(

@@ -66,7 +66,7 @@ export const signatures: readonly FailureSignature[] = [
   {
     id: 'secret-fetch-network',
     pattern: new RegExp(
-      `(unable to (pull|retrieve) secrets?|retrieve secret from asm|retrieve secrets from ssm|fetch secret|execution resource retrieval failed).*(${networkFailure.source})`,
+      `(unable to (pull|retrieve) secrets?|retrieve secret from asm|retrieve secrets from ssm|fetch secret|execution resource retrieval failed).*(${networkFailure.source}|pull command failed: : signal: killed)`,
       'i',
     ),
     where: 'task',
@@ -74,6 +74,16 @@ export const signatures: readonly FailureSignature[] = [
     confidence: 0.9,
     fix: 'the task cannot reach Secrets Manager / Systems Manager: allow outbound HTTPS (443) in the task security group and NACL, give private subnets a NAT gateway or add the secretsmanager/ssm VPC interface endpoints',
     source: secretsTroubleshooting,
+  },
+  {
+    id: 'secret-reference-invalid',
+    pattern:
+      /(fetch secret|retrieve secret|secrets manager).*InvalidParameter.*(VersionId|VersionStage|json-key)/i,
+    where: 'task',
+    mechanism: 'secret_malformed',
+    confidence: 0.85,
+    fix: 'the valueFrom reference is malformed: use arn:aws:secretsmanager:region:account:secret:name:json-key:version-stage:version-id (a version id is 32–64 characters)',
+    source: 'https://repost.aws/knowledge-center/ecs-unable-to-pull-secrets',
   },
   {
     id: 'secret-access-denied',
@@ -138,6 +148,14 @@ export const signatures: readonly FailureSignature[] = [
     source: pullErrors,
   },
   {
+    id: 'pull-rate-limit',
+    pattern: /toomanyrequests|You have reached your pull rate limit|429 Too Many Requests/i,
+    where: 'task',
+    mechanism: 'registry_rate_limited',
+    confidence: 0.85,
+    source: pullErrors,
+  },
+  {
     id: 'pull-disk-full',
     pattern: /(CannotPullContainerError|pull|extract|layer).*no space left on device/i,
     where: 'task',
@@ -160,11 +178,21 @@ export const signatures: readonly FailureSignature[] = [
   {
     id: 'pull-not-found',
     pattern:
-      /(CannotPullContainerError|pull).*(manifest (for .*)?(not found|unknown)|repository does not exist|pull access denied|not found: manifest|name unknown)/i,
+      /(CannotPullContainerError|pull).*(manifest (for .*)?(not found|unknown)|repository does not exist|pull access denied|not found: manifest|name unknown|failed to resolve ref [^ ]+: not found|repository \S+ not found)/i,
     where: 'task',
     mechanism: 'image_not_found',
     rootCause: 'image_pull_failure',
     confidence: 0.9,
+    source: pullErrors,
+  },
+  {
+    id: 'pull-failed',
+    pattern: /CannotPullContainerError/i,
+    where: 'task',
+    mechanism: 'image_not_found',
+    rootCause: 'image_pull_failure',
+    confidence: 0.75,
+    fix: 'the image cannot be pulled: check the image reference, the registry and the execution role (the stopped reason says which)',
     source: pullErrors,
   },
   // — Container start.
@@ -179,16 +207,17 @@ export const signatures: readonly FailureSignature[] = [
   },
   {
     id: 'disk-full',
-    pattern: /no space left on device/i,
+    pattern:
+      /no space left on device|Thin Pool has \d+ free data blocks which is less than minimum required/i,
     where: 'any',
     mechanism: 'ephemeral_storage',
     confidence: 0.85,
-    source: stoppedErrors,
+    source: doc('CannotCreateContainerError'),
   },
   {
     id: 'role-assume',
     pattern:
-      /(ECS was unable to assume the role|unable to assume role|is not authorized to perform: sts:AssumeRole)/i,
+      /(ECS was unable to assume the role|unable to assume role|is not authorized to perform: sts:AssumeRole|Unable to locate credentials)/i,
     where: 'any',
     mechanism: 'task_role_invalid',
     confidence: 0.85,
@@ -225,23 +254,24 @@ export const signatures: readonly FailureSignature[] = [
     source: serviceEvents,
   },
   {
-    id: 'unable-to-place',
-    pattern:
-      /unable to place a task|no container instance met all of its requirements|has insufficient (memory|CPU( units)?) available|insufficient (memory|cpu)|SERVICE_TASK_PLACEMENT_FAILURE/i,
-    where: 'any',
-    mechanism: 'placement_capacity',
-    confidence: 0.8,
-    fix: 'no instance has room for the task: add instances (raise the Auto Scaling group maximum), use a smaller task size, or relax placement constraints',
-    source: serviceEvents,
-  },
-  {
     id: 'task-limit',
-    pattern: /reached the limit on the number of tasks you can run concurrently|You've reached the limit/i,
+    pattern:
+      /reached the limit on the number of (tasks|vCPUs) you can run concurrently|You('|’)ve reached the limit|requested (CPU|MEMORY) configuration is above your limit/i,
     where: 'any',
     mechanism: 'placement_capacity',
     confidence: 0.85,
     fix: 'the account reached its Fargate/ECS task quota: request a Service Quotas increase',
     source: stoppedErrors,
+  },
+  {
+    id: 'unable-to-place',
+    pattern:
+      /unable to place a task|no container instance met all of its requirements|has insufficient (memory|CPU( units)?) available|insufficient (memory|cpu)|is already using a port required by your task|SERVICE_TASK_PLACEMENT_FAILURE|\bRESOURCE:(CPU|MEMORY|GPU|FARGATE|PORTS|ENI|\*)/i,
+    where: 'any',
+    mechanism: 'placement_capacity',
+    confidence: 0.8,
+    fix: 'no instance has room for the task: add instances (raise the Auto Scaling group maximum), use a smaller task size, or relax placement constraints',
+    source: serviceEvents,
   },
   // — Not faults.
   {
