@@ -307,3 +307,146 @@ describe('pre-analysis rules', () => {
     );
   });
 });
+
+describe('mechanisms from the evidence (each input from a source other than the case that revealed it)', () => {
+  const top = (...items: Parameters<typeof investigation>) => {
+    const proposal = offlineProposal(investigation(...items));
+    return { hypothesis: proposal.hypotheses[0], judgement: proposal.judgement };
+  };
+
+  it("reads memory pinned at the ceiling while gunicorn's arbiter kills workers as undersized memory, without any exit 137", () => {
+    // gunicorn's own message when a worker is SIGKILLed (gunicorn/arbiter.py).
+    const { hypothesis, judgement } = top(
+      healthyService(),
+      metrics({ MemoryUtilization: [93, 95, 97, 98, 97, 99, 98] }),
+      logs('[ERROR] Worker (pid:31) was sent SIGKILL! Perhaps out of memory?'),
+    );
+    expect(hypothesis).toMatchObject({ rootCause: 'oom', mechanism: 'undersized_memory' });
+    expect(judgement?.facts.memory).toBe('at_ceiling');
+  });
+
+  it('reads steady memory growth ending in OOM kills as a leak', () => {
+    const { hypothesis } = top(
+      healthyService(),
+      metrics({ MemoryUtilization: [40, 48, 55, 63, 71, 79, 88, 96, 100] }),
+      tasks(
+        stopped({
+          exitCodes: [137],
+          stoppedReason: 'OutOfMemoryError: Container killed due to memory usage',
+        }),
+      ),
+    );
+    expect(hypothesis).toMatchObject({ rootCause: 'oom', mechanism: 'memory_leak' });
+  });
+
+  it('does not read a 137 from a stop ECS initiated (AWS: "Scaling activity initiated by (deployment …)") as OOM', () => {
+    const { hypothesis, judgement } = top(
+      healthyService(),
+      metrics({ MemoryUtilization: [20, 22, 21] }),
+      tasks(
+        stopped({
+          stopCode: 'ServiceSchedulerInitiated',
+          stoppedReason: 'Scaling activity initiated by (deployment ecs-svc/1234567890123456789)',
+          exitCodes: [137],
+        }),
+      ),
+    );
+    expect(hypothesis?.rootCause).toBe('no_fault');
+    expect(judgement?.facts.benignStops).toBe(1);
+  });
+
+  it('reads a 137 with low memory and no OOM reason as a SIGKILL at shutdown (stopTimeout), not OOM', () => {
+    const { hypothesis } = top(
+      healthyService(1, 1),
+      metrics({ MemoryUtilization: [30, 34, 31, 29] }),
+      tasks(stopped({ exitCodes: [137], stoppedReason: 'Essential container in task exited' })),
+    );
+    expect(hypothesis).toMatchObject({ rootCause: 'no_fault', mechanism: 'shutdown_kill' });
+  });
+
+  it('reads health-check kills while a dependency refuses connections as the dependency, not the health check', () => {
+    const { hypothesis } = top(
+      healthyService(3, 1),
+      tasks(
+        stopped({
+          stopCode: 'ServiceSchedulerInitiated',
+          stoppedReason:
+            'Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/api/0)',
+          exitCodes: [],
+        }),
+      ),
+      logs('Error: Redis connection to 10.0.4.12:6379 failed - connect ECONNREFUSED 10.0.4.12:6379'),
+    );
+    expect(hypothesis).toMatchObject({ rootCause: 'dependency_failure', mechanism: 'health_check_coupling' });
+  });
+
+  it('reads latency rising while CPU falls as downstream-bound', () => {
+    const { hypothesis, judgement } = top(
+      healthyService(),
+      metrics({
+        TargetResponseTime: [0.3, 0.3, 0.31, 0.29, 1.2, 1.6, 1.9],
+        CPUUtilization: [45, 44, 46, 45, 30, 27, 25],
+      }),
+    );
+    expect(hypothesis).toMatchObject({ rootCause: 'latency_degradation', mechanism: 'downstream_bound' });
+    expect(judgement?.facts).toMatchObject({ latencyRising: true, cpu: 'flat_or_falling' });
+  });
+
+  it('reads a failure after an environment-only revision as configuration, not a bad deployment', () => {
+    const diff = evidence('task_definition_diff', {
+      from: 'api:4',
+      to: 'api:5',
+      image: null,
+      memory: null,
+      cpu: null,
+      command: null,
+      environment: { added: [], removed: [], changed: ['FEATURE_FLAGS'] },
+    });
+    const { hypothesis } = top(
+      healthyService(3, 0),
+      deployedMinutesAgo(6),
+      diff,
+      tasks(stopped({ exitCodes: [1] }), stopped({ taskId: 'task-2', exitCodes: [1] })),
+      logs('pydantic_core._pydantic_core.ValidationError: 1 validation error for Settings'),
+    );
+    expect(hypothesis).toMatchObject({ rootCause: 'config_error', mechanism: 'config_change' });
+  });
+
+  it('finds a bad deployment under chronic errors: the error rate stepped up with the deploy', () => {
+    const { hypothesis, judgement } = top(
+      healthyService(),
+      deployedMinutesAgo(9),
+      metrics({ HTTPCode_Target_5XX_Count: [4, 5, 3, 4, 5, 4, 31, 38, 42] }),
+      logs('WARN deprecated endpoint /v1/cart called', 'ERROR upstream returned 404 for /legacy/promo'),
+    );
+    expect(hypothesis?.rootCause).toBe('bad_deployment');
+    expect(judgement?.facts.errorsRoseAfterDeploy).toBe(true);
+  });
+
+  it('reads consumers crashing while the oldest queue message ages as poison input', () => {
+    const { hypothesis } = top(
+      healthyService(3, 1),
+      tasks(stopped({ exitCodes: [1] }), stopped({ taskId: 'task-2', exitCodes: [1] })),
+      metrics({ ApproximateAgeOfOldestMessage: [30, 45, 60, 300, 600, 900, 1200] }),
+    );
+    expect(hypothesis).toMatchObject({ rootCause: 'crash_loop', mechanism: 'poison_input' });
+  });
+
+  it('escalates an unknown start failure with what was seen, never a guessed action', () => {
+    const proposal = offlineProposal(
+      investigation(
+        healthyService(2, 0),
+        tasks(
+          stopped({
+            stopCode: 'TaskFailedToStart',
+            stoppedReason: 'UnknownVendorError: frobnicator refused',
+            exitCodes: [],
+          }),
+        ),
+      ),
+    );
+    expect(proposal.insufficientEvidence).toBe(true);
+    expect(proposal.recommendedActions).toEqual(['escalate']);
+    expect(proposal.judgement?.facts.startFailure).toBe(true);
+  });
+});

@@ -155,10 +155,11 @@ const diffOf = (inv: Investigation): { id: string; diff: EvidenceFacts['task_def
   return e ? { id: e.id, diff: e.facts } : null;
 };
 
-const failedTasks = (inv: Investigation) =>
-  stoppedTasks(inv).filter(
-    ({ task }) => task.stopCode !== 'ServiceSchedulerInitiated' && task.stopCode !== 'UserInitiated',
-  );
+/** A stop the task did not ask for: not the scheduler's replacement, not a person's. */
+const isFailure = (task: StoppedTask) =>
+  task.stopCode !== 'ServiceSchedulerInitiated' && task.stopCode !== 'UserInitiated';
+
+const failedTasks = (inv: Investigation) => stoppedTasks(inv).filter(({ task }) => isFailure(task));
 
 const patterns = {
   oom: /OutOfMemory|out of memory|OOM[- ]?Kill|memory limit|Cannot allocate memory|was sent SIGKILL! Perhaps out of memory|Killed process \d+/i,
@@ -280,7 +281,7 @@ export function analyse(inv: Investigation): Analysis {
   const memoryPeak = memory ? maxOf(memory.values) : null;
   const all = stoppedTasks(inv);
   const benign = all.filter(({ task }) => isBenignStop(task, memoryPeak));
-  const failed = failedTasks(inv).filter((f) => !benign.includes(f));
+  const failed = all.filter((f) => isFailure(f.task) && !benign.includes(f));
   const revisionChanges = diff ? changesOf(diff.diff) : [];
   const configOnly =
     revisionChanges.length > 0 && !revisionChanges.includes('image') && !revisionChanges.includes('memory');
