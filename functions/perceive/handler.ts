@@ -60,6 +60,7 @@ function logResult(logger: Logger, result: PerceiveResult) {
     fingerprint: result.fingerprint,
     ecsService: result.service,
     published: result.published.map((e) => e.type),
+    ...(result.steadyRevision ? { steadyRevision: result.steadyRevision } : {}),
   });
 }
 

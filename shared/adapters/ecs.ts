@@ -1,7 +1,9 @@
 import { DescribeServicesCommand, ECSClient } from '@aws-sdk/client-ecs';
 import type { EcsServiceReader } from '../domain/ports.ts';
 import type { ServiceRef, ServiceSnapshot } from '../domain/signal.ts';
+import type { ServiceDeployment } from '../domain/steady-revision.ts';
 import { clientDefaults } from './aws-clients.ts';
+import { shortRevision } from './service-state.ts';
 
 export function createEcsClient(): ECSClient {
   return new ECSClient(clientDefaults);
@@ -10,11 +12,15 @@ export function createEcsClient(): ECSClient {
 export class EcsServiceReaderAdapter implements EcsServiceReader {
   constructor(private readonly client: ECSClient) {}
 
-  async describeService(ref: ServiceRef): Promise<ServiceSnapshot | null> {
+  private async describe(ref: ServiceRef) {
     const out = await this.client.send(
       new DescribeServicesCommand({ cluster: ref.cluster, services: [ref.service] }),
     );
-    const service = out.services?.[0];
+    return out.services?.[0] ?? null;
+  }
+
+  async describeService(ref: ServiceRef): Promise<ServiceSnapshot | null> {
+    const service = await this.describe(ref);
     if (!service) return null;
     return {
       status: service.status ?? 'UNKNOWN',
@@ -23,6 +29,30 @@ export class EcsServiceReaderAdapter implements EcsServiceReader {
       pendingCount: service.pendingCount ?? 0,
       taskDefinition: service.taskDefinition ?? null,
     };
+  }
+
+  /**
+   * The service's deployments from DescribeServices (Amazon ECS API Reference,
+   * "Deployment": id, status PRIMARY/ACTIVE/INACTIVE, taskDefinition, rolloutState,
+   * createdAt), task definitions in `family:revision` form. A deployment without an id or
+   * a task definition is left out.
+   */
+  async deployments(ref: ServiceRef): Promise<ServiceDeployment[] | null> {
+    const service = await this.describe(ref);
+    if (!service) return null;
+    return (service.deployments ?? []).flatMap((d) =>
+      d.id && d.taskDefinition
+        ? [
+            {
+              id: d.id,
+              status: d.status ?? 'UNKNOWN',
+              taskDefinition: shortRevision(d.taskDefinition),
+              rolloutState: d.rolloutState ?? null,
+              createdAt: d.createdAt ?? null,
+            },
+          ]
+        : [],
+    );
   }
 }
 
@@ -43,5 +73,10 @@ export class CachedEcsServiceReader implements EcsServiceReader {
     const value = await this.inner.describeService(ref);
     this.cache.set(key, { value, until: this.now() + this.ttlMs });
     return value;
+  }
+
+  /** Not cached: read only for the rare steady-state events, and it must be current. */
+  deployments(ref: ServiceRef): Promise<ServiceDeployment[] | null> {
+    return this.inner.deployments(ref);
   }
 }

@@ -28,6 +28,7 @@ import type { ServiceRef } from '../domain/signal.ts';
 import type { Envelope } from '../events/envelope.ts';
 import { isTransientDatabaseError, type Pool, type PoolClient, withTransaction } from './database.ts';
 import { type IncidentRow, toRecord, writeOutbox, writeTimeline } from './incident-rows.ts';
+import { recordSteadyRevision } from './steady-revisions.ts';
 
 /** Another writer changed the incident (or opened one) first; the transaction is retried on fresh data. */
 export class ConcurrencyConflictError extends HomeostatError {
@@ -395,6 +396,10 @@ export class PostgresPerceptionStore implements PerceptionStore {
       { incidentId: row.id, at, kind: timelineKind, detail: { from: row.state, ...detail } },
     ]);
     return toRecord(updated);
+  }
+
+  async recordSteady(ref: ServiceRef, taskDefinition: string, at: Date): Promise<void> {
+    await recordSteadyRevision(this.pool, ref, taskDefinition, at);
   }
 
   async markPublished(envelopeIds: string[]): Promise<void> {

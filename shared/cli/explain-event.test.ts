@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ecsMetricAlarmEvent } from '../testing/alarm-events.ts';
+import { compositeAlarmSuppressedEvent, fargateSpotInterruptionEvent } from '../testing/aws-doc-events.ts';
 import { taskStoppedEvent } from '../testing/ecs-events.ts';
 import { explainEvent } from './explain-event.ts';
 
@@ -60,6 +61,55 @@ describe('explain-event', () => {
     const garbage = await explainEvent('{nope', { json: true });
     expect(garbage.exitCode).toBe(2);
     expect(garbage.stderr).toMatch(/^not JSON/);
+  });
+
+  it('reads an AWS documentation example without time and region, and says what was missing', async () => {
+    const json = JSON.parse(
+      (await explainEvent(JSON.stringify(fargateSpotInterruptionEvent), { json: true })).stdout,
+    );
+    expect(json).toMatchObject({
+      kind: 'benign',
+      reason: expect.stringMatching(/Fargate Spot interruption/),
+      signal: { kind: 'task_stopped', occurredAt: '2016-12-06T16:41:05.702Z' },
+      missing: [
+        { field: 'time', value: '2016-12-06T16:41:05.702Z', from: 'detail.createdAt' },
+        { field: 'region', value: 'us-east-1', from: 'resources[0]' },
+      ],
+    });
+    const text = await explainEvent(JSON.stringify(fargateSpotInterruptionEvent), { json: false });
+    expect(text.exitCode).toBe(0);
+    expect(text.stdout).toMatch(/^kind: +benign \(a Fargate Spot interruption/m);
+    expect(text.stdout).toMatch(/^missing: +time — read as 2016-12-06T16:41:05.702Z \(detail.createdAt\)$/m);
+    expect(text.stdout).toMatch(/^ +region — read as us-east-1 \(resources\[0\]\)$/m);
+  });
+
+  it('defaults account, id and version as well, the time to now when the event has none', async () => {
+    const { version: _v, id: _i, account: _a, ...snippet } = fargateSpotInterruptionEvent;
+    const { createdAt: _c, ...detail } = snippet.detail;
+    const out = await explainEvent(JSON.stringify({ ...snippet, detail }), {
+      json: true,
+      now: () => new Date('2026-11-20T10:00:00Z'),
+    });
+    expect(out.exitCode).toBe(0);
+    const json = JSON.parse(out.stdout);
+    expect(json.missing.map((m: { field: string }) => m.field)).toEqual([
+      'version',
+      'id',
+      'account',
+      'time',
+      'region',
+    ]);
+    expect(json.missing).toContainEqual({ field: 'account', value: '111122223333', from: 'resources[0]' });
+    expect(json.signal.occurredAt).toBe('2026-11-20T10:00:00.000Z');
+  });
+
+  it('lists nothing missing for a whole event, and explains a suppressed composite alarm as benign', async () => {
+    const json = JSON.parse(
+      (await explainEvent(JSON.stringify(compositeAlarmSuppressedEvent), { json: true })).stdout,
+    );
+    expect(json).toMatchObject({ kind: 'benign', reason: expect.stringMatching(/suppressed/), missing: [] });
+    const text = await explainEvent(JSON.stringify(compositeAlarmSuppressedEvent), { json: false });
+    expect(text.stdout).not.toMatch(/missing:/);
   });
 
   it('runs as `npx homeostat explain-event <file>` and from standard input', () => {

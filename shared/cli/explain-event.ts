@@ -1,6 +1,7 @@
 import { InvalidEventError } from '../domain/errors.ts';
 import { fingerprintOf, symptomKey } from '../domain/fingerprint.ts';
-import { toSignal } from '../domain/signal.ts';
+import { type BenignMechanism, benignMechanismText, toSignal } from '../domain/signal.ts';
+import { type MissingField, withEnvelopeDefaults } from '../events/envelope-defaults.ts';
 import { parseInbound } from '../events/inbound.ts';
 
 export interface Explanation {
@@ -12,6 +13,8 @@ export interface Explanation {
   /** Whether the service is in the registry; null when no database was consulted. */
   watched: boolean | null;
   reason?: string;
+  /** Envelope fields the event lacked (as AWS documentation examples often do) and what was read instead. */
+  missing: MissingField[];
 }
 
 export interface CliOutput {
@@ -24,10 +27,17 @@ export interface CliOutput {
  * How Homeostat reads one raw EventBridge event: the normalised signal, the
  * service (as far as the event says; alarm tags and the registry's alarm
  * prefixes need AWS and the database), the fingerprint and the classification.
+ * An event pasted from AWS's documentation may lack envelope fields (`time`,
+ * `region`, sometimes `account`, `id`, `version`): they are filled in from the
+ * event itself (withEnvelopeDefaults) and listed under `missing`.
  */
 export async function explainEvent(
   text: string,
-  options: { json: boolean; isWatched?: (cluster: string, service: string) => Promise<boolean> },
+  options: {
+    json: boolean;
+    isWatched?: (cluster: string, service: string) => Promise<boolean>;
+    now?: () => Date;
+  },
 ): Promise<CliOutput> {
   let event: unknown;
   try {
@@ -35,6 +45,8 @@ export async function explainEvent(
   } catch (error) {
     return { exitCode: 2, stdout: '', stderr: `not JSON: ${(error as Error).message}\n` };
   }
+  const filled = withEnvelopeDefaults(event, options.now?.() ?? new Date());
+  event = filled.event;
   let explanation: Explanation;
   try {
     const parsed = parseInbound(event);
@@ -47,18 +59,22 @@ export async function explainEvent(
         signal: null,
         watched: null,
         reason: `Homeostat does not handle ${parsed.source} "${parsed.detailType}"`,
+        missing: filled.missing,
       };
     } else {
       const signal = toSignal(parsed.inbound, event);
       const service = signal.service;
+      const mechanism = signal.attributes.benignMechanism as BenignMechanism | undefined;
       explanation = {
         kind: signal.classification,
+        ...(mechanism ? { reason: benignMechanismText[mechanism] } : {}),
         cluster: service?.cluster ?? null,
         service: service?.service ?? null,
         fingerprint: fingerprintOf(service, symptomKey(signal)),
         signal: { ...signal, occurredAt: signal.occurredAt.toISOString(), raw: undefined },
         watched:
           service && options.isWatched ? await options.isWatched(service.cluster, service.service) : null,
+        missing: filled.missing,
       };
     }
   } catch (error) {
@@ -72,6 +88,9 @@ export async function explainEvent(
     `service:     ${explanation.cluster ? `${explanation.cluster}/${explanation.service}` : 'not named by the event (alarm tags or registry prefixes may resolve it)'}`,
     `watched:     ${explanation.watched === null ? 'unknown (no database consulted)' : explanation.watched ? 'yes' : 'no — would be counted and ignored'}`,
     `fingerprint: ${explanation.fingerprint ?? '-'}`,
+    ...explanation.missing.map(
+      (m, i) => `${i === 0 ? 'missing:    ' : '            '} ${m.field} — read as ${m.value} (${m.from})`,
+    ),
   ];
   if (explanation.signal) lines.push('signal:', JSON.stringify(explanation.signal, null, 2));
   return { exitCode: 0, stdout: `${lines.join('\n')}\n`, stderr: '' };

@@ -3,6 +3,7 @@ import type { Envelope } from '../events/envelope.ts';
 import type { CorrelationContext, CorrelationSettings, Decision, IncidentState } from './incident.ts';
 import type { Autonomy } from './policy.ts';
 import type { ServiceRef, ServiceSnapshot, Signal } from './signal.ts';
+import type { ServiceDeployment } from './steady-revision.ts';
 import type { CatalogAction } from './taxonomy.ts';
 
 export interface Clock {
@@ -15,6 +16,8 @@ export const systemClock: Clock = { now: () => new Date() };
 export interface EcsServiceReader {
   /** The service's current state, or null when ECS does not know it. */
   describeService(ref: ServiceRef): Promise<ServiceSnapshot | null>;
+  /** The service's deployments as ECS lists them now, or null when ECS does not know the service. */
+  deployments(ref: ServiceRef): Promise<ServiceDeployment[] | null>;
 }
 
 /** Tags on a CloudWatch alarm (homeostat:cluster / homeostat:service name its service). */
@@ -113,6 +116,12 @@ export interface PerceptionStore {
    */
   ingestBatch(requests: readonly IngestRequest[]): Promise<IngestResult[]>;
   markPublished(envelopeIds: string[]): Promise<void>;
+  /**
+   * Notes that the service ran `taskDefinition` (`family:revision`) steadily at `at`: a
+   * rollback target once it has stayed steady long enough. Idempotent; an earlier or
+   * repeated time never shortens the recorded steady period.
+   */
+  recordSteady(ref: ServiceRef, taskDefinition: string, at: Date): Promise<void>;
   /**
    * Moves an incident to `to` if it is still at `expectedVersion` and the state
    * machine allows it; records the move on the timeline. Throws

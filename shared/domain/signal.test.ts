@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
+import { withEnvelopeDefaults } from '../events/envelope-defaults.ts';
 import { parseInbound } from '../events/inbound.ts';
 import { compositeAlarmEvent, ecsMetricAlarmEvent, metricMathAlarmEvent } from '../testing/alarm-events.ts';
+import {
+  compositeAlarmSuppressedEvent,
+  fargateSpotInterruptionEvent,
+  fargateSpotPlacementFailureEvent,
+  fargateSpotTerminationNoticeEvent,
+} from '../testing/aws-doc-events.ts';
 import {
   appSignalEvent,
   chaosMarkerEvent,
@@ -213,5 +220,113 @@ describe('toSignal', () => {
     expect(raw.truncated).toBe(true);
     expect(raw.originalLength).toBeGreaterThan(200_000);
     expect(raw.head.length).toBeLessThanOrEqual(limits.rawBytes);
+  });
+});
+
+describe('benign by a documented mechanism (AWS documentation examples as printed)', () => {
+  /** The documentation's snippets lack `time` and `region`; perception's schemas require them. */
+  const documented = (event: object) => withEnvelopeDefaults(event, new Date('2026-11-20T10:00:00Z')).event;
+
+  it('reads a composite alarm in ALARM with its actions suppressed as benign, and says why', () => {
+    const signal = signalOf(compositeAlarmSuppressedEvent);
+    expect(signal).toMatchObject({
+      kind: 'alarm',
+      state: 'ALARM',
+      classification: 'benign',
+      attributes: {
+        composite: true,
+        actionsSuppressedBy: 'WaitPeriod',
+        actionsSuppressedReason: 'Actions suppressed by WaitPeriod',
+        benignMechanism: 'alarm_actions_suppressed',
+      },
+    });
+  });
+
+  it.each(['Alarm', 'WaitPeriod', 'ExtensionPeriod'])('suppressed by %s → benign', (by) => {
+    const event = structuredClone(compositeAlarmSuppressedEvent);
+    event.detail.state.actionsSuppressedBy = by;
+    expect(signalOf(event).classification).toBe('benign');
+  });
+
+  it('keeps the same composite alarm a fault when its actions are not suppressed', () => {
+    const event = structuredClone(compositeAlarmSuppressedEvent) as { detail: { state: object } };
+    const {
+      actionsSuppressedBy: _by,
+      actionsSuppressedReason: _reason,
+      ...state
+    } = event.detail.state as Record<string, unknown>;
+    event.detail.state = state;
+    const signal = signalOf(event);
+    expect(signal.classification).toBe('fault');
+    expect(signal.attributes).not.toHaveProperty('benignMechanism');
+  });
+
+  it('keeps an OK with actions suppressed a recovery (a suppressed state is not a suppressed recovery)', () => {
+    const event = structuredClone(compositeAlarmSuppressedEvent);
+    event.detail.state.value = 'OK';
+    event.detail.state.actionsSuppressedBy = 'ExtensionPeriod';
+    expect(signalOf(event).classification).toBe('recovery');
+  });
+
+  it.each([
+    ['SpotInterruption (the current guide)', fargateSpotInterruptionEvent],
+    ['TerminationNotice (the guide before the rename)', fargateSpotTerminationNoticeEvent],
+  ])('reads the Fargate Spot termination notice with stop code %s as benign', (_name, event) => {
+    expect(() => parseInbound(event)).toThrow(/malformed "ECS Task State Change" event/);
+    const signal = signalOf(documented(event));
+    expect(signal).toMatchObject({
+      kind: 'task_stopped',
+      classification: 'benign',
+      reason: 'Your Spot Task was interrupted.',
+      attributes: { benignMechanism: 'spot_interruption' },
+    });
+  });
+
+  it.each([
+    [
+      'stopped, stop code SpotInterruption, SIGTERM exit 143',
+      taskStoppedEvent({
+        stopCode: 'SpotInterruption',
+        stoppedReason: 'Your Spot Task was interrupted.',
+        exitCode: 143,
+        containerReason: '',
+      }),
+    ],
+    [
+      'stopped, SIGKILLed after the stop timeout (137), no stop code, the Spot reason',
+      taskStoppedEvent({ stopCode: '', stoppedReason: 'Your Spot Task was interrupted.', exitCode: 137 }),
+    ],
+    [
+      'essential container exited during the interruption',
+      taskStoppedEvent({
+        stopCode: 'EssentialContainerExited',
+        stoppedReason: 'Your Spot Task was interrupted.',
+        exitCode: 143,
+        containerReason: '',
+      }),
+    ],
+  ])('a Spot interruption is benign whatever the exit: %s', (_name, event) => {
+    expect(signalOf(event)).toMatchObject({
+      classification: 'benign',
+      attributes: { benignMechanism: 'spot_interruption' },
+    });
+  });
+
+  it('still reads the same stopped task without the Spot reason as a fault', () => {
+    expect(
+      signalOf(
+        taskStoppedEvent({ stopCode: '', stoppedReason: 'Essential container exited', exitCode: 137 }),
+      ),
+    ).toMatchObject({ classification: 'fault' });
+  });
+
+  it('keeps Fargate Spot capacity that cannot be acquired (placement failure) a fault', () => {
+    const signal = signalOf(fargateSpotPlacementFailureEvent);
+    expect(signal).toMatchObject({
+      kind: 'service_action',
+      classification: 'fault',
+      reason: 'RESOURCE:FARGATE',
+    });
+    expect(signal.attributes).not.toHaveProperty('benignMechanism');
   });
 });

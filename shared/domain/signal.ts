@@ -87,6 +87,61 @@ export function serviceFromAlarm(alarm: AlarmStateChange): ServiceRef | null {
   return null;
 }
 
+/**
+ * Why an event that could read as a fault needs nothing from Homeostat: the mechanism AWS
+ * documents for it, kept on the signal as `attributes.benignMechanism`.
+ *
+ * - `alarm_actions_suppressed`: a composite alarm in ALARM whose actions are suppressed
+ *   (`state.actionsSuppressedBy` is `Alarm`, `WaitPeriod` or `ExtensionPeriod`). Its owner
+ *   made the state expected by design: a suppressor alarm (maintenance, a known outage
+ *   upstream) is in ALARM or CloudWatch is waiting on it, and no action is to be taken —
+ *   Homeostat's included. The child alarms still arrive and are read on their own.
+ *   CloudWatch User Guide, "Alarm events and EventBridge" (state change for a composite
+ *   alarm with a suppressor alarm) and "Composite alarm action suppression".
+ * - `spot_interruption`: AWS reclaimed Fargate Spot capacity. ECS sends the two-minute
+ *   warning as a task state change (stopCode `SpotInterruption`, `TerminationNotice` in
+ *   older pages; stoppedReason "Your Spot Task was interrupted."), the task gets SIGTERM
+ *   (then SIGKILL, so exit 143 or 137 says nothing about the application) and the service
+ *   scheduler launches replacement tasks. No catalog action changes when AWS wants its
+ *   capacity back. Amazon ECS Developer Guide, "AWS Fargate capacity providers" —
+ *   "Handling Fargate Spot termination notices"; "Amazon ECS task state change events".
+ *   Spot capacity that cannot be *acquired* (SERVICE_TASK_PLACEMENT_FAILURE,
+ *   "RESOURCE:FARGATE") is a placement failure, not an interruption, and stays a fault.
+ */
+export type BenignMechanism = 'alarm_actions_suppressed' | 'spot_interruption';
+
+/** One line per mechanism, for people (explain-event). */
+export const benignMechanismText: Record<BenignMechanism, string> = {
+  alarm_actions_suppressed: "the composite alarm's actions are suppressed by design",
+  spot_interruption: 'a Fargate Spot interruption: AWS reclaimed the capacity and ECS replaces the task',
+};
+
+const spotInterruptedReason = /\bSpot Task was interrupted\b/i;
+
+/** Whether a stop code / stopped reason is ECS announcing a Fargate Spot interruption. */
+export function isSpotInterruption(stopCode: string | undefined, reason: string | undefined): boolean {
+  return stopCode === 'SpotInterruption' || spotInterruptedReason.test(reason ?? '');
+}
+
+/** The documented mechanism that makes this event benign, or null (see BenignMechanism). */
+export function benignMechanismOf(inbound: InboundEvent): BenignMechanism | null {
+  switch (inbound.type) {
+    case 'alarm': {
+      // Only the would-be fault: an OK with actions suppressed is still a recovery.
+      const state = inbound.event.detail.state;
+      return state.value === 'ALARM' && state.actionsSuppressedBy ? 'alarm_actions_suppressed' : null;
+    }
+    case 'task': {
+      const d = inbound.event.detail;
+      return isSpotInterruption(d.stopCode, d.stoppedReason) ? 'spot_interruption' : null;
+    }
+    case 'service_action':
+      return isSpotInterruption(undefined, inbound.event.detail.reason) ? 'spot_interruption' : null;
+    default:
+      return null;
+  }
+}
+
 const healthCheckStop = /health ?checks?/i;
 const oomReason = /OutOfMemory|OOM|memory usage/i;
 
@@ -101,8 +156,8 @@ function classifyTask(detail: TaskStateChange['detail']): Classification {
       // The scheduler also stops tasks for scaling and deployments; only failed health checks are faults.
       return healthCheckStop.test(detail.stoppedReason ?? '') ? 'fault' : 'benign';
     case 'UserInitiated':
-    case 'SpotInterruption':
     case 'TerminationNotice':
+      // A Spot interruption is benign whatever its stop code (benignMechanismOf).
       return 'benign';
     default:
       return failedExit ? 'fault' : 'benign';
@@ -180,6 +235,12 @@ export function toSignal(inbound: InboundEvent, raw: unknown = inbound.event): S
           attributes: {
             alarmArn: inbound.event.resources[0] ?? null,
             composite: Boolean(d.configuration.alarmRule),
+            ...(d.state.actionsSuppressedBy
+              ? {
+                  actionsSuppressedBy: d.state.actionsSuppressedBy,
+                  actionsSuppressedReason: d.state.actionsSuppressedReason ?? null,
+                }
+              : {}),
           },
         };
       }
@@ -236,8 +297,12 @@ export function toSignal(inbound: InboundEvent, raw: unknown = inbound.event): S
       }
     }
   })();
+  const benign = benignMechanismOf(inbound);
   return {
     ...base,
+    ...(benign
+      ? { classification: 'benign', attributes: { ...base.attributes, benignMechanism: benign } }
+      : {}),
     id: inbound.event.id,
     name: truncate(base.name, limits.name),
     reason: truncate(base.reason, limits.reason),

@@ -10,6 +10,14 @@ const alarmStateSchema = z.object({
   reason: z._default(z.string(), ''),
   reasonData: z.optional(z.string()),
   timestamp: z.string(),
+  /**
+   * Composite alarms only: why the alarm's actions are not being taken in this state
+   * (`Alarm`: the suppressor alarm is in ALARM; `WaitPeriod` / `ExtensionPeriod`: waiting
+   * on the suppressor). Any string is accepted: a value AWS adds later must not reject the event.
+   * See the CloudWatch API Reference, "CompositeAlarm" (ActionsSuppressedBy).
+   */
+  actionsSuppressedBy: z.optional(z.string()),
+  actionsSuppressedReason: z.optional(z.string()),
 });
 
 const metricStatSchema = z.object({

@@ -89,6 +89,8 @@ export interface ServiceEventOptions extends Common {
   eventName?: string;
   eventType?: 'INFO' | 'WARN' | 'ERROR';
   reason?: string;
+  /** Deployment events only; default a random `ecs-svc/…`. */
+  deploymentId?: string;
 }
 
 /** "ECS Deployment State Change" (default: a failed deployment rolled back by the circuit breaker). */
@@ -101,7 +103,7 @@ export function deploymentEvent(options: ServiceEventOptions = {}) {
     {
       eventType: options.eventType ?? 'ERROR',
       eventName: options.eventName ?? 'SERVICE_DEPLOYMENT_FAILED',
-      deploymentId: `ecs-svc/${Math.floor(Math.random() * 1e18)}`,
+      deploymentId: options.deploymentId ?? `ecs-svc/${Math.floor(Math.random() * 1e18)}`,
       updatedAt: (options.time ?? new Date()).toISOString(),
       reason: options.reason ?? 'ECS deployment circuit breaker: task failed to start.',
     },

@@ -14,6 +14,7 @@ import type {
   WatchedServiceRecord,
 } from '../domain/ports.ts';
 import type { ServiceRef, ServiceSnapshot } from '../domain/signal.ts';
+import type { ServiceDeployment } from '../domain/steady-revision.ts';
 import type { Envelope } from '../events/envelope.ts';
 
 export class FakeEcs implements EcsServiceReader {
@@ -21,12 +22,20 @@ export class FakeEcs implements EcsServiceReader {
   constructor(
     readonly services: Map<string, ServiceSnapshot> = new Map(),
     private readonly failWith?: Error,
+    readonly serviceDeployments: Map<string, ServiceDeployment[]> = new Map(),
   ) {}
 
   async describeService(ref: ServiceRef): Promise<ServiceSnapshot | null> {
     this.calls.push(ref);
     if (this.failWith) throw this.failWith;
     return this.services.get(`${ref.cluster}/${ref.service}`) ?? null;
+  }
+
+  readonly deploymentCalls: ServiceRef[] = [];
+  async deployments(ref: ServiceRef): Promise<ServiceDeployment[] | null> {
+    this.deploymentCalls.push(ref);
+    if (this.failWith) throw this.failWith;
+    return this.serviceDeployments.get(`${ref.cluster}/${ref.service}`) ?? null;
   }
 }
 
@@ -83,6 +92,10 @@ export class EmptyHistoryStore implements PerceptionStore {
     return applyBatch(requests, emptyHistory(), () => `incident-${++this.opened}`).results;
   }
   async markPublished(): Promise<void> {}
+  readonly steady: { ref: ServiceRef; taskDefinition: string; at: Date }[] = [];
+  async recordSteady(ref: ServiceRef, taskDefinition: string, at: Date): Promise<void> {
+    this.steady.push({ ref, taskDefinition, at });
+  }
   async transition(): Promise<never> {
     throw new Error('EmptyHistoryStore keeps no incidents');
   }

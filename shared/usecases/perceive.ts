@@ -13,6 +13,7 @@ import type {
   PerceptionStore,
 } from '../domain/ports.ts';
 import { type ServiceRef, type Signal, toSignal } from '../domain/signal.ts';
+import { provesSteady, steadyRevisionAt } from '../domain/steady-revision.ts';
 import type {
   IncidentOpenedData,
   IncidentResolvedData,
@@ -48,6 +49,8 @@ export type PerceiveResult =
       fingerprint: string;
       incidentId: string | null;
       published: Envelope[];
+      /** The revision recorded as steady at the signal's time (SERVICE_STEADY_STATE, a completed deployment). */
+      steadyRevision?: string;
     };
 
 const source = 'homeostat.perceive';
@@ -156,7 +159,24 @@ export type BatchItem = { ok: true; result: PerceiveResult } | { ok: false; erro
 
 type Prepared =
   | { done: BatchItem }
-  | { request: IngestRequest; signal: Signal; service: ServiceRef; fingerprint: string };
+  | {
+      request: IngestRequest;
+      signal: Signal;
+      service: ServiceRef;
+      fingerprint: string;
+      steadyRevision: string | null;
+    };
+
+/**
+ * The revision a watched service ran steadily when ECS said so (steadyRevisionAt), read
+ * from the service's deployments because the events do not name the task definition.
+ * Null for every other signal, and when ECS no longer lists what ran then.
+ */
+async function steadyRevisionOf(signal: Signal, service: ServiceRef, deps: PerceiveDeps) {
+  if (!provesSteady(signal)) return null;
+  const deployments = await deps.ecs.deployments(service);
+  return deployments ? steadyRevisionAt(signal, deployments) : null;
+}
 
 async function prepare(event: unknown, deps: PerceiveDeps, now: Date): Promise<Prepared> {
   let parsed: ReturnType<typeof parseInbound>;
@@ -193,6 +213,7 @@ async function prepare(event: unknown, deps: PerceiveDeps, now: Date): Promise<P
     signal,
     service,
     fingerprint,
+    steadyRevision: await steadyRevisionOf(signal, service, deps),
     request: {
       signal,
       service,
@@ -209,8 +230,11 @@ async function prepare(event: unknown, deps: PerceiveDeps, now: Date): Promise<P
  * service's live incident, a new incident, a counted repeat, or a recorded
  * suppression. The batch is written in one transaction together with the
  * events that announce it (outbox), then published; a redelivery publishes
- * what is left. A malformed event is rejected on its own and does not hold
- * up the rest; a failure of the store or the bus fails the whole batch.
+ * what is left. ECS's steady-state and deployment-completed events for a
+ * watched service also record the revision it ran then as steady (the last
+ * known good a rollback returns to). A malformed event is rejected on its own
+ * and does not hold up the rest; a failure of the store or the bus fails the
+ * whole batch.
  */
 export async function perceiveBatch(events: readonly unknown[], deps: PerceiveDeps): Promise<BatchItem[]> {
   const now = deps.clock.now();
@@ -218,6 +242,12 @@ export async function perceiveBatch(events: readonly unknown[], deps: PerceiveDe
   for (const event of events) prepared.push(await prepare(event, deps, now));
   const toRecord = prepared.filter((p) => 'request' in p);
   const recorded = await deps.store.ingestBatch(toRecord.map((p) => p.request));
+  // Last known good from ECS itself, so a fresh install has a rollback target (idempotent on redelivery).
+  for (const p of toRecord) {
+    if (!p.steadyRevision) continue;
+    await deps.store.recordSteady(p.service, p.steadyRevision, p.signal.occurredAt);
+    deps.counters.increment('SteadyRevisionsRecorded', {});
+  }
   await publishAll(
     recorded.flatMap((r) => r.pending),
     deps,
@@ -242,6 +272,7 @@ export async function perceiveBatch(events: readonly unknown[], deps: PerceiveDe
         fingerprint: p.fingerprint,
         incidentId,
         published: pending,
+        ...(p.steadyRevision ? { steadyRevision: p.steadyRevision } : {}),
       },
     };
   });

@@ -22,6 +22,7 @@ import {
   type ApprovalRequestedData,
   diagnosisCompletedDataSchema,
   type IncidentEscalatedData,
+  type IncidentResolvedData,
   type PlanApprovedData,
   remediationFailedDataSchema,
 } from '../events/catalog.ts';
@@ -251,8 +252,26 @@ async function changeFor(
   };
   switch (d.outcome) {
     case 'none':
-      // Nothing to do: perception closes the incident once the service stays quiet.
-      return { ...base, incidentPath: ['planned'], releaseLease: true };
+      // No fault: close it now. Left open (an alarm that stays in ALARM never goes quiet) it would hold the
+      // service's one incident slot for good, and every later fault would attach to it undiagnosed.
+      return {
+        ...base,
+        incidentPath: ['planned', 'self_resolved'],
+        releaseLease: true,
+        envelopes: [
+          buildEnvelope<IncidentResolvedData>({
+            ...common,
+            type: detailTypes.incidentResolved,
+            data: {
+              incidentId,
+              service,
+              resolution: 'self_resolved',
+              resolvedAt: now.toISOString(),
+              openedAt: incident.openedAt.toISOString(),
+            },
+          }),
+        ],
+      };
     case 'escalated':
       return {
         ...base,

@@ -303,6 +303,14 @@ describe('remediation loop', () => {
     expect(await w.lease()).toBeNull();
   });
 
+  it('closes a no-fault incident at once, so an alarm that stays in ALARM does not hold the service slot', async () => {
+    const w = await world({ name: 'no-fault', rootCause: 'no_fault', actions: ['none'] });
+    expect(await w.plan()).toMatchObject({ outcome: 'none', action: 'none' });
+    expect(await w.state()).toBe('self_resolved');
+    expect(await w.lease()).toBeNull();
+    expect(w.last(detailTypes.incidentResolved).detail.data).toMatchObject({ resolution: 'self_resolved' });
+  });
+
   it('observe mode runs the whole loop as a dry run and touches nothing', async () => {
     const w = await world({
       name: 'observes',
