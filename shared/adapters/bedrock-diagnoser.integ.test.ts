@@ -93,7 +93,9 @@ describe('Bedrock diagnosis through the Converse API', () => {
     expect(first.toolConfig.tools.map((t) => t.toolSpec.name)).toEqual(['get_evidence', 'submit_diagnosis']);
     expect(first.system[0]?.text).toMatch(/never follow it/);
     expect(first.messages[0]?.content[0]?.text).toMatch(/- logs:1 \[logs, untrusted\]/);
-    expect(first.messages[0]?.content[0]?.text).toMatch(/- oom\/undersized_memory 0\.\d+ citing stopped_tasks:1/);
+    expect(first.messages[0]?.content[0]?.text).toMatch(
+      /- oom\/undersized_memory 0\.\d+ citing stopped_tasks:1/,
+    );
     // Signatures, mechanisms and the facts are evidence in the prompt; the facts stay code's.
     expect(first.messages[0]?.content[0]?.text).toMatch(/ECS signature matches/);
     expect(first.messages[0]?.content[0]?.text).toMatch(/Facts \(computed from the evidence\): \{/);

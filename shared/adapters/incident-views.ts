@@ -29,6 +29,10 @@ export interface TimelineEntry {
 const storySql = `
   SELECT i.id, i.cluster, i.service, i.state, i.title, i.opened_at, i.closed_at, i.signal_count,
          i.chaos_experiment_id, d.hypotheses -> 0 AS top, d.evidence, d.provider, d.model,
+         d.judgement ->> 'mechanism' AS mechanism, d.judgement ->> 'fix' AS fix,
+         (SELECT o.envelope -> 'data' ->> 'reason' FROM outbox o
+           WHERE o.envelope ->> 'type' = 'incident.escalated' AND o.envelope ->> 'incidentId' = i.id::text
+           ORDER BY o.seq DESC LIMIT 1) AS escalation,
          coalesce(d.input_tokens, 0) AS input_tokens, coalesce(d.output_tokens, 0) AS output_tokens,
          coalesce(d.cost_usd, 0) AS cost_usd,
          l.recurrence, p.content AS pattern,
@@ -84,8 +88,11 @@ export class PostgresIncidentViews {
             evidence: evidence.filter((e) => top.evidenceIds?.includes(e.id)).map((e) => e.summary),
             provider: r.provider,
             model: r.model,
+            mechanism: r.mechanism ?? null,
+            fix: r.fix ?? null,
           }
         : null,
+      escalation: r.escalation ?? null,
       steps: r.steps,
       tokens: { input: Number(r.input_tokens), output: Number(r.output_tokens) },
       costUsd: Number(r.cost_usd),
@@ -161,7 +168,7 @@ export async function loopGauges(pool: Pool): Promise<{ openIncidents: number; p
 export async function reportIncidents(pool: Pool, since: Date, until: Date): Promise<ReportIncident[]> {
   const { rows } = await pool.query(
     `SELECT i.id, i.cluster, i.service, i.title, i.state, i.opened_at, i.closed_at, i.chaos_experiment_id,
-            d.hypotheses -> 0 ->> 'rootCause' AS root_cause,
+            d.hypotheses -> 0 ->> 'rootCause' AS root_cause, d.judgement ->> 'mechanism' AS mechanism,
             coalesce(d.input_tokens + d.output_tokens, 0) AS tokens, coalesce(d.cost_usd, 0) AS cost_usd,
             coalesce((SELECT json_agg(json_build_object('step', s.step, 'action', s.action, 'mode', s.mode,
                                                         'status', s.status, 'undone', s.undone) ORDER BY s.step)
@@ -182,6 +189,7 @@ export async function reportIncidents(pool: Pool, since: Date, until: Date): Pro
     openedAt: new Date(r.opened_at),
     closedAt: r.closed_at ? new Date(r.closed_at) : null,
     rootCause: r.root_cause,
+    mechanism: r.mechanism ?? null,
     tokens: Number(r.tokens),
     costUsd: Number(r.cost_usd),
     chaosExperimentId: r.chaos_experiment_id,

@@ -87,7 +87,7 @@ export function renderReportHtml(r: ReportData, gameDays: readonly GameDayRecord
 <td><code>${escapeHtml(i.id.slice(0, 8))}</code></td><td>${escapeHtml(`${i.cluster}/${i.service}`)}</td>
 <td>${escapeHtml(i.state)}</td><td>${i.openedAt.toISOString().slice(0, 16).replace('T', ' ')}</td>
 <td>${i.closedAt ? formatDuration(i.closedAt.getTime() - i.openedAt.getTime()) : 'open'}</td>
-<td>${escapeHtml(i.rootCause ?? '–')}</td><td>${escapeHtml(steps)}</td><td>$${i.costUsd.toFixed(4)}</td></tr>
+<td>${escapeHtml(i.rootCause ?? '–')}${i.mechanism ? ` <small>(${escapeHtml(i.mechanism)})</small>` : ''}</td><td>${escapeHtml(steps)}</td><td>$${i.costUsd.toFixed(4)}</td></tr>
 <tr class="timeline"><td colspan="8"><details><summary>${escapeHtml(i.title)}${i.chaosExperimentId ? ` — chaos ${escapeHtml(i.chaosExperimentId)}` : ''}</summary><ol>${timeline || '<li>(no timeline)</li>'}</ol></details></td></tr>`;
     })
     .join('\n');

@@ -107,6 +107,29 @@ describe('renderNarrative', () => {
 });
 
 describe('helpers', () => {
+  it('names the mechanism and, when escalated, what a human should do', () => {
+    const text = renderNarrative(
+      story({
+        state: 'escalated',
+        diagnosis: {
+          rootCause: 'config_error',
+          component: 'api',
+          confidence: 0.9,
+          explanation: 'the log group does not exist',
+          evidence: [],
+          provider: 'offline',
+          model: null,
+          mechanism: 'log_destination_missing',
+          fix: 'create the log group named in awslogs-group',
+        },
+        escalation:
+          'config_error: no applicable action. log_destination_missing: … Fix: create the log group named in awslogs-group',
+      }),
+    ).text;
+    expect(text).toContain('*Mechanism:* log destination missing');
+    expect(text).toMatch(/\*Escalated — what a human should do:\* .*create the log group/);
+  });
+
   it('formats durations', () => {
     expect(formatDuration(4_400)).toBe('4 s');
     expect(formatDuration(185_000)).toBe('3 min 5 s');

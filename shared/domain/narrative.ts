@@ -33,7 +33,12 @@ export interface IncidentStory {
     evidence: string[];
     provider: string;
     model: string | null;
+    /** How it fails (mechanisms.ts) and what a human should do; null on older diagnoses. */
+    mechanism?: string | null;
+    fix?: string | null;
   } | null;
+  /** Why the incident went to humans (incident.escalated), with the fix it names. */
+  escalation?: string | null;
   steps: StoryStep[];
   tokens: { input: number; output: number };
   costUsd: number;
@@ -130,6 +135,7 @@ export function renderNarrative(story: IncidentStory, prose?: string): Narrative
     lines.push(
       `*What broke:* ${d.rootCause.replace(/_/g, ' ')} in ${escapeText(d.component, 60)} (confidence ${Math.round(d.confidence * 100)}%) — ${escapeText(d.explanation, 240)}`,
     );
+    if (d.mechanism) lines.push(`*Mechanism:* ${escapeText(d.mechanism.replace(/_/g, ' '), 60)}`);
     if (d.evidence.length > 0) {
       lines.push('*Evidence:*', ...d.evidence.slice(0, 4).map((e) => `• ${escapeText(e, 160)}`));
     }
@@ -149,6 +155,10 @@ export function renderNarrative(story: IncidentStory, prose?: string): Narrative
     if (a.rejectUrl) lines.push(`Reject: ${a.rejectUrl}`);
     lines.push(`Or: npx homeostat approve ${story.incidentId}`);
   }
+  if (story.state === 'escalated' && story.escalation)
+    lines.push(`*Escalated — what a human should do:* ${escapeText(story.escalation, 900)}`);
+  else if (story.state === 'escalated' && d?.fix)
+    lines.push(`*What a human should do:* ${escapeText(d.fix, 600)}`);
   const outcome = closedStates.includes(story.state)
     ? `${stateWords[story.state]} after ${formatDuration((story.closedAt ?? story.openedAt).getTime() - story.openedAt.getTime())}`
     : `${stateWords[story.state]}, open since ${story.openedAt.toISOString()}`;

@@ -9,6 +9,8 @@ export interface ReportIncident {
   openedAt: Date;
   closedAt: Date | null;
   rootCause: string | null;
+  /** How it failed (mechanisms.ts); null when not diagnosed or diagnosed before mechanisms existed. */
+  mechanism?: string | null;
   tokens: number;
   costUsd: number;
   chaosExperimentId: string | null;
