@@ -174,6 +174,8 @@ export interface JudgementFacts {
   errorsRoseAfterDeploy: boolean | null;
   /** Stops that are not failures: SIGKILL at shutdown, Spot interruption, platform maintenance. */
   benignStops: number;
+  /** Tasks pending while the service runs below its desired count: placement is already behind. */
+  tasksPending: boolean;
 }
 
 /** The mechanism the evidence shows, what it rests on, and the human fix. */
@@ -186,6 +188,8 @@ export interface Judgement {
   facts: JudgementFacts;
   /** What a human should do when no action can (the matched signature's fix, else the mechanism's). */
   fix: string | null;
+  /** Stop reasons and service events no signature or rule explained (at most 3, truncated), quoted to humans. */
+  unexplained?: string[];
 }
 
 export interface DiagnosisProposal {

@@ -22,6 +22,7 @@ const quiet: JudgementFacts = {
   revisionChanges: [],
   errorsRoseAfterDeploy: null,
   benignStops: 0,
+  tasksPending: false,
 };
 
 const judgement = (mechanism: Mechanism | null, facts: Partial<JudgementFacts> = {}): Judgement => ({
@@ -265,5 +266,50 @@ describe('the planner never plans a contraindicated action, whoever proposed it'
     );
     expect(ranked.candidates.map((c) => c.action)).toEqual(['increase_memory', 'escalate']);
     expect(ranked.ruledOut.map((r) => r.action)).toEqual(['restart_service']);
+  });
+});
+
+describe('what a skeptical review broke in planning (each a regression test)', () => {
+  const noKnowledge = { solutions: [], runbookActions: [] };
+
+  it("escalates when a model's no-fault contradicts code's evidence of a fault, instead of closing the incident", () => {
+    const ranked = rankCandidates(
+      {
+        hypotheses: [
+          { rootCause: 'no_fault', component: 'api', confidence: 0.9, evidenceIds: [], explanation: '' },
+        ],
+        recommendedActions: ['none'],
+        insufficientEvidence: false,
+        judgement: judgement('deterministic_crash', { repeatedCrash: true }),
+      },
+      service,
+      noKnowledge,
+    );
+    expect(ranked.candidates.map((c) => c.action)).toEqual(['escalate']);
+    expect(String(ranked.candidates[0]?.parameters.reason)).toMatch(
+      /claims no fault but .*deterministic_crash/,
+    );
+  });
+
+  it("never lets a model's mechanism indicate an action the facts do not", () => {
+    // Code found nothing; the model says cpu_bound: scale_out must not become applicable on its word.
+    expect(assessAction('scale_out', judgement(null), service, 'cpu_bound').applicable).toBe(false);
+    expect(assessAction('restart_service', judgement(null), service, 'memory_leak').applicable).toBe(false);
+  });
+
+  it('rules out scale_out and restart for crashes right after a deploy too', () => {
+    const j = judgement('code_regression', {
+      repeatedCrash: true,
+      cpu: 'high',
+      recentDeployment: 'api:7',
+      revisionChanges: ['image'],
+    });
+    expect(applicable('scale_out', j)).toBe(false);
+    expect(applicable('restart_service', j)).toBe(false);
+    expect(applicable('rollback_task_definition', j)).toBe(true);
+  });
+
+  it('rules out scale_out while tasks already wait to be placed', () => {
+    expect(applicable('scale_out', judgement('cpu_bound', { cpu: 'high', tasksPending: true }))).toBe(false);
   });
 });

@@ -9,8 +9,8 @@
  */
 import type { ServiceState } from './actions.ts';
 import type { Judgement } from './diagnosis.ts';
-import { type Mechanism, mechanismSpecs } from './mechanisms.ts';
-import type { CatalogAction } from './taxonomy.ts';
+import { type Mechanism, mechanismSpecs, rootCauseFixes } from './mechanisms.ts';
+import type { CatalogAction, RootCause } from './taxonomy.ts';
 
 export interface ActionAssessment {
   action: CatalogAction;
@@ -34,7 +34,7 @@ const startFailure = rule(
   'tasks fail before the application starts: a new task fails the same way',
 );
 const repeatedCrash = rule(
-  (f) => f.repeatedCrash && !f.recentDeployment,
+  (f) => f.repeatedCrash,
   'tasks crash again and again and ECS already replaces each one: more or fresh tasks crash alike',
 );
 
@@ -56,6 +56,10 @@ const effects: Partial<Record<CatalogAction, { indications: Rule[]; contraindica
     ],
     contraindications: [
       rule((f) => f.placementFailure, 'tasks cannot be placed: more tasks cannot be placed either'),
+      rule(
+        (f) => f.tasksPending,
+        'tasks already wait to be placed (pending while the service runs below its desired count)',
+      ),
       rule(
         (_f, s) => s.desiredCount >= s.maxTasks,
         (_f, s) => `the service already runs its registered maximum of ${s.maxTasks} tasks`,
@@ -138,9 +142,9 @@ const effects: Partial<Record<CatalogAction, { indications: Rule[]; contraindica
 const say = (r: Rule, f: Facts, s: ServiceState) => (typeof r.why === 'string' ? r.why : r.why(f, s));
 
 /**
- * Can `action` help here? `mechanisms` are the judgement's mechanism and,
- * when a model proposed another, that one too: each one's cannotFix rules the
- * action out (a second opinion only narrows), each one's canFix indicates it.
+ * Can `action` help here? The judgement's mechanism (code's) indicates what
+ * its canFix lists; a mechanism a model proposed only narrows: its cannotFix
+ * rules actions out, its canFix never indicates one.
  * Without a judgement (a diagnosis recorded before mechanisms existed) every
  * action keeps the catalog's own checks only.
  */
@@ -160,7 +164,7 @@ export function assessAction(
   ];
   const spec = effects[action] ?? { indications: [], contraindications: [] };
   const indications = [
-    ...named
+    ...(judgement.mechanism ? [judgement.mechanism] : [])
       .filter((m) => mechanismSpecs[m].canFix.includes(action))
       .map((m) => `mechanism ${m}: ${mechanismSpecs[m].summary}`),
     ...spec.indications.filter((r) => r.holds(f, service)).map((r) => say(r, f, service)),
@@ -180,10 +184,32 @@ export function assessAction(
   };
 }
 
-/** The human fix an escalation carries: mechanism, evidence, what to change. */
-export function escalationFix(judgement: Judgement | undefined): string | null {
-  if (!judgement?.mechanism) return null;
+/** The human fix an escalation carries: mechanism, evidence, what to change, and what was seen but not explained. */
+export function escalationFix(judgement: Judgement | undefined, rootCause?: RootCause): string | null {
+  if (!judgement) return rootCause ? `Fix: ${rootCauseFixes[rootCause]}` : null;
+  const unexplained =
+    judgement.unexplained && judgement.unexplained.length > 0
+      ? ` Seen and not explained: ${judgement.unexplained.map((t) => JSON.stringify(t)).join('; ')}`
+      : '';
+  if (!judgement.mechanism)
+    return rootCause ? `Fix: ${rootCauseFixes[rootCause]}.${unexplained}` : unexplained.trim() || null;
   const spec = mechanismSpecs[judgement.mechanism];
   const evidence = judgement.evidenceIds.length > 0 ? ` (evidence ${judgement.evidenceIds.join(', ')})` : '';
-  return `${judgement.mechanism}: ${spec.summary}${evidence}. Fix: ${judgement.fix ?? spec.fix}`;
+  return `${judgement.mechanism}: ${spec.summary}${evidence}. Fix: ${judgement.fix ?? spec.fix}${unexplained}`;
+}
+
+/**
+ * Code's evidence shows a failure: a fault mechanism, tasks failing to start
+ * or crashing, or placement failing. A diagnosis claiming no fault (or too
+ * unsure to claim one) against this is contradicted, and goes to humans.
+ */
+export function evidenceShowsFault(judgement: Judgement | undefined): string | null {
+  if (!judgement) return null;
+  const f = judgement.facts;
+  if (judgement.mechanism && mechanismSpecs[judgement.mechanism].rootCause !== 'no_fault')
+    return `the evidence shows ${judgement.mechanism}`;
+  if (f.startFailure) return 'tasks fail before starting';
+  if (f.repeatedCrash) return 'tasks crash again and again';
+  if (f.placementFailure) return 'tasks cannot be placed';
+  return null;
 }

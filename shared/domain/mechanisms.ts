@@ -289,7 +289,7 @@ export const mechanismSpecs: Readonly<Record<Mechanism, MechanismSpec>> = {
       restart_service: 'a restart runs the same failing revision',
       scale_out: scaleCannot,
     },
-    fix: 'roll back to the last steady revision and fix the change before redeploying',
+    fix: 'fix the change and redeploy (or roll back to the last steady revision, if there is one)',
   },
   config_change: {
     rootCause: 'config_error',
@@ -300,7 +300,7 @@ export const mechanismSpecs: Readonly<Record<Mechanism, MechanismSpec>> = {
       scale_out: scaleCannot,
       increase_memory: memoryCannot,
     },
-    fix: 'roll back to the last steady revision and correct the configuration change',
+    fix: 'correct the configuration change and redeploy (or roll back to the last steady revision, if there is one)',
   },
   config_missing: {
     rootCause: 'config_error',
@@ -405,6 +405,23 @@ export const mechanismSpecs: Readonly<Record<Mechanism, MechanismSpec>> = {
     cannotFix: {},
     fix: 'nothing to do',
   },
+};
+
+/** What a human should do per root cause, when no mechanism is known. */
+export const rootCauseFixes: Readonly<Record<RootCause, string>> = {
+  bad_deployment: 'compare the running revision with the last steady one; fix the change and redeploy',
+  oom: 'check memory per task against its limit; raise memory or reduce the working set',
+  cpu_saturation: 'add capacity (tasks or CPU per task) and review the autoscaling target',
+  crash_loop: "read the crash's stack trace in the logs and fix the code or the input it fails on",
+  config_error: 'correct the task definition or service configuration the stopped reason names',
+  dependency_failure: 'restore the dependency or switch the service to a degraded mode',
+  secret_invalid: 'set a credential the dependency accepts and redeploy',
+  image_pull_failure: 'check the image reference, the registry and the network path to it',
+  health_check_failure:
+    'check the health check (path, port, timeout, grace period) against what the task serves',
+  capacity_shortfall: 'add capacity or raise the limits that cap it',
+  latency_degradation: 'find where the time goes (downstream calls, queues, CPU) before scaling',
+  no_fault: 'nothing to repair',
 };
 
 /** Every mechanism that rules `action` out, with why. */

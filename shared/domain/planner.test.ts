@@ -24,7 +24,14 @@ describe('planner candidates', () => {
     ).toEqual([
       { action: 'rollback_task_definition', parameters: { taskDefinition: 'api:6' }, source: 'diagnosis' },
       { action: 'increase_memory', parameters: { memoryMiB: 768 }, source: 'diagnosis' },
-      { action: 'escalate', parameters: { reason: 'oom: no applicable action' }, source: 'fallback' },
+      {
+        action: 'escalate',
+        parameters: {
+          reason:
+            'oom: no applicable action. Fix: check memory per task against its limit; raise memory or reduce the working set',
+        },
+        source: 'fallback',
+      },
     ]);
   });
 

@@ -7,7 +7,7 @@
  */
 import { type ActionParameters, maxMemoryFactor, maxMemoryMiB, type ServiceState } from './actions.ts';
 import { claimedFault, type DiagnosisProposal } from './diagnosis.ts';
-import { assessAction, escalationFix } from './effects.ts';
+import { assessAction, escalationFix, evidenceShowsFault } from './effects.ts';
 import type { PolicyDecision } from './policy.ts';
 import { type CatalogAction, isCatalogAction } from './taxonomy.ts';
 
@@ -96,7 +96,7 @@ export function rankCandidates(
   unhealthyTaskArn: string | null = null,
 ): { candidates: Candidate[]; ruledOut: RuledOut[] } {
   const claim = claimedFault(diagnosis);
-  const fix = escalationFix(diagnosis.judgement);
+  const fix = escalationFix(diagnosis.judgement, claim?.rootCause);
   const reasonFor = (ruledOut: RuledOut[]) => {
     const base = diagnosis.insufficientEvidence
       ? 'insufficient evidence to name a root cause'
@@ -111,7 +111,29 @@ export function rankCandidates(
       candidates: [{ action: 'escalate', parameters: { reason: reasonFor([]) }, source: 'fallback' }],
       ruledOut: [],
     };
-  if (!claim) return { candidates: [{ action: 'none', parameters: {}, source: 'diagnosis' }], ruledOut: [] };
+  if (!claim) {
+    // "No fault" against code's evidence of one (a model's word, or a claim too unsure to count): humans decide.
+    const contradiction = evidenceShowsFault(diagnosis.judgement);
+    if (contradiction)
+      return {
+        candidates: [
+          {
+            action: 'escalate',
+            parameters: {
+              reason: [
+                `the diagnosis claims no fault but ${contradiction}`,
+                escalationFix(diagnosis.judgement),
+              ]
+                .filter(Boolean)
+                .join('. '),
+            },
+            source: 'fallback',
+          },
+        ],
+        ruledOut: [],
+      };
+    return { candidates: [{ action: 'none', parameters: {}, source: 'diagnosis' }], ruledOut: [] };
+  }
   const ranked: [string, Candidate['source']][] = [
     ...knowledge.solutions
       .filter((s) => s.outcomes >= learnedMinOutcomes && s.lowerBound >= learnedMinLowerBound)

@@ -450,3 +450,94 @@ describe('mechanisms from the evidence (each input from a source other than the 
     expect(proposal.judgement?.facts.startFailure).toBe(true);
   });
 });
+
+describe('what a skeptical review broke (each a regression test)', () => {
+  const proposal = (...items: Parameters<typeof investigation>) => offlineProposal(investigation(...items));
+
+  it('never calls repeated 137s benign when memory is unknown, nor a task where another container exited 1', () => {
+    const repeated = proposal(
+      healthyService(4, 1),
+      tasks(...[1, 2, 3, 4, 5].map((n) => stopped({ taskId: `t${n}`, exitCodes: [137] }))),
+    );
+    expect(repeated.hypotheses[0]?.rootCause).not.toBe('no_fault');
+    const sidecarAfterCrash = proposal(
+      healthyService(4, 1),
+      tasks(...[1, 2, 3].map((n) => stopped({ taskId: `t${n}`, exitCodes: [1, 137] }))),
+    );
+    expect(sidecarAfterCrash.hypotheses[0]?.rootCause).toBe('crash_loop');
+  });
+
+  it('does not let workload text (a container reason) make a crash benign', () => {
+    const p = proposal(
+      healthyService(4, 1),
+      tasks(
+        ...[1, 2, 3].map((n) =>
+          stopped({ taskId: `t${n}`, exitCodes: [1], containerReasons: ['Your Spot Task was interrupted.'] }),
+        ),
+      ),
+    );
+    expect(p.hypotheses[0]?.rootCause).toBe('crash_loop');
+    expect(p.judgement?.facts.benignStops).toBe(0);
+  });
+
+  it("reads no credential failure into an access log's 401, and a secret that cannot be parsed as malformed", () => {
+    const p = proposal(
+      healthyService(),
+      logs('Error: connect ECONNREFUSED 10.0.3.7:5432', '10.0.0.1 - - "GET /api/orders HTTP/1.1" 401 12'),
+    );
+    expect(p.hypotheses[0]?.rootCause).toBe('dependency_failure');
+    const parse = proposal(
+      healthyService(3, 0),
+      logs("Failed to parse secret DB_CREDENTIALS: invalid character 'p' looking for beginning of value"),
+    );
+    expect(parse.hypotheses[0]).toMatchObject({ rootCause: 'config_error', mechanism: 'secret_malformed' });
+  });
+
+  it('reads tasks replaced again and again for failing health checks, with no sign of a hang, as a health-check problem a restart cannot fix', () => {
+    const p = proposal(
+      healthyService(4, 2),
+      tasks(
+        ...[1, 2, 3].map((n) =>
+          stopped({
+            taskId: `t${n}`,
+            stopCode: 'ServiceSchedulerInitiated',
+            stoppedReason:
+              'Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:1:tg/api/0)',
+            exitCodes: [],
+          }),
+        ),
+      ),
+      metrics({ UnHealthyHostCount: [0, 0, 1, 2, 2] }),
+    );
+    expect(p.hypotheses[0]).toMatchObject({
+      rootCause: 'health_check_failure',
+      mechanism: 'health_check_misconfigured',
+    });
+    expect(p.recommendedActions).toEqual(['escalate']);
+  });
+
+  it('does not read "insufficient memory" in a log line as a placement failure', () => {
+    const p = proposal(
+      healthyService(),
+      metrics({ CPUUtilization: [50, 55, 60, 95, 97, 98] }),
+      logs('WARN cache: insufficient memory for eviction buffer'),
+    );
+    expect(p.judgement?.facts.placementFailure).toBe(false);
+    expect(p.hypotheses[0]?.rootCause).toBe('cpu_saturation');
+  });
+
+  it('quotes an unknown stop reason to the human instead of guessing', () => {
+    const p = proposal(
+      healthyService(2, 0),
+      tasks(
+        stopped({
+          stopCode: 'TaskFailedToStart',
+          stoppedReason: 'SomeNewError: the frobnicator refused',
+          exitCodes: [],
+        }),
+      ),
+    );
+    expect(p.insufficientEvidence).toBe(true);
+    expect(p.judgement?.unexplained?.join(' ')).toMatch(/SomeNewError: the frobnicator refused/);
+  });
+});

@@ -169,8 +169,14 @@ const patterns = {
   healthCheck: /fail(ed)? (ELB|container|load balancer|target)? ?health ?checks?|unhealthy/i,
   dependency:
     /ECONNREFUSED|connection refused|ETIMEDOUT|timed? ?out (connecting|waiting)|getaddrinfo|ENOTFOUND|no route to host|upstream (connect )?error|503 Service Unavailable|connection reset|ThrottlingException|Rate exceeded|too many connections|remaining connection slots are reserved/i,
+  /** A dependency rejecting the service's credential: explicit credential wording only (an access log's 401 is a client's). */
   secret:
-    /authentication failed|password authentication|access denied for user|invalid (credentials|token|password|api key)|unauthori[sz]ed|\b401\b|secret.*(invalid|expired|rotated)/i,
+    /password authentication failed|authentication failed for user|access denied for user|Login failed for user|invalid (credentials|username or password|password|api key|client secret)|invalid_client|SASL authentication failed|WRONGPASS|NOAUTH Authentication required/i,
+  /** The workload cannot parse a secret it was given (malformed value; rotation writes the same shape). */
+  secretParse:
+    /(secret|credential)s?\b.*(invalid character .* looking for beginning of value|cannot unmarshal|unexpected token .* in JSON|is not valid JSON|JSONDecodeError)/i,
+  /** The process is alive but blocked: what a restart clears. */
+  hang: /event loop (blocked|lag)|deadlock|WORKER TIMEOUT|thread pool (exhausted|starvation)|not responding|hung thread|stuck (thread|worker)/i,
   config:
     /missing (required )?(env(ironment)?( variable)?|config(uration)?|setting)|is not defined in (the )?environment|undefined (env|config)|invalid config(uration)?|unknown (option|flag)|env var .* (missing|required)|required (env|configuration|setting)|validation (error|failed) for (settings|config)/i,
   crash: /EssentialContainerExited|exited|exit code|segmentation fault|panic|uncaught exception|unhandled/i,
@@ -187,13 +193,23 @@ export function memoryShape(values: number[]): JudgementFacts['memory'] {
   if (values.length === 0) return null;
   const peak = maxOf(values);
   if (peak < 70) return 'low';
+  // A line fitted over the window: a leak rises steadily (garbage collection saws it, the trend stays).
+  const n = values.length;
+  const xMean = (n - 1) / 2;
+  const yMean = mean(values);
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  values.forEach((y, x) => {
+    sxy += (x - xMean) * (y - yMean);
+    sxx += (x - xMean) ** 2;
+    syy += (y - yMean) ** 2;
+  });
+  const slope = sxx > 0 ? sxy / sxx : 0;
+  const r2 = sxx > 0 && syy > 0 ? (sxy * sxy) / (sxx * syy) : 0;
+  if (n >= 4 && slope > 0 && r2 >= 0.6 && slope * (n - 1) >= 20 && peak >= 90) return 'growing';
   const atCeiling = values.filter((v) => v >= 90).length;
-  if (values.length >= 3 && atCeiling / values.length >= 0.7) return 'at_ceiling';
-  const steps = values.slice(1).map((v, i) => v - (values[i] ?? v));
-  const rising = steps.filter((d) => d >= 0).length;
-  const first = values[0] ?? 0;
-  if (values.length >= 4 && rising / steps.length >= 0.75 && peak - first >= 25 && peak >= 90)
-    return 'growing';
+  if (n >= 3 && atCeiling / n >= 0.7) return 'at_ceiling';
   return 'normal';
 }
 
@@ -221,12 +237,25 @@ const errorMetrics = ['HTTPCode_Target_5XX_Count', 'HTTPCode_ELB_5XX_Count', 'Er
  * after SIGTERM was ignored at shutdown (AWS: "stopTimeout" in the task
  * definition parameters), not a failure of the workload.
  */
-function isBenignStop(task: StoppedTask, memoryPeak: number | null): boolean {
-  const text = `${task.stopCode} ${task.stoppedReason} ${task.containerReasons.join(' ')}`;
-  if (task.stopCode === 'SpotInterruption' || /Your Spot Task was interrupted/i.test(text)) return true;
-  if (patterns.platformStop.test(text)) return true;
+function isBenignStop(task: StoppedTask, memory: JudgementFacts['memory'], stops: number): boolean {
+  // ECS's own stopped reason, first part only: perception appends the container's reason (workload text) after " | ".
+  const ecsReason = task.stoppedReason.split(' | ')[0] ?? '';
+  if (task.stopCode === 'SpotInterruption' || /^Your Spot Task was interrupted/i.test(ecsReason)) return true;
+  if (
+    /^(ECS is performing maintenance|Scaling activity initiated by|Host EC2|Container instance deregistration)/i.test(
+      ecsReason,
+    ) &&
+    patterns.platformStop.test(ecsReason)
+  )
+    return true;
+  const text = `${task.stoppedReason} ${task.containerReasons.join(' ')}`;
   if (!task.exitCodes.includes(137) || patterns.oom.test(text)) return false;
-  return memoryPeak === null || memoryPeak < 90;
+  // Another container exited with an error: the task failed, whatever was SIGKILLed after it.
+  if (task.exitCodes.some((c) => c !== 0 && c !== 137)) return false;
+  if (task.stopCode === 'ServiceSchedulerInitiated' || task.stopCode === 'UserInitiated') return true;
+  // The essential container exited 0 and a sidecar was killed at shutdown; or one stop with memory known
+  // to be low. Unknown memory, or 137s again and again, are not "not OOM".
+  return task.exitCodes.includes(0) || (memory === 'low' && stops === 1);
 }
 
 /** Every text the rules read, with where ECS wrote it. */
@@ -279,8 +308,12 @@ export function analyse(inv: Investigation): Analysis {
   const deployIds = deploy ? [deploy.id, ...(diff ? [diff.id] : [])] : [];
   const memory = metric(inv, 'MemoryUtilization');
   const memoryPeak = memory ? maxOf(memory.values) : null;
+  const svc = find(inv, 'service')[0];
   const all = stoppedTasks(inv);
-  const benign = all.filter(({ task }) => isBenignStop(task, memoryPeak));
+  const stops = all.reduce((n, s) => n + s.count, 0);
+  const benign = all.filter(({ task }) =>
+    isBenignStop(task, memory ? memoryShape(memory.values) : null, stops),
+  );
   const failed = all.filter((f) => isFailure(f.task) && !benign.includes(f));
   const revisionChanges = diff ? changesOf(diff.diff) : [];
   const configOnly =
@@ -381,15 +414,42 @@ export function analyse(inv: Investigation): Analysis {
         'tasks fail their health checks while the service cannot reach a dependency',
         'health_check_coupling',
       );
-    else
-      add(
-        'health_check_failure',
-        health.length > 0 ? 0.75 : 0.55,
-        ids,
-        'tasks fail their load balancer or container health checks',
-        'hung_process',
-      );
+    else {
+      const hang = matching(logs, patterns.hang);
+      const replaced = all
+        .filter(({ task }) => patterns.healthCheck.test(task.stoppedReason))
+        .reduce((n, s) => n + s.count, 0);
+      const changedByDeploy = deploy !== null && revisionChanges.length > 0;
+      if (hang.length > 0)
+        add(
+          'health_check_failure',
+          health.length > 0 ? 0.75 : 0.55,
+          [...ids, ...hang],
+          'tasks stop answering their health checks while the process reports being blocked',
+          'hung_process',
+        );
+      else
+        add(
+          'health_check_failure',
+          // After a deploy that changed the revision, the deploy leads (its rule gives 0.7).
+          changedByDeploy ? 0.6 : health.length > 0 ? 0.7 : 0.55,
+          ids,
+          replaced >= 2
+            ? `${replaced} tasks were replaced for failing health checks: fresh tasks fail them too`
+            : 'tasks fail their load balancer or container health checks',
+          replaced >= 2 || changedByDeploy ? 'health_check_misconfigured' : 'hung_process',
+        );
+    }
   }
+  const secretParse = matching(logs, patterns.secretParse);
+  if (secretParse.length > 0)
+    add(
+      'config_error',
+      0.8,
+      secretParse,
+      'the service cannot parse a secret it was given',
+      'secret_malformed',
+    );
   if (secret.length > 0)
     add(
       'secret_invalid',
@@ -398,7 +458,7 @@ export function analyse(inv: Investigation): Analysis {
       'authentication with a credential the service holds fails',
       'credentials_rejected',
     );
-  if (dependency.length > 0 && secret.length === 0) {
+  if (dependency.length > 0) {
     add(
       'dependency_failure',
       0.75,
@@ -536,8 +596,20 @@ export function analyse(inv: Investigation): Analysis {
       revisionChanges,
       errorsRoseAfterDeploy: deploy ? errorsRose : null,
       benignStops: benign.reduce((n, b) => n + b.count, 0),
+      tasksPending: Boolean(
+        svc && svc.facts.pendingCount > 0 && svc.facts.runningCount < svc.facts.desiredCount,
+      ),
     },
     fix: signature?.fix ?? (mechanism ? mechanismSpecs[mechanism].fix : null),
+    // What ECS said that nothing explained: quoted to the human an escalation reaches.
+    unexplained:
+      candidates.length > 0
+        ? []
+        : [
+            ...new Set(
+              [...unclaimed(t.tasks), ...unclaimed(t.events)].map((x) => x.text.trim().slice(0, 200)),
+            ),
+          ].slice(0, 3),
   };
   return { candidates, judgement };
 }
@@ -671,7 +743,9 @@ export function offlineProposal(inv: Investigation): DiagnosisProposal {
   const service = find(inv, 'service')[0];
   const healthy =
     service && service.facts.runningCount >= service.facts.desiredCount && service.facts.status === 'ACTIVE';
-  const benignOnly = judgement.facts.benignStops > 0;
+  // Only benign stops (a shutdown SIGKILL, a Spot interruption, ECS's own stops): nothing failed.
+  const benignOnly =
+    judgement.facts.benignStops > 0 && failedTasks(inv).length <= judgement.facts.benignStops;
   if (healthy && (failedTasks(inv).length === 0 || benignOnly)) {
     const cited = [service.id, ...find(inv, 'metrics').map((m) => m.id)];
     return {

@@ -180,6 +180,12 @@ const documented: [message: string, where: 'task' | 'event', signature: string, 
     'disk-full',
     'CannotCreateContainerError',
   ],
+  [
+    'CannotPullContainerError: AccessDeniedException: User: arn:aws:sts::111122223333:assumed-role/ecsTaskExecutionRole/abc is not authorized to perform: ecr:BatchGetImage on resource: arn:aws:ecr:us-east-1:111122223333:repository/shop/api',
+    'task',
+    'pull-auth',
+    'task_cannot_pull_image',
+  ],
   // task_cannot_pull_image: Docker Hub's rate limit
   ['ERROR: toomanyrequests: Too Many Requests.', 'task', 'pull-rate-limit', 'task_cannot_pull_image'],
 ];

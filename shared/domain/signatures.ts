@@ -17,8 +17,8 @@ export interface FailureSignature {
   id: string;
   /** Matched case-insensitively against one text (a stopped reason, a service event, a log line). */
   pattern: RegExp;
-  /** Where ECS writes it: a task's stop/container reason, a service event, or a log line. */
-  where: 'task' | 'event' | 'log' | 'any';
+  /** Where ECS writes it: a task's stop/container reason, a service event, or a log line ('any': all three). */
+  where: 'task' | 'event' | 'log' | 'any' | 'ecs';
   mechanism: Mechanism;
   /** Overrides the mechanism's root cause where the message says more. */
   rootCause?: RootCause;
@@ -87,7 +87,8 @@ export const signatures: readonly FailureSignature[] = [
   },
   {
     id: 'secret-access-denied',
-    pattern: /(AccessDenied(Exception)?|not authorized to perform: (secretsmanager|ssm|kms):\w+)/i,
+    pattern:
+      /not authorized to perform: (secretsmanager|ssm|kms):\w+|(retrieve secret from asm|retrieve secrets from ssm|fetch secret).*AccessDenied/i,
     where: 'task',
     mechanism: 'secret_access_denied',
     confidence: 0.85,
@@ -168,7 +169,7 @@ export const signatures: readonly FailureSignature[] = [
   {
     id: 'pull-auth',
     pattern:
-      /(CannotPullContainerError|pull).*(no basic auth credentials|unauthorized: authentication required|not authorized to perform: ecr:|denied: requested access to the resource is denied)/i,
+      /(CannotPullContainerError|pull).*(no basic auth credentials|unauthorized: authentication required|not authorized to perform: ecr:|denied: requested access to the resource is denied|403 Forbidden)/i,
     where: 'task',
     mechanism: 'registry_auth_failed',
     rootCause: 'image_pull_failure',
@@ -218,7 +219,7 @@ export const signatures: readonly FailureSignature[] = [
     id: 'role-assume',
     pattern:
       /(ECS was unable to assume the role|unable to assume role|is not authorized to perform: sts:AssumeRole|Unable to locate credentials)/i,
-    where: 'any',
+    where: 'ecs',
     mechanism: 'task_role_invalid',
     confidence: 0.85,
     source: serviceEvents,
@@ -237,7 +238,7 @@ export const signatures: readonly FailureSignature[] = [
   {
     id: 'no-container-instances',
     pattern: /No Container Instances were found in your (cluster|capacity provider)/i,
-    where: 'any',
+    where: 'ecs',
     mechanism: 'placement_capacity',
     confidence: 0.9,
     fix: 'the cluster or capacity provider has no instances: check the Auto Scaling group (desired/max, launch errors) and the account quota for the instance type (on-demand and Spot are separate quotas)',
@@ -247,7 +248,7 @@ export const signatures: readonly FailureSignature[] = [
     id: 'capacity-unavailable',
     pattern:
       /Capacity is unavailable at this time|insufficient capacity|InsufficientInstanceCapacity|Fargate Spot capacity/i,
-    where: 'any',
+    where: 'ecs',
     mechanism: 'placement_capacity',
     confidence: 0.85,
     fix: 'the capacity pool is exhausted in these Availability Zones: add subnets in other Availability Zones, or add FARGATE (on-demand) after FARGATE_SPOT in the capacity provider strategy, or request more quota',
@@ -257,7 +258,7 @@ export const signatures: readonly FailureSignature[] = [
     id: 'task-limit',
     pattern:
       /reached the limit on the number of (tasks|vCPUs) you can run concurrently|You('|’)ve reached the limit|requested (CPU|MEMORY) configuration is above your limit/i,
-    where: 'any',
+    where: 'ecs',
     mechanism: 'placement_capacity',
     confidence: 0.85,
     fix: 'the account reached its Fargate/ECS task quota: request a Service Quotas increase',
@@ -267,7 +268,7 @@ export const signatures: readonly FailureSignature[] = [
     id: 'unable-to-place',
     pattern:
       /unable to place a task|no container instance met all of its requirements|has insufficient (memory|CPU( units)?) available|insufficient (memory|cpu)|is already using a port required by your task|SERVICE_TASK_PLACEMENT_FAILURE|\bRESOURCE:(CPU|MEMORY|GPU|FARGATE|PORTS|ENI|\*)/i,
-    where: 'any',
+    where: 'ecs',
     mechanism: 'placement_capacity',
     confidence: 0.8,
     fix: 'no instance has room for the task: add instances (raise the Auto Scaling group maximum), use a smaller task size, or relax placement constraints',
@@ -301,7 +302,13 @@ export interface SourcedText {
 
 /** The first signature matching one text, or null. */
 export function signatureFor(text: string, where: SourcedText['where'] = 'task'): FailureSignature | null {
-  return signatures.find((s) => (s.where === 'any' || s.where === where) && s.pattern.test(text)) ?? null;
+  return (
+    signatures.find(
+      (s) =>
+        (s.where === 'any' || s.where === where || (s.where === 'ecs' && where !== 'log')) &&
+        s.pattern.test(text),
+    ) ?? null
+  );
 }
 
 /** Every text a signature claims, in the order given. */

@@ -6,6 +6,7 @@
  */
 import { type ApprovalBinding, issueToken } from '../domain/approval.ts';
 import { claimedFault } from '../domain/diagnosis.ts';
+import { escalationFix } from '../domain/effects.ts';
 import { InvalidEventError } from '../domain/errors.ts';
 import {
   type Candidate,
@@ -134,12 +135,15 @@ async function decide(
     audit: { inputs: { stepNo, ...inputs }, detail: {} },
   });
   const { maxAttempts } = deps.settings.verification;
+  // Every escalation names the mechanism and the fix a human should make, whatever stopped the loop.
+  const fix = escalationFix(diagnosis.judgement, claimedFault(diagnosis)?.rootCause);
+  const withFix = (reason: string) => (fix && !reason.includes(fix) ? `${reason}. ${fix}` : reason);
   if (stepNo > maxAttempts)
     return escalate(
-      `gave up after ${maxAttempts} remediation attempts: ${steps.map((s) => s.action).join(', ')}`,
+      withFix(`gave up after ${maxAttempts} remediation attempts: ${steps.map((s) => s.action).join(', ')}`),
     );
   const context = await policyContextFor(incident, now, deps);
-  if (!context.ok) return escalate(context.reason);
+  if (!context.ok) return escalate(withFix(context.reason));
   const { ctx } = context;
   const claim = claimedFault(diagnosis);
   const knowledge = claim
@@ -175,7 +179,7 @@ async function decide(
   };
   const { candidate, decision } = choice;
   if (candidate.action === 'escalate')
-    return { ...escalate(String(candidate.parameters.reason)), audit: { inputs, detail } };
+    return { ...escalate(withFix(String(candidate.parameters.reason))), audit: { inputs, detail } };
   if (candidate.action === 'none')
     return { outcome: 'none', candidate, reason: 'no fault claimed', audit: { inputs, detail } };
   if (decision.verdict === 'approve')
