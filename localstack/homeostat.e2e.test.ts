@@ -144,21 +144,17 @@ describe('deployed Homeostat stack in the emulator', () => {
         },
       );
 
-    const alarmId = await put(
-      ecsMetricAlarmEvent({ cluster, service: 'api', alarmName: 'api-memory-high-e2e' }),
-    );
-    const alarmRow = await signalRow(alarmId);
-    expect(alarmRow).toMatchObject({
-      name: 'api-memory-high-e2e',
-      classification: 'fault',
-      cluster,
-      service: 'api',
-    });
-    const [incident] = (await pool.query('SELECT * FROM incidents WHERE id = $1', [alarmRow.incident_id]))
+    // The task failure first: a fault the diagnosis claims, so the incident stays open for the rest.
+    // (An alarm alone on a healthy service is diagnosed no_fault and closed at once, so it never holds
+    // the service's incident slot.)
+    const taskId = await put(taskStoppedEvent({ cluster, service: 'api' }));
+    const taskRow = await signalRow(taskId);
+    expect(taskRow).toMatchObject({ kind: 'task_stopped', classification: 'fault', cluster, service: 'api' });
+    const [incident] = (await pool.query('SELECT * FROM incidents WHERE id = $1', [taskRow.incident_id]))
       .rows;
     expect(incident?.service_snapshot).toMatchObject({ desiredCount: 2, status: 'ACTIVE' });
     const opened = await capture.next<{ data: { firstSignalId: string } }>(
-      (d) => d.data.firstSignalId === alarmId,
+      (d) => d.data.firstSignalId === taskId,
       60_000,
     );
     expect(opened).toMatchObject({
@@ -167,8 +163,14 @@ describe('deployed Homeostat stack in the emulator', () => {
       incidentId: incident?.id,
     });
 
-    const taskId = await put(taskStoppedEvent({ cluster, service: 'api' }));
-    expect(await signalRow(taskId)).toMatchObject({ kind: 'task_stopped', incident_id: incident?.id });
+    const alarmId = await put(
+      ecsMetricAlarmEvent({ cluster, service: 'api', alarmName: 'api-memory-high-e2e' }),
+    );
+    expect(await signalRow(alarmId)).toMatchObject({
+      name: 'api-memory-high-e2e',
+      classification: 'fault',
+      incident_id: incident?.id,
+    });
 
     const appId = await put(appSignalEvent({ cluster, service: 'api', severity: 'fault' }), busName);
     expect(await signalRow(appId)).toMatchObject({ kind: 'app', incident_id: incident?.id });
@@ -184,6 +186,11 @@ describe('deployed Homeostat stack in the emulator', () => {
     expect(completed.source).toBe('homeostat.diagnose');
     expect(diagnosisCompletedDataSchema.safeParse(completed.data).success).toBe(true);
     expect(completed.data).toMatchObject({ provider: 'offline', steps: 0, tokens: { input: 0, output: 0 } });
+    // ECS's documented OOM message names the mechanism; the fix travels with it.
+    expect(completed.data).toMatchObject({
+      mechanism: 'undersized_memory',
+      fix: expect.stringMatching(/memory/),
+    });
     const [row] = (await pool.query('SELECT * FROM diagnoses WHERE incident_id = $1', [incident?.id])).rows;
     const evidenceKinds = ((row?.evidence ?? []) as { kind: string }[]).map((e) => e.kind);
     expect(evidenceKinds).toEqual(expect.arrayContaining(['service', 'signals']));
