@@ -541,3 +541,33 @@ describe('what a skeptical review broke (each a regression test)', () => {
     expect(p.judgement?.unexplained?.join(' ')).toMatch(/SomeNewError: the frobnicator refused/);
   });
 });
+
+describe('what a revision changed decides configuration against code', () => {
+  const diffWith = (changes: { command?: boolean; env?: boolean }) =>
+    evidence('task_definition_diff', {
+      from: 'api:4',
+      to: 'api:5',
+      image: null,
+      memory: null,
+      cpu: null,
+      command: changes.command ? { from: ['node', 'server.js'], to: ['sh', '-c', 'exit 1'] } : null,
+      environment: { added: [], removed: [], changed: changes.env ? ['MODE'] : [] },
+    });
+  const crashes = tasks(stopped({ exitCodes: [1] }), stopped({ taskId: 'task-2', exitCodes: [1] }));
+
+  it('reads a new command (what the container runs) as a bad deployment, to roll back', () => {
+    const p = offlineProposal(
+      investigation(healthyService(3, 0), deployedMinutesAgo(4), diffWith({ command: true }), crashes),
+    );
+    expect(p.hypotheses[0]).toMatchObject({ rootCause: 'bad_deployment', mechanism: 'code_regression' });
+    expect(p.recommendedActions[0]).toBe('rollback_task_definition');
+  });
+
+  it('reads environment-only changes as configuration, still rolled back first', () => {
+    const p = offlineProposal(
+      investigation(healthyService(3, 0), deployedMinutesAgo(4), diffWith({ env: true }), crashes),
+    );
+    expect(p.hypotheses[0]).toMatchObject({ rootCause: 'config_error', mechanism: 'config_change' });
+    expect(p.recommendedActions[0]).toBe('rollback_task_definition');
+  });
+});

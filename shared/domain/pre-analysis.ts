@@ -316,8 +316,9 @@ export function analyse(inv: Investigation): Analysis {
   );
   const failed = all.filter((f) => isFailure(f.task) && !benign.includes(f));
   const revisionChanges = diff ? changesOf(diff.diff) : [];
+  // Same artifact, same command: only settings (environment, mounts) changed. The configuration is the suspect.
   const configOnly =
-    revisionChanges.length > 0 && !revisionChanges.includes('image') && !revisionChanges.includes('memory');
+    revisionChanges.length > 0 && revisionChanges.every((c) => c === 'environment' || c === 'mounts');
 
   // 1. ECS's own messages: the signature catalog.
   const matches = matchSignatures(sourcedTexts(inv));
@@ -467,7 +468,7 @@ export function analyse(inv: Investigation): Analysis {
       'dependency_unavailable',
     );
     // Right after a deploy that changed the environment, the new settings (an endpoint, a port) are the suspect.
-    if (deploy && diff && (revisionChanges.includes('environment') || revisionChanges.includes('command')))
+    if (deploy && diff && revisionChanges.includes('environment'))
       add(
         'config_error',
         0.8,
