@@ -571,3 +571,57 @@ describe('what a revision changed decides configuration against code', () => {
     expect(p.recommendedActions[0]).toBe('rollback_task_definition');
   });
 });
+
+describe('a deploy under chronic noise', () => {
+  const alarm = (name: string, classification: 'fault' | 'recovery', at: string) => ({
+    kind: 'alarm',
+    name,
+    classification,
+    reason: 'Threshold Crossed: 3 out of the last 3 datapoints were greater than the threshold (10.0)',
+    occurredAt: at,
+    occurrences: 1,
+    attributes: { metricName: 'HTTPCode_Target_5XX_Count' },
+  });
+  const imageDiff = evidence('task_definition_diff', {
+    from: 'api:4',
+    to: 'api:5',
+    image: { from: 'api:1.8', to: 'api:1.9' },
+    memory: null,
+    cpu: null,
+    command: null,
+    environment: { added: [], removed: [], changed: [] },
+  });
+  // Chronic warnings the service always logs; nothing in them names the new failure.
+  const chronic = logs('WARN deprecated endpoint /v1/cart called', 'WARN slow query 1200ms on carts_by_user');
+
+  it('names the deploy when a 5xx alarm still fires after it and nothing else explains it', () => {
+    const p = offlineProposal(
+      investigation(
+        healthyService(),
+        deployedMinutesAgo(12),
+        imageDiff,
+        chronic,
+        evidence('signals', { signals: [alarm('api-5xx-high', 'fault', '2026-11-20T10:00:00Z')] }),
+      ),
+    );
+    expect(p.hypotheses[0]).toMatchObject({ rootCause: 'bad_deployment', mechanism: 'code_regression' });
+    expect(p.recommendedActions[0]).toBe('rollback_task_definition');
+  });
+
+  it('does not blame the deploy for an alarm that already went back to OK', () => {
+    const p = offlineProposal(
+      investigation(
+        healthyService(),
+        deployedMinutesAgo(12),
+        imageDiff,
+        evidence('signals', {
+          signals: [
+            alarm('api-5xx-high', 'fault', '2026-11-20T10:00:00Z'),
+            alarm('api-5xx-high', 'recovery', '2026-11-20T10:03:00Z'),
+          ],
+        }),
+      ),
+    );
+    expect(p.hypotheses[0]?.rootCause).toBe('no_fault');
+  });
+});

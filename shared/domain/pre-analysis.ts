@@ -519,6 +519,19 @@ export function analyse(inv: Investigation): Analysis {
   // the change is the cause. Errors that only rose after it count even when older ones were there before.
   const errorSeries = errorMetrics.map((n) => metric(inv, n)).find((m) => m !== null) ?? null;
   const errorsRose = errorSeries ? risen(errorSeries.values, 2) : null;
+  // An alarm still firing, after a deploy that changed the revision, with nothing else to explain it:
+  // the deploy is the only change before the symptom (chronic log noise must not hide it).
+  const firing = firingAlarms(inv);
+  const onlyTheDeploy =
+    deploy !== null && revisionChanges.length > 0 && out.length === 0 && firing.length > 0 && !errorsRose;
+  if (onlyTheDeploy && deploy)
+    add(
+      configOnly ? 'config_error' : 'bad_deployment',
+      0.6,
+      [...deployIds, ...firing.map((f) => f.id)],
+      `${firing.map((f) => f.name).join(', ')} fired ${deploy.deployment.minutesBeforeIncident} min after deploying ${deploy.deployment.taskDefinition} (changed ${revisionChanges.join(', ')}), and nothing else explains it`,
+      configOnly ? 'config_change' : 'code_regression',
+    );
   if (rollout || (deploy && (failed.length > 0 || out.length > 0 || errorsRose))) {
     const already = out.some((c) => c.confidence >= 0.8);
     add(
@@ -622,6 +635,18 @@ function benignMechanism(benign: { task: StoppedTask }[]): Mechanism {
   )
     ? 'spot_interruption'
     : 'shutdown_kill';
+}
+
+/** Alarms whose latest state change (in this incident's signals) is into ALARM. */
+function firingAlarms(inv: Investigation): { id: string; name: string }[] {
+  const latest = new Map<string, { id: string; name: string; at: string; fault: boolean }>();
+  for (const e of find(inv, 'signals'))
+    for (const s of e.facts.signals.filter((x) => x.kind === 'alarm')) {
+      const seen = latest.get(s.name);
+      if (!seen || s.occurredAt >= seen.at)
+        latest.set(s.name, { id: e.id, name: s.name, at: s.occurredAt, fault: s.classification === 'fault' });
+    }
+  return [...latest.values()].filter((a) => a.fault).map(({ id, name }) => ({ id, name }));
 }
 
 /** What a diff changed, as the effect model names it. */

@@ -235,6 +235,8 @@ export function toSignal(inbound: InboundEvent, raw: unknown = inbound.event): S
           attributes: {
             alarmArn: inbound.event.resources[0] ?? null,
             composite: Boolean(d.configuration.alarmRule),
+            // The metric it watches (its first): what kind of symptom the alarm is.
+            metricName: d.configuration.metrics.find((m) => m.metricStat)?.metricStat?.metric.name ?? null,
             ...(d.state.actionsSuppressedBy
               ? {
                   actionsSuppressedBy: d.state.actionsSuppressedBy,
