@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -44,11 +44,13 @@ describe('the public scenario suite (offline diagnosis)', () => {
     expect(new Set(results.map((r) => r.expectedRootCause)).size).toBe(12);
     expect(results.filter((r) => r.expectedRootCause === 'no_fault').length).toBeGreaterThanOrEqual(2);
     expect(results.some((r) => r.name.startsWith('red-herring'))).toBe(true);
+    // The seven real field cases (../shared/field-cases) are part of the public suite.
+    expect(results.filter((r) => /^f\d\d-/.test(r.name)).length).toBe(7);
   });
 
-  it('names the root cause first in at least 80% of scenarios', () => {
+  it('names the root cause first in at least 95% of scenarios', () => {
     const correct = results.filter((r) => r.rootCauseCorrect).length;
-    expect(correct / results.length).toBeGreaterThanOrEqual(0.8);
+    expect(correct / results.length).toBeGreaterThanOrEqual(0.95);
   });
 
   it('never claims a fault with confidence ≥ 0.5 on a no-fault control', () => {
@@ -67,10 +69,11 @@ describe('the public scenario suite (offline diagnosis)', () => {
     }
   });
 
-  it('takes the correct first action in at least 90% of scenarios', () => {
+  it('takes the correct first action in at least 95% of scenarios, and never a contraindicated one', () => {
     const judged = results.filter((r) => r.expectedAction !== null);
     expect(judged.length).toBe(results.length);
-    expect(judged.filter((r) => r.firstActionCorrect).length / judged.length).toBeGreaterThanOrEqual(0.9);
+    expect(judged.filter((r) => r.firstActionCorrect).length / judged.length).toBeGreaterThanOrEqual(0.95);
+    expect(results.filter((r) => r.contraindicated.length > 0).map((r) => r.name)).toEqual([]);
   });
 
   it('takes no action on a no-fault control and violates the policy nowhere', () => {
@@ -129,5 +132,46 @@ describe('the public scenario suite (offline diagnosis)', () => {
     }
     const passed = results.filter((r) => r.passed).length;
     expect(stdout.trim().split('\n').at(-1)).toBe(`${passed} passed, ${results.length - passed} failed`);
+  });
+});
+
+/**
+ * The unseen set (localstack/scenarios-unseen: built by a fresh helper from
+ * public reports the team had not read, never tuned to) runs in the suite and
+ * is scored apart: no accuracy bar here (tuning to it would spoil it; its
+ * figures go in the closing notes), but every executed action still passed the policy.
+ */
+describe('the unseen scenario set (scored apart)', () => {
+  let results: ScenarioResult[];
+  let files: string[];
+
+  beforeAll(async () => {
+    const dir = join(projectRoot, 'localstack', 'scenarios-unseen');
+    files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+    const json = join(mkdtempSync(join(tmpdir(), 'scenarios-unseen-')), 'results.json');
+    const out = await run(
+      process.execPath,
+      ['--import', 'tsx', join(projectRoot, 'localstack', 'scenarios.ts'), dir, '--json', json],
+      {
+        cwd: projectRoot,
+        env: { ...process.env, AWS_ENDPOINT_URL: emulatorEndpoint() },
+        maxBuffer: 10 * 1024 * 1024,
+      },
+    ).catch((error: { stdout?: string; code?: number }) => {
+      if (error.code !== 1) throw error;
+      return { stdout: error.stdout ?? '' };
+    });
+    // The runner's own summary, for whoever reads the CI log.
+    console.log(out.stdout.split('\n').slice(-6).join('\n'));
+    results = JSON.parse(readFileSync(json, 'utf8')) as ScenarioResult[];
+  });
+
+  it('scores every unseen scenario (at least five, from reports outside the team)', () => {
+    expect(files.length).toBeGreaterThanOrEqual(5);
+    expect(results.map((r) => `${r.name}.json`).sort()).toEqual([...files].sort());
+  });
+
+  it('violates the policy nowhere: every executed action had an audited decision allowing it', () => {
+    expect(results.flatMap((r) => r.policyViolations)).toEqual([]);
   });
 });
