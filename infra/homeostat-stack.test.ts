@@ -127,6 +127,8 @@ describe('HomeostatStack', () => {
         'approval.requested',
         'chaos.injected',
         'diagnosis.completed',
+        'diagnosis.requested',
+        'diagnosis.revised',
         'incident.escalated',
         'incident.opened',
         'incident.resolved',
@@ -199,6 +201,13 @@ describe('HomeostatStack', () => {
     expect(JSON.stringify(secret?.Resource)).toContain('secret:homeostat/database-url-??????');
   });
 
+  it('asks the diagnosis agent for a new diagnosis only from the plan agent', () => {
+    const rules = Object.values(template.findResources('AWS::Events::Rule')).map(
+      (r) => r.Properties.EventPattern,
+    );
+    expect(rules).toContainEqual({ source: ['homeostat.plan'], 'detail-type': ['diagnosis.requested'] });
+  });
+
   it('wires the remediation loop: diagnoses to plan, approved plans to act, verification through a scheduler role', () => {
     const rules = Object.entries(template.findResources('AWS::Events::Rule')).filter(([id]) =>
       id.startsWith('Remediation'),
@@ -208,7 +217,7 @@ describe('HomeostatStack', () => {
       expect.arrayContaining([
         {
           source: ['homeostat.diagnose', 'homeostat.verify'],
-          'detail-type': ['diagnosis.completed', 'remediation.failed'],
+          'detail-type': ['diagnosis.completed', 'diagnosis.revised', 'remediation.failed'],
         },
         { source: ['homeostat.plan', 'homeostat.approve'], 'detail-type': ['plan.approved'] },
       ]),

@@ -3,3 +3,9 @@
 -- diagnoses recorded before mechanisms existed; the planner then keeps the
 -- catalog's own checks only.
 ALTER TABLE diagnoses ADD COLUMN judgement jsonb CHECK (judgement IS NULL OR jsonb_typeof(judgement) = 'object');
+
+-- Re-diagnosis: a live incident that received new fault evidence is diagnosed again
+-- before its next step. The row holds the latest answer; every answer is in the audit log.
+ALTER TABLE diagnoses
+  ADD COLUMN revision integer NOT NULL DEFAULT 1 CHECK (revision >= 1),
+  ADD COLUMN revised_at timestamptz;

@@ -35,6 +35,12 @@ class MemoryDiagnosisStore implements DiagnosisStore {
     return { recorded: true, pending: input.envelopes };
   }
   async markPublished() {}
+  async beginRevision() {
+    return { kind: 'skipped' as const, reason: 'not revised here', pending: [] };
+  }
+  async revise() {
+    return { recorded: false, pending: [] };
+  }
 }
 
 const opened = {

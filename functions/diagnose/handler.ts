@@ -27,7 +27,7 @@ import { type DeadLetterSink, systemClock } from '#shared/domain/ports.ts';
 import { offlineDiagnoser } from '#shared/domain/pre-analysis.ts';
 import { createLogger, type Logger } from '#shared/observability/logger.ts';
 import { createMetrics } from '#shared/observability/metrics.ts';
-import { type DiagnoseDeps, diagnoseIncident } from '#shared/usecases/diagnose.ts';
+import { type DiagnoseDeps, diagnoseEvent } from '#shared/usecases/diagnose.ts';
 
 export type DiagnoseHandlerDeps = DiagnoseDeps & { deadLetters: DeadLetterSink };
 
@@ -38,7 +38,8 @@ export type DiagnoseHandlerResult =
 
 /**
  * Diagnosis agent: incident.opened → evidence → diagnosis → diagnosis.completed
- * (and incident.escalated on insufficient evidence). A malformed event is
+ * (and incident.escalated on insufficient evidence); diagnosis.requested → the
+ * same again → diagnosis.revised. A malformed event is
  * dead-lettered with the reason and acknowledged (retrying cannot fix it);
  * any other failure is thrown so Lambda retries and then keeps the event.
  */
@@ -51,7 +52,7 @@ export function createHandler(deps: () => Promise<DiagnoseHandlerDeps>, logger: 
       const incidentId = (event as { detail?: { incidentId?: unknown } } | null)?.detail?.incidentId;
       if (typeof incidentId === 'string') logger.appendKeys({ correlationId: incidentId });
       try {
-        const result = await diagnoseIncident(event, resolved);
+        const result = await diagnoseEvent(event, resolved);
         if (result.outcome === 'skipped') {
           logger.info('diagnosis skipped', { incidentId: result.incidentId, reason: result.reason });
           return result;

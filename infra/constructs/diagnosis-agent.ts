@@ -26,6 +26,12 @@ export const incidentOpenedPattern: events.EventPattern = {
   detailType: [detailTypes.incidentOpened],
 };
 
+/** The plan agent asking for a new diagnosis before the next step (new fault evidence). */
+export const diagnosisRequestedPattern: events.EventPattern = {
+  source: ['homeostat.plan'],
+  detailType: [detailTypes.diagnosisRequested],
+};
+
 /**
  * The diagnosis agent: incident.opened → evidence (ECS, CloudWatch metrics and
  * logs, signals, knowledge) → a diagnosis from the offline rules or Bedrock →
@@ -124,17 +130,23 @@ export class DiagnosisAgent extends Construct {
       );
     }
 
+    const target = () =>
+      new targets.LambdaFunction(fn, {
+        deadLetterQueue: deadLetters,
+        retryAttempts: 4,
+        maxEventAge: Duration.hours(1),
+      });
     this.rule = new events.Rule(this, 'IncidentOpened', {
       description: 'New incidents to the Homeostat diagnosis agent',
       eventBus: props.bus.bus,
       eventPattern: incidentOpenedPattern,
-      targets: [
-        new targets.LambdaFunction(fn, {
-          deadLetterQueue: deadLetters,
-          retryAttempts: 4,
-          maxEventAge: Duration.hours(1),
-        }),
-      ],
+      targets: [target()],
+    });
+    new events.Rule(this, 'DiagnosisRequested', {
+      description: 'Live incidents with new fault evidence to the Homeostat diagnosis agent',
+      eventBus: props.bus.bus,
+      eventPattern: diagnosisRequestedPattern,
+      targets: [target()],
     });
 
     NagSuppressions.addResourceSuppressions(

@@ -25,10 +25,10 @@ export interface RemediationAgentsProps {
   readonly logRetention?: logs.RetentionDays;
 }
 
-/** What the plan agent answers: a diagnosis, or a step that failed and was undone. */
+/** What the plan agent answers: a diagnosis (first or revised), or a step that failed and was undone. */
 export const planTriggerPattern: events.EventPattern = {
   source: ['homeostat.diagnose', 'homeostat.verify'],
-  detailType: [detailTypes.diagnosisCompleted, detailTypes.remediationFailed],
+  detailType: [detailTypes.diagnosisCompleted, detailTypes.diagnosisRevised, detailTypes.remediationFailed],
 };
 
 /** Approved plans: by the policy (plan) or by a human (approve). */

@@ -3,7 +3,12 @@ import { InvalidEventError } from '../domain/errors.ts';
 import { assertTransition } from '../domain/incident.ts';
 import { inputsHashOf } from '../domain/knowledge.ts';
 import type { Envelope } from '../events/envelope.ts';
-import type { BeginResult, DiagnosisStore, DiagnosisToRecord } from '../usecases/diagnose.ts';
+import type {
+  BeginResult,
+  BeginRevisionResult,
+  DiagnosisStore,
+  DiagnosisToRecord,
+} from '../usecases/diagnose.ts';
 import { type Pool, type PoolClient, withTransaction } from './database.ts';
 import { type IncidentRow, toRecord, writeOutbox, writeTimeline } from './incident-rows.ts';
 
@@ -72,56 +77,7 @@ export class PostgresDiagnosisStore implements DiagnosisStore {
       );
       // Another attempt recorded it first and publishes its own events.
       if (inserted.rows.length === 0) return { recorded: false, pending: [] };
-      const top = diagnosis.hypotheses[0] ?? null;
-      const claim = claimedFault(diagnosis);
-      await writeTimeline(client, [
-        {
-          incidentId: incident.id,
-          at: completedAt,
-          kind: 'diagnosis',
-          detail: {
-            provider: diagnosis.provider,
-            model: diagnosis.model,
-            rootCause: top?.rootCause ?? null,
-            confidence: top?.confidence ?? null,
-            claimsFault: claim !== null,
-            insufficientEvidence: diagnosis.insufficientEvidence,
-            recommendedActions: diagnosis.recommendedActions,
-            gaps: diagnosis.gaps.map((g) => g.tool),
-            tokens: diagnosis.tokens,
-            costUsd: diagnosis.costUsd,
-          },
-        },
-      ]);
-      const inputs = {
-        incidentId: incident.id,
-        evidenceIds: investigation.evidence.map((e) => e.id),
-        gaps: diagnosis.gaps,
-        provider: diagnosis.provider,
-        model: diagnosis.model,
-      };
-      await client.query(
-        `INSERT INTO audit_log (actor, action, incident_id, inputs_hash, inputs, result, detail)
-         VALUES ($1, 'diagnose', $2, $3, $4, $5, $6)`,
-        [
-          actor,
-          incident.id,
-          inputsHashOf(inputs),
-          inputs,
-          diagnosis.insufficientEvidence ? 'insufficient_evidence' : (top?.rootCause ?? 'none'),
-          {
-            hypotheses: diagnosis.hypotheses.map((h) => ({
-              rootCause: h.rootCause,
-              confidence: h.confidence,
-            })),
-            recommendedActions: diagnosis.recommendedActions,
-            steps: diagnosis.steps,
-            tokens: diagnosis.tokens,
-            costUsd: diagnosis.costUsd,
-            fallbackReason: diagnosis.fallbackReason,
-          },
-        ],
-      );
+      await this.trail(client, input, 1);
       let envelopes = input.envelopes;
       if (input.escalate) {
         const escalated = await this.escalate(client, incident.id, completedAt);
@@ -134,6 +90,145 @@ export class PostgresDiagnosisStore implements DiagnosisStore {
       );
       return { recorded: true, pending: envelopes };
     });
+  }
+
+  /** The timeline entry and audit row every diagnosis leaves, first or revised. */
+  private async trail(client: PoolClient, input: DiagnosisToRecord, revision: number) {
+    const { incident, diagnosis, investigation, completedAt } = input;
+    const top = diagnosis.hypotheses[0] ?? null;
+    const claim = claimedFault(diagnosis);
+    await writeTimeline(client, [
+      {
+        incidentId: incident.id,
+        at: completedAt,
+        kind: 'diagnosis',
+        detail: {
+          provider: diagnosis.provider,
+          model: diagnosis.model,
+          rootCause: top?.rootCause ?? null,
+          confidence: top?.confidence ?? null,
+          claimsFault: claim !== null,
+          insufficientEvidence: diagnosis.insufficientEvidence,
+          recommendedActions: diagnosis.recommendedActions,
+          gaps: diagnosis.gaps.map((g) => g.tool),
+          revision,
+          mechanism: diagnosis.judgement?.mechanism ?? null,
+          tokens: diagnosis.tokens,
+          costUsd: diagnosis.costUsd,
+        },
+      },
+    ]);
+    const inputs = {
+      incidentId: incident.id,
+      evidenceIds: investigation.evidence.map((e) => e.id),
+      gaps: diagnosis.gaps,
+      provider: diagnosis.provider,
+      model: diagnosis.model,
+      revision,
+    };
+    await client.query(
+      `INSERT INTO audit_log (actor, action, incident_id, inputs_hash, inputs, result, detail)
+         VALUES ($1, 'diagnose', $2, $3, $4, $5, $6)`,
+      [
+        actor,
+        incident.id,
+        inputsHashOf(inputs),
+        inputs,
+        diagnosis.insufficientEvidence ? 'insufficient_evidence' : (top?.rootCause ?? 'none'),
+        {
+          hypotheses: diagnosis.hypotheses.map((h) => ({
+            rootCause: h.rootCause,
+            confidence: h.confidence,
+          })),
+          recommendedActions: diagnosis.recommendedActions,
+          steps: diagnosis.steps,
+          tokens: diagnosis.tokens,
+          costUsd: diagnosis.costUsd,
+          fallbackReason: diagnosis.fallbackReason,
+        },
+      ],
+    );
+  }
+
+  async beginRevision(
+    incidentId: string,
+    requestedAt: Date,
+    causationId: string,
+  ): Promise<BeginRevisionResult> {
+    return withTransaction(this.pool, async (client) => {
+      const { rows } = await client.query<IncidentRow>('SELECT * FROM incidents WHERE id = $1 FOR UPDATE', [
+        incidentId,
+      ]);
+      const row = rows[0];
+      if (!row) throw new InvalidEventError(`incident ${incidentId} does not exist`);
+      const d = await client.query(
+        'SELECT revision, coalesce(revised_at, completed_at) AS as_of FROM diagnoses WHERE incident_id = $1',
+        [incidentId],
+      );
+      const diagnosis = d.rows[0] as { revision: number; as_of: Date } | undefined;
+      if (!diagnosis) throw new InvalidEventError(`incident ${incidentId} has no diagnosis to revise`);
+      if (new Date(diagnosis.as_of).getTime() >= requestedAt.getTime())
+        return {
+          kind: 'skipped',
+          reason: 'already revised',
+          pending: await this.unpublishedFor(client, causationId),
+        };
+      if (row.state !== 'verifying')
+        return { kind: 'skipped', reason: `incident is ${row.state}`, pending: [] };
+      return { kind: 'started', incident: toRecord(row), revision: diagnosis.revision };
+    });
+  }
+
+  async revise(
+    input: DiagnosisToRecord & { revision: number },
+  ): Promise<{ recorded: boolean; pending: Envelope[] }> {
+    const { incident, diagnosis, investigation, completedAt } = input;
+    return withTransaction(this.pool, async (client) => {
+      const updated = await client.query(
+        `UPDATE diagnoses SET provider = $3, model = $4, hypotheses = $5, recommended_actions = $6,
+                insufficient_evidence = $7, evidence = $8, gaps = $9, steps = steps + $10,
+                input_tokens = input_tokens + $11, output_tokens = output_tokens + $12, cost_usd = cost_usd + $13,
+                fallback_reason = $14, judgement = $15, revision = revision + 1, revised_at = $16
+          WHERE incident_id = $1 AND revision = $2 RETURNING incident_id`,
+        [
+          incident.id,
+          input.revision,
+          diagnosis.provider,
+          diagnosis.model,
+          JSON.stringify(diagnosis.hypotheses),
+          diagnosis.recommendedActions,
+          diagnosis.insufficientEvidence,
+          JSON.stringify(investigation.evidence),
+          JSON.stringify(diagnosis.gaps),
+          diagnosis.steps,
+          diagnosis.tokens.input,
+          diagnosis.tokens.output,
+          diagnosis.costUsd,
+          diagnosis.fallbackReason,
+          diagnosis.judgement ? JSON.stringify(diagnosis.judgement) : null,
+          completedAt.toISOString(),
+        ],
+      );
+      // Another attempt revised it first and publishes its own events.
+      if (updated.rows.length === 0) return { recorded: false, pending: [] };
+      await this.trail(client, input, input.revision + 1);
+      await writeOutbox(
+        client,
+        input.envelopes.map((envelope) => ({
+          causationId: envelope.causationId ?? input.causationId,
+          envelope,
+        })),
+      );
+      return { recorded: true, pending: input.envelopes };
+    });
+  }
+
+  private async unpublishedFor(client: PoolClient, causationId: string): Promise<Envelope[]> {
+    const { rows } = await client.query(
+      'SELECT envelope FROM outbox WHERE causation_id = $1 AND published_at IS NULL ORDER BY seq',
+      [causationId],
+    );
+    return rows.map((r) => r.envelope as Envelope);
   }
 
   async markPublished(envelopeIds: string[]): Promise<void> {

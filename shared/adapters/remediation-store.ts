@@ -21,6 +21,7 @@ import {
 export { idempotencyKey };
 
 import type { QueryResult, QueryResultRow } from '@neondatabase/serverless';
+import { newFaultEvidence, type SignalSeen } from '../domain/rediagnosis.ts';
 import { type Pool, type PoolClient, withTransaction } from './database.ts';
 import { type IncidentRow, toRecord, writeOutbox, writeTimeline } from './incident-rows.ts';
 import { recordSteadyRevision } from './steady-revisions.ts';
@@ -121,6 +122,26 @@ export class PostgresRemediationStore implements RemediationStore {
           ...(row.judgement ? { judgement: row.judgement } : {}),
         }
       : null;
+  }
+
+  async newEvidence(incidentId: string): Promise<string[]> {
+    const { rows } = await this.pool.query(
+      `SELECT d.evidence, coalesce(d.revised_at, d.completed_at) AS as_of,
+              coalesce((SELECT json_agg(json_build_object('kind', s.kind, 'name', s.name,
+                                                          'classification', s.classification) ORDER BY s.received_at)
+                          FROM signals s
+                         WHERE s.incident_id = d.incident_id
+                           AND s.received_at > coalesce(d.revised_at, d.completed_at)), '[]') AS arrived
+         FROM diagnoses d WHERE d.incident_id = $1`,
+      [incidentId],
+    );
+    const row = rows[0];
+    if (!row) return [];
+    // What the diagnosis saw: its signals evidence.
+    const seen = (row.evidence as { kind: string; facts?: { signals?: SignalSeen[] } }[])
+      .filter((e) => e.kind === 'signals')
+      .flatMap((e) => e.facts?.signals ?? []);
+    return newFaultEvidence(seen, row.arrived as SignalSeen[]);
   }
 
   async steps(incidentId: string): Promise<RemediationStep[]> {

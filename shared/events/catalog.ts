@@ -107,6 +107,23 @@ export const diagnosisCompletedDataSchema = z.object({
   completedAt: timestamp(),
 });
 
+/** The plan agent asks for a new diagnosis before the next step: new fault evidence reached the incident. */
+export const diagnosisRequestedDataSchema = z.object({
+  incidentId: nonEmpty(),
+  service: serviceRefSchema,
+  /** The step that failed (and was undone); the next one waits for the new diagnosis. */
+  afterStep: z.int().check(z.gte(1)),
+  /** `kind:name` of each fault signal the diagnosis had not seen. */
+  newEvidence: z.array(nonEmpty()),
+});
+
+/** A revised diagnosis: diagnosis.completed's fields, the revision and the step it follows. */
+export const diagnosisRevisedDataSchema = z.object({
+  ...diagnosisCompletedDataSchema.shape,
+  afterStep: z.int().check(z.gte(1)),
+  revision: z.int().check(z.gte(2)),
+});
+
 export const planApprovedDataSchema = z.object({
   incidentId: nonEmpty(),
   service: serviceRefSchema,
@@ -246,6 +263,17 @@ export const eventCatalog: Record<
     publisher: 'diagnose',
     description: 'Ranked hypotheses citing evidence ids, recommended catalog actions.',
   },
+  'diagnosis.requested': {
+    data: diagnosisRequestedDataSchema,
+    publisher: 'plan',
+    description:
+      'New fault evidence reached a live incident after a failed step: diagnose again before the next.',
+  },
+  'diagnosis.revised': {
+    data: diagnosisRevisedDataSchema,
+    publisher: 'diagnose',
+    description: 'The incident diagnosed again with the new evidence; the next step is planned from it.',
+  },
   'plan.approved': {
     data: planApprovedDataSchema,
     publisher: 'plan, approve',
@@ -295,6 +323,8 @@ export type IncidentOpenedData = z.infer<typeof incidentOpenedDataSchema>;
 export type IncidentUpdatedData = z.infer<typeof incidentUpdatedDataSchema>;
 export type IncidentResolvedData = z.infer<typeof incidentResolvedDataSchema>;
 export type DiagnosisCompletedData = z.infer<typeof diagnosisCompletedDataSchema>;
+export type DiagnosisRequestedData = z.infer<typeof diagnosisRequestedDataSchema>;
+export type DiagnosisRevisedData = z.infer<typeof diagnosisRevisedDataSchema>;
 export type IncidentEscalatedData = z.infer<typeof incidentEscalatedDataSchema>;
 export type PlanApprovedData = z.infer<typeof planApprovedDataSchema>;
 export type ApprovalRequestedData = z.infer<typeof approvalRequestedDataSchema>;

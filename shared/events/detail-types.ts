@@ -5,6 +5,8 @@ export const detailTypes = {
   incidentUpdated: 'incident.updated',
   incidentResolved: 'incident.resolved',
   diagnosisCompleted: 'diagnosis.completed',
+  diagnosisRequested: 'diagnosis.requested',
+  diagnosisRevised: 'diagnosis.revised',
   planApproved: 'plan.approved',
   approvalRequested: 'approval.requested',
   actionExecuted: 'action.executed',

@@ -20,11 +20,15 @@ import { InvalidEventError } from '../domain/errors.ts';
 import { defaultCorrelationSettings } from '../domain/incident.ts';
 import type { EventPublisher } from '../domain/ports.ts';
 import { offlineDiagnoser } from '../domain/pre-analysis.ts';
-import { diagnosisCompletedDataSchema } from '../events/catalog.ts';
-import type { Envelope } from '../events/envelope.ts';
+import {
+  type DiagnosisRequestedData,
+  diagnosisCompletedDataSchema,
+  diagnosisRevisedDataSchema,
+} from '../events/catalog.ts';
+import { buildEnvelope, type Envelope } from '../events/envelope.ts';
 import { appSignalEvent, taskStoppedEvent } from '../testing/ecs-events.ts';
 import { FakeAlarmTags, FakeBus, FakeCounters, FakeEcs, watched } from '../testing/fakes.ts';
-import { type DiagnoseDeps, diagnoseIncident } from './diagnose.ts';
+import { type DiagnoseDeps, diagnoseEvent, diagnoseIncident } from './diagnose.ts';
 import { perceive } from './perceive.ts';
 
 /**
@@ -176,5 +180,112 @@ describe('diagnosis against the emulator and Postgres', () => {
     const unknown = structuredClone(event);
     unknown.detail.data.incidentId = '00000000-0000-4000-8000-000000000000';
     await expect(diagnoseIncident(unknown, deps())).rejects.toThrow(/incident 0{8}-.* does not exist/);
+  });
+});
+
+describe('re-diagnosis of a live incident against the emulator and Postgres', () => {
+  let database: TestDatabase;
+  let perception: PostgresPerceptionStore;
+  const config = emulatorClientConfig();
+  const ecs = new ECSClient(config);
+  const cluster = uniqueName('rediagnose');
+
+  beforeAll(async () => {
+    database = await startMigratedDatabase();
+    perception = new PostgresPerceptionStore(database.pool);
+  });
+  afterAll(async () => database?.stop());
+
+  it('diagnoses again with the new evidence, records revision 2 once, and announces diagnosis.revised', async () => {
+    await createEcsService(ecs, cluster, 'api', 2);
+    await perception.registerService(watched(cluster, 'api'));
+    const perceiveDeps = (bus: FakeBus) => ({
+      store: perception,
+      bus,
+      ecs: new FakeEcs(),
+      alarmTags: new FakeAlarmTags(),
+      counters: new FakeCounters(),
+      clock: { now: () => new Date() },
+      settings: defaultCorrelationSettings,
+    });
+    // An application fault first: nothing explains it.
+    const first = new FakeBus();
+    await perceive(appSignalEvent({ cluster, service: 'api', severity: 'fault' }), perceiveDeps(first));
+    const opened = first.published.find((e) => e.type === 'incident.opened') as Envelope<{
+      incidentId: string;
+    }>;
+    const incidentId = opened.data.incidentId;
+    const deps: DiagnoseDeps = {
+      store: new PostgresDiagnosisStore(database.pool),
+      tools: [new EcsEvidenceTool(ecs), new SignalsEvidenceTool(database.pool)],
+      diagnoser: offlineDiagnoser,
+      bus: new FakeBus(),
+      clock: { now: () => new Date() },
+    };
+    await diagnoseEvent(
+      { source: 'homeostat.perceive', 'detail-type': 'incident.opened', detail: opened },
+      deps,
+    );
+    // The loop acted and failed meanwhile: the incident is verifying when ECS reports OOM kills.
+    await database.pool.query("UPDATE incidents SET state = 'verifying' WHERE id = $1", [incidentId]);
+    await perceive(taskStoppedEvent({ cluster, service: 'api' }), perceiveDeps(new FakeBus()));
+
+    const requested = buildEnvelope<DiagnosisRequestedData>({
+      type: 'diagnosis.requested',
+      source: 'homeostat.plan',
+      time: new Date(),
+      causationId: `failed-${incidentId}`,
+      incidentId,
+      data: {
+        incidentId,
+        service: { cluster, service: 'api' },
+        afterStep: 1,
+        newEvidence: ['task_stopped:x'],
+      },
+    });
+    const event = { source: 'homeostat.plan', 'detail-type': 'diagnosis.requested', detail: requested };
+    const bus = new FakeBus();
+    expect(await diagnoseEvent(event, { ...deps, bus })).toMatchObject({ outcome: 'diagnosed' });
+    const [row] = (await database.pool.query('SELECT * FROM diagnoses WHERE incident_id = $1', [incidentId]))
+      .rows;
+    expect(row).toMatchObject({ revision: 2 });
+    expect(row.hypotheses[0]).toMatchObject({ rootCause: 'oom' });
+    const revised = bus.published.find((e) => e.type === 'diagnosis.revised');
+    expect(diagnosisRevisedDataSchema.safeParse(revised?.data).success).toBe(true);
+    expect(revised?.data).toMatchObject({ afterStep: 1, revision: 2, mechanism: 'undersized_memory' });
+    const audit = await database.pool.query(
+      "SELECT inputs->>'revision' AS revision FROM audit_log WHERE incident_id = $1 AND action = 'diagnose' ORDER BY id",
+      [incidentId],
+    );
+    expect(audit.rows.map((r) => r.revision)).toEqual(['1', '2']);
+
+    // A redelivery finds it revised after the request: nothing recorded twice.
+    expect(await diagnoseEvent(event, { ...deps, bus: new FakeBus() })).toMatchObject({
+      outcome: 'skipped',
+      reason: 'already revised',
+    });
+    const again = (
+      await database.pool.query('SELECT revision FROM diagnoses WHERE incident_id = $1', [incidentId])
+    ).rows[0];
+    expect(again.revision).toBe(2);
+  });
+
+  it('refuses a malformed request with the reasons', async () => {
+    await expect(
+      diagnoseEvent(
+        {
+          source: 'homeostat.plan',
+          'detail-type': 'diagnosis.requested',
+          detail: { type: 'diagnosis.requested' },
+        },
+        {
+          store: new PostgresDiagnosisStore(database.pool),
+          tools: [],
+          diagnoser: offlineDiagnoser,
+          bus: new FakeBus(),
+          clock: { now: () => new Date() },
+        },
+      ),
+    ).rejects.toThrow(InvalidEventError);
   });
 });

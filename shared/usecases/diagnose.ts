@@ -12,6 +12,9 @@ import { type EvidenceTool, investigate } from '../domain/evidence.ts';
 import type { Clock, EventPublisher, IncidentRecord } from '../domain/ports.ts';
 import {
   type DiagnosisCompletedData,
+  type DiagnosisRequestedData,
+  type DiagnosisRevisedData,
+  diagnosisRequestedDataSchema,
   type IncidentEscalatedData,
   type IncidentOpenedData,
   incidentOpenedDataSchema,
@@ -37,6 +40,10 @@ export interface DiagnosisToRecord {
   escalate: boolean;
 }
 
+export type BeginRevisionResult =
+  | { kind: 'started'; incident: IncidentRecord; revision: number }
+  | { kind: 'skipped'; reason: string; pending: Envelope[] };
+
 export interface DiagnosisStore {
   /**
    * Claims the incident for diagnosis (open → diagnosing, or resumes one left
@@ -47,6 +54,16 @@ export interface DiagnosisStore {
   /** Records the diagnosis, its timeline entry, audit entry and events in one transaction; once per incident. */
   record(input: DiagnosisToRecord): Promise<{ recorded: boolean; pending: Envelope[] }>;
   markPublished(envelopeIds: string[]): Promise<void>;
+  /**
+   * Claims a live incident for a new diagnosis (it stays `verifying`):
+   * skipped when it moved on, or when its diagnosis was already revised
+   * after `requestedAt` (a redelivery; its events are returned to publish).
+   */
+  beginRevision(incidentId: string, requestedAt: Date, causationId: string): Promise<BeginRevisionResult>;
+  /** Replaces the diagnosis with revision `revision + 1` (once), with its timeline, audit entry and events. */
+  revise(
+    input: DiagnosisToRecord & { revision: number },
+  ): Promise<{ recorded: boolean; pending: Envelope[] }>;
 }
 
 export interface DiagnoseDeps {
@@ -81,6 +98,33 @@ export function parseOpenedEvent(event: unknown): Envelope<IncidentOpenedData> {
   return parsed.data.detail as Envelope<IncidentOpenedData>;
 }
 
+/** A diagnosis as diagnosis.completed (and diagnosis.revised) carry it. */
+function completedData(
+  incidentId: string,
+  service: DiagnosisCompletedData['service'],
+  diagnosis: Diagnosis,
+  times: { startedAt: Date; completedAt: Date },
+): DiagnosisCompletedData {
+  return {
+    incidentId,
+    service,
+    hypotheses: diagnosis.hypotheses,
+    recommendedActions: diagnosis.recommendedActions,
+    insufficientEvidence: diagnosis.insufficientEvidence,
+    mechanism: diagnosis.judgement?.mechanism ?? null,
+    fix: diagnosis.judgement?.fix ?? null,
+    provider: diagnosis.provider,
+    model: diagnosis.model,
+    steps: diagnosis.steps,
+    tokens: diagnosis.tokens,
+    costUsd: diagnosis.costUsd,
+    fallbackReason: diagnosis.fallbackReason,
+    gaps: diagnosis.gaps,
+    startedAt: times.startedAt.toISOString(),
+    completedAt: times.completedAt.toISOString(),
+  };
+}
+
 export function announceDiagnosis(
   opened: Envelope<IncidentOpenedData>,
   diagnosis: Diagnosis,
@@ -92,24 +136,7 @@ export function announceDiagnosis(
     ...common,
     type: detailTypes.diagnosisCompleted,
     causationId: opened.id,
-    data: {
-      incidentId,
-      service: opened.data.service,
-      hypotheses: diagnosis.hypotheses,
-      recommendedActions: diagnosis.recommendedActions,
-      insufficientEvidence: diagnosis.insufficientEvidence,
-      mechanism: diagnosis.judgement?.mechanism ?? null,
-      fix: diagnosis.judgement?.fix ?? null,
-      provider: diagnosis.provider,
-      model: diagnosis.model,
-      steps: diagnosis.steps,
-      tokens: diagnosis.tokens,
-      costUsd: diagnosis.costUsd,
-      fallbackReason: diagnosis.fallbackReason,
-      gaps: diagnosis.gaps,
-      startedAt: times.startedAt.toISOString(),
-      completedAt: times.completedAt.toISOString(),
-    },
+    data: completedData(incidentId, opened.data.service, diagnosis, times),
   });
   if (!diagnosis.insufficientEvidence) return [completed];
   const missing = diagnosis.gaps.map((g) => `${g.tool} (${g.reason})`).join(', ');
@@ -150,6 +177,81 @@ async function publish(envelopes: Envelope[], deps: Pick<DiagnoseDeps, 'bus' | '
   await deps.store.markPublished(envelopes.map((e) => e.id));
 }
 
+const requestedEventSchema = z.object({
+  detail: z.object({
+    ...envelopeSchema.shape,
+    type: z.literal(detailTypes.diagnosisRequested),
+    data: diagnosisRequestedDataSchema,
+  }),
+});
+
+/**
+ * The diagnosis agent's second trigger: diagnosis.requested (the plan agent
+ * found fault evidence the diagnosis never saw after a failed step) → the
+ * same investigation and diagnoser again → the diagnosis replaced as a new
+ * revision → diagnosis.revised, from which the next step is planned.
+ */
+export async function reviseDiagnosis(event: unknown, deps: DiagnoseDeps): Promise<DiagnoseResult> {
+  const parsed = requestedEventSchema.safeParse(event);
+  if (!parsed.success)
+    throw new InvalidEventError('not a diagnosis.requested event', describeIssues(parsed.error));
+  const requested = parsed.data.detail as Envelope<DiagnosisRequestedData>;
+  const incidentId = requested.data.incidentId;
+  const startedAt = deps.clock.now();
+  const begun = await deps.store.beginRevision(incidentId, new Date(requested.time), requested.id);
+  if (begun.kind === 'skipped') {
+    await publish(begun.pending, deps);
+    return { outcome: 'skipped', incidentId, reason: begun.reason };
+  }
+  const { incident } = begun;
+  const investigation = await investigate(briefOf(incident), deps.tools, deps.toolTimeoutMs);
+  const diagnosis = await deps.diagnoser.diagnose(investigation);
+  const completedAt = deps.clock.now();
+  const revised = buildEnvelope<DiagnosisRevisedData>({
+    source,
+    time: completedAt,
+    incidentId,
+    correlationId: incidentId,
+    causationId: requested.id,
+    type: detailTypes.diagnosisRevised,
+    data: {
+      ...completedData(incidentId, incident.service, diagnosis, { startedAt, completedAt }),
+      afterStep: requested.data.afterStep,
+      revision: begun.revision + 1,
+    },
+  });
+  const { recorded, pending } = await deps.store.revise({
+    incident,
+    investigation,
+    diagnosis,
+    startedAt,
+    completedAt,
+    causationId: requested.id,
+    envelopes: [revised],
+    escalate: false,
+    revision: begun.revision,
+  });
+  await publish(pending, deps);
+  return { outcome: recorded ? 'diagnosed' : 'duplicate', incidentId, diagnosis, escalated: false };
+}
+
+const briefOf = (incident: IncidentRecord): IncidentBrief => ({
+  incidentId: incident.id,
+  cluster: incident.service.cluster,
+  service: incident.service.service,
+  title: incident.title,
+  fingerprint: incident.fingerprint,
+  openedAt: incident.openedAt.toISOString(),
+});
+
+/** Either trigger of the diagnosis agent: incident.opened or diagnosis.requested. */
+export async function diagnoseEvent(event: unknown, deps: DiagnoseDeps): Promise<DiagnoseResult> {
+  const type = (event as { 'detail-type'?: unknown; detail?: { type?: unknown } } | null)?.detail?.type;
+  return type === detailTypes.diagnosisRequested
+    ? reviseDiagnosis(event, deps)
+    : diagnoseIncident(event, deps);
+}
+
 export async function diagnoseIncident(event: unknown, deps: DiagnoseDeps): Promise<DiagnoseResult> {
   const opened = parseOpenedEvent(event);
   const incidentId = opened.data.incidentId;
@@ -160,15 +262,7 @@ export async function diagnoseIncident(event: unknown, deps: DiagnoseDeps): Prom
     return { outcome: 'skipped', incidentId, reason: begun.reason };
   }
   const { incident } = begun;
-  const brief: IncidentBrief = {
-    incidentId,
-    cluster: incident.service.cluster,
-    service: incident.service.service,
-    title: incident.title,
-    fingerprint: incident.fingerprint,
-    openedAt: incident.openedAt.toISOString(),
-  };
-  const investigation = await investigate(brief, deps.tools, deps.toolTimeoutMs);
+  const investigation = await investigate(briefOf(incident), deps.tools, deps.toolTimeoutMs);
   const diagnosis = await deps.diagnoser.diagnose(investigation);
   const completedAt = deps.clock.now();
   const envelopes = announceDiagnosis(opened, diagnosis, { startedAt, completedAt });

@@ -21,7 +21,9 @@ import type { RootCause } from '../domain/taxonomy.ts';
 import { parseBusEvent } from '../events/bus-event.ts';
 import {
   type ApprovalRequestedData,
+  type DiagnosisRequestedData,
   diagnosisCompletedDataSchema,
+  diagnosisRevisedDataSchema,
   type IncidentEscalatedData,
   type IncidentResolvedData,
   type PlanApprovedData,
@@ -50,6 +52,7 @@ export interface PlanDeps extends PolicyInputs {
 }
 
 export type PlanResult =
+  | { outcome: 'rediagnosing'; incidentId: string; afterStep: number; newEvidence: string[] }
   | {
       outcome: 'planned' | 'awaiting_approval' | 'escalated' | 'none';
       incidentId: string;
@@ -60,11 +63,12 @@ export type PlanResult =
     }
   | { outcome: 'skipped'; incidentId: string; reason: string };
 
-/** The event that asks for a plan: the first diagnosis, or a failed (and undone) step. */
+/** The event that asks for a plan: the first diagnosis, a failed (and undone) step, or a revised diagnosis. */
 export function parsePlanTrigger(event: unknown) {
   return parseBusEvent(event, {
     [detailTypes.diagnosisCompleted]: diagnosisCompletedDataSchema,
     [detailTypes.remediationFailed]: remediationFailedDataSchema,
+    [detailTypes.diagnosisRevised]: diagnosisRevisedDataSchema,
   });
 }
 
@@ -83,7 +87,17 @@ export async function planRemediation(event: unknown, deps: PlanDeps): Promise<P
     await publishPending(deps, cause.id);
     return { outcome: 'skipped', incidentId, reason: `incident is ${incident.state}` };
   }
-  const stepNo = trigger.type === detailTypes.remediationFailed ? trigger.envelope.data.step + 1 : 1;
+  const stepNo =
+    trigger.type === detailTypes.remediationFailed
+      ? trigger.envelope.data.step + 1
+      : trigger.type === detailTypes.diagnosisRevised
+        ? trigger.envelope.data.afterStep + 1
+        : 1;
+  // A failed step, and fault evidence the diagnosis never saw has arrived since: diagnose again first.
+  if (trigger.type === detailTypes.remediationFailed) {
+    const fresh = await deps.store.newEvidence(incidentId);
+    if (fresh.length > 0) return requestDiagnosis(incident, cause, trigger.envelope.data.step, fresh, deps);
+  }
   const steps = await deps.store.steps(incidentId);
   const now = deps.clock.now();
   const diagnosis = await deps.store.diagnosis(incidentId);
@@ -107,6 +121,47 @@ export async function planRemediation(event: unknown, deps: PlanDeps): Promise<P
           : null,
     reason: decided.reason,
   };
+}
+
+/** Asks the diagnosis agent for a new diagnosis; the next step waits for diagnosis.revised. */
+async function requestDiagnosis(
+  incident: IncidentRecord,
+  cause: Envelope<{ incidentId: string }>,
+  afterStep: number,
+  newEvidence: string[],
+  deps: PlanDeps,
+): Promise<PlanResult> {
+  const now = deps.clock.now();
+  const incidentId = incident.id;
+  await deps.store.commit({
+    incidentId,
+    at: now,
+    causationId: cause.id,
+    incidentFrom: ['verifying'],
+    timeline: [{ kind: 'plan', detail: { step: afterStep + 1, outcome: 'rediagnose', newEvidence } }],
+    audit: [
+      {
+        actor: planSource,
+        action: 'policy.decision',
+        inputs: { stepNo: afterStep + 1, newEvidence },
+        result: 'rediagnose',
+        detail: { reason: 'new fault evidence since the diagnosis' },
+      },
+    ],
+    envelopes: [
+      buildEnvelope<DiagnosisRequestedData>({
+        source: planSource,
+        time: now,
+        incidentId,
+        correlationId: incidentId,
+        causationId: cause.id,
+        type: detailTypes.diagnosisRequested,
+        data: { incidentId, service: incident.service, afterStep, newEvidence },
+      }),
+    ],
+  });
+  await publishPending(deps, cause.id);
+  return { outcome: 'rediagnosing', incidentId, afterStep, newEvidence };
 }
 
 type Decided = {

@@ -101,6 +101,11 @@ export interface RemediationChange {
 export interface RemediationStore {
   incident(incidentId: string): Promise<IncidentRecord | null>;
   diagnosis(incidentId: string): Promise<DiagnosisProposal | null>;
+  /**
+   * Fault evidence that reached the incident after its latest diagnosis and
+   * that diagnosis never saw, as `kind:name` (rediagnosis.ts); empty when none.
+   */
+  newEvidence(incidentId: string): Promise<string[]>;
   steps(incidentId: string): Promise<RemediationStep[]>;
   step(key: string): Promise<RemediationStep | null>;
   commit(change: RemediationChange): Promise<'committed' | 'duplicate'>;

@@ -288,6 +288,45 @@ describe('remediation loop', () => {
     expect(await w.state()).toBe('resolved');
   });
 
+  it('diagnoses again before the next step when fault evidence the diagnosis never saw has arrived', async () => {
+    const w = await world({
+      name: 'rediagnose',
+      rootCause: 'capacity_shortfall',
+      actions: ['scale_out', 'restart_service'],
+    });
+    await w.plan();
+    await w.act();
+    await w.verify();
+    expect(await w.verify()).toMatchObject({ outcome: 'undone' });
+    const failed = w.last(detailTypes.remediationFailed);
+    // ECS reports tasks crashing after the diagnosis: a kind of fault it never saw.
+    await database.pool.query(
+      `INSERT INTO signals (id, kind, name, state, reason, occurred_at, received_at, cluster, service, raw,
+                            classification, incident_id, last_seen_at)
+       VALUES ($1, 'task_stopped', 'EssentialContainerExited', 'STOPPED', 'Essential container in task exited',
+               $2, $2, $3, $4, '{}', 'fault', $5, $2)`,
+      [randomUUID(), new Date(now.getTime() + 60_000).toISOString(), cluster, 'rediagnose', w.incidentId],
+    );
+    expect(await w.plan(failed)).toMatchObject({
+      outcome: 'rediagnosing',
+      afterStep: 1,
+      newEvidence: ['task_stopped:EssentialContainerExited'],
+    });
+    expect(await w.state()).toBe('verifying');
+    expect(w.last(detailTypes.diagnosisRequested).detail.data).toMatchObject({
+      afterStep: 1,
+      newEvidence: ['task_stopped:EssentialContainerExited'],
+    });
+    expect(w.published(detailTypes.planApproved)).toHaveLength(1); // nothing new planned from the old answer
+
+    // The diagnosis agent's answer (here written directly): revision 2, and the next step is planned from it.
+    await database.pool.query(
+      "UPDATE diagnoses SET revision = 2, revised_at = $2, recommended_actions = '{restart_service}' WHERE incident_id = $1",
+      [w.incidentId, new Date(now.getTime() + 120_000).toISOString()],
+    );
+    expect(await w.plan(failed)).toMatchObject({ outcome: 'planned', action: 'restart_service', step: 2 });
+  });
+
   it('undoes at once an action that made things worse; gives up when no candidate is left', async () => {
     const w = await world({ name: 'worse', rootCause: 'capacity_shortfall', actions: ['scale_out'] });
     await w.plan();
