@@ -24,6 +24,7 @@ import type { Autonomy } from '../domain/policy.ts';
 import type { CatalogAction, RootCause } from '../domain/taxonomy.ts';
 import { detailTypes } from '../events/detail-types.ts';
 import type { Envelope } from '../events/envelope.ts';
+import { buildEnvelope } from '../events/envelope.ts';
 import { FakeBus, watched } from '../testing/fakes.ts';
 import { asBusEvent } from '../testing/incidents.ts';
 import { diagnosisCompletedEvent, offlineHypothesis } from '../testing/remediation.ts';
@@ -324,7 +325,24 @@ describe('remediation loop', () => {
       "UPDATE diagnoses SET revision = 2, revised_at = $2, recommended_actions = '{restart_service}' WHERE incident_id = $1",
       [w.incidentId, new Date(now.getTime() + 120_000).toISOString()],
     );
-    expect(await w.plan(failed)).toMatchObject({ outcome: 'planned', action: 'restart_service', step: 2 });
+    const completed = diagnosisCompleted(w.incidentId, 'rediagnose', 'capacity_shortfall', [
+      'restart_service',
+    ]);
+    const revised = buildEnvelope({
+      type: detailTypes.diagnosisRevised,
+      source: 'homeostat.diagnose',
+      time: now,
+      incidentId: w.incidentId,
+      causationId: w.last(detailTypes.diagnosisRequested).detail.id,
+      data: { ...completed.data, afterStep: 1, revision: 2 },
+    });
+    expect(await w.plan(asBusEvent(revised))).toMatchObject({
+      outcome: 'planned',
+      action: 'restart_service',
+      step: 2,
+    });
+    // A redelivered failure finds the next step already planned from the new answer.
+    expect(await w.plan(failed)).toMatchObject({ outcome: 'skipped' });
   });
 
   it('undoes at once an action that made things worse; gives up when no candidate is left', async () => {
