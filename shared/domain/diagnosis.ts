@@ -174,6 +174,8 @@ export interface JudgementFacts {
   errorsRoseAfterDeploy: boolean | null;
   /** Stops that are not failures: SIGKILL at shutdown, Spot interruption, platform maintenance. */
   benignStops: number;
+  /** Stops that are failures (not ECS's or a person's, not benign), counting repeats. */
+  failedStops: number;
   /** Tasks pending while the service runs below its desired count: placement is already behind. */
   tasksPending: boolean;
 }

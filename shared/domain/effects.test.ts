@@ -22,6 +22,7 @@ const quiet: JudgementFacts = {
   revisionChanges: [],
   errorsRoseAfterDeploy: null,
   benignStops: 0,
+  failedStops: 0,
   tasksPending: false,
 };
 

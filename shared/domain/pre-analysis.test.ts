@@ -625,3 +625,24 @@ describe('a deploy under chronic noise', () => {
     expect(p.hypotheses[0]?.rootCause).toBe('no_fault');
   });
 });
+
+describe('benign stops never hide a real one', () => {
+  it('does not call a service healthy when a real crash sits next to benign stops', () => {
+    const p = offlineProposal(
+      investigation(
+        healthyService(),
+        tasks(
+          stopped({
+            taskId: 't1',
+            stopCode: 'ServiceSchedulerInitiated',
+            stoppedReason: 'Scaling activity initiated by (deployment ecs-svc/1234567890123456789)',
+            exitCodes: [137],
+          }),
+          stopped({ taskId: 't2', exitCodes: [1], stoppedReason: 'Essential container in task exited' }),
+        ),
+      ),
+    );
+    expect(p.hypotheses[0]?.rootCause).not.toBe('no_fault');
+    expect(p.judgement?.facts).toMatchObject({ benignStops: 1, failedStops: 1 });
+  });
+});

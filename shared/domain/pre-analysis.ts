@@ -610,6 +610,7 @@ export function analyse(inv: Investigation): Analysis {
       revisionChanges,
       errorsRoseAfterDeploy: deploy ? errorsRose : null,
       benignStops: benign.reduce((n, b) => n + b.count, 0),
+      failedStops: failed.reduce((n, f) => n + f.count, 0),
       tasksPending: Boolean(
         svc && svc.facts.pendingCount > 0 && svc.facts.runningCount < svc.facts.desiredCount,
       ),
@@ -769,10 +770,9 @@ export function offlineProposal(inv: Investigation): DiagnosisProposal {
   const service = find(inv, 'service')[0];
   const healthy =
     service && service.facts.runningCount >= service.facts.desiredCount && service.facts.status === 'ACTIVE';
-  // Only benign stops (a shutdown SIGKILL, a Spot interruption, ECS's own stops): nothing failed.
-  const benignOnly =
-    judgement.facts.benignStops > 0 && failedTasks(inv).length <= judgement.facts.benignStops;
-  if (healthy && (failedTasks(inv).length === 0 || benignOnly)) {
+  // Nothing failed: no stops, or only benign ones (a shutdown SIGKILL, a Spot interruption, ECS's own stops).
+  const benignOnly = judgement.facts.benignStops > 0 && judgement.facts.failedStops === 0;
+  if (healthy && judgement.facts.failedStops === 0) {
     const cited = [service.id, ...find(inv, 'metrics').map((m) => m.id)];
     return {
       hypotheses: [
