@@ -159,8 +159,6 @@ const diffOf = (inv: Investigation): { id: string; diff: EvidenceFacts['task_def
 const isFailure = (task: StoppedTask) =>
   task.stopCode !== 'ServiceSchedulerInitiated' && task.stopCode !== 'UserInitiated';
 
-const failedTasks = (inv: Investigation) => stoppedTasks(inv).filter(({ task }) => isFailure(task));
-
 const patterns = {
   oom: /OutOfMemory|out of memory|OOM[- ]?Kill|memory limit|Cannot allocate memory|was sent SIGKILL! Perhaps out of memory|Killed process \d+/i,
   /** A worker process of the application died (gunicorn, uWSGI, Puma, Node cluster): the container lives on. */
