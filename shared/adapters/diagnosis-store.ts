@@ -14,6 +14,25 @@ import { type IncidentRow, toRecord, writeOutbox, writeTimeline } from './incide
 
 const actor = 'homeostat.diagnose';
 
+/** A diagnosis' own columns, in table order: provider … fallback_reason, judgement (first answer and revisions alike). */
+function columns({ diagnosis, investigation }: DiagnosisToRecord): unknown[] {
+  return [
+    diagnosis.provider,
+    diagnosis.model,
+    JSON.stringify(diagnosis.hypotheses),
+    diagnosis.recommendedActions,
+    diagnosis.insufficientEvidence,
+    JSON.stringify(investigation.evidence),
+    JSON.stringify(diagnosis.gaps),
+    diagnosis.steps,
+    diagnosis.tokens.input,
+    diagnosis.tokens.output,
+    diagnosis.costUsd,
+    diagnosis.fallbackReason,
+    diagnosis.judgement ? JSON.stringify(diagnosis.judgement) : null,
+  ];
+}
+
 /** Diagnoses in Postgres, written with the incident's state, timeline, audit log and outbox. */
 export class PostgresDiagnosisStore implements DiagnosisStore {
   constructor(private readonly pool: Pool) {}
@@ -48,32 +67,15 @@ export class PostgresDiagnosisStore implements DiagnosisStore {
   }
 
   async record(input: DiagnosisToRecord): Promise<{ recorded: boolean; pending: Envelope[] }> {
-    const { incident, diagnosis, investigation, completedAt } = input;
+    const { incident, completedAt } = input;
     return withTransaction(this.pool, async (client) => {
       const inserted = await client.query(
         `INSERT INTO diagnoses (incident_id, provider, model, hypotheses, recommended_actions,
                                 insufficient_evidence, evidence, gaps, steps, input_tokens, output_tokens,
-                                cost_usd, fallback_reason, started_at, completed_at, judgement)
+                                cost_usd, fallback_reason, judgement, started_at, completed_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
          ON CONFLICT (incident_id) DO NOTHING RETURNING incident_id`,
-        [
-          incident.id,
-          diagnosis.provider,
-          diagnosis.model,
-          JSON.stringify(diagnosis.hypotheses),
-          diagnosis.recommendedActions,
-          diagnosis.insufficientEvidence,
-          JSON.stringify(investigation.evidence),
-          JSON.stringify(diagnosis.gaps),
-          diagnosis.steps,
-          diagnosis.tokens.input,
-          diagnosis.tokens.output,
-          diagnosis.costUsd,
-          diagnosis.fallbackReason,
-          input.startedAt.toISOString(),
-          completedAt.toISOString(),
-          diagnosis.judgement ? JSON.stringify(diagnosis.judgement) : null,
-        ],
+        [incident.id, ...columns(input), input.startedAt.toISOString(), completedAt.toISOString()],
       );
       // Another attempt recorded it first and publishes its own events.
       if (inserted.rows.length === 0) return { recorded: false, pending: [] };
@@ -182,7 +184,7 @@ export class PostgresDiagnosisStore implements DiagnosisStore {
   async revise(
     input: DiagnosisToRecord & { revision: number },
   ): Promise<{ recorded: boolean; pending: Envelope[] }> {
-    const { incident, diagnosis, investigation, completedAt } = input;
+    const { incident, completedAt } = input;
     return withTransaction(this.pool, async (client) => {
       const updated = await client.query(
         `UPDATE diagnoses SET provider = $3, model = $4, hypotheses = $5, recommended_actions = $6,
@@ -190,24 +192,7 @@ export class PostgresDiagnosisStore implements DiagnosisStore {
                 input_tokens = input_tokens + $11, output_tokens = output_tokens + $12, cost_usd = cost_usd + $13,
                 fallback_reason = $14, judgement = $15, revision = revision + 1, revised_at = $16
           WHERE incident_id = $1 AND revision = $2 RETURNING incident_id`,
-        [
-          incident.id,
-          input.revision,
-          diagnosis.provider,
-          diagnosis.model,
-          JSON.stringify(diagnosis.hypotheses),
-          diagnosis.recommendedActions,
-          diagnosis.insufficientEvidence,
-          JSON.stringify(investigation.evidence),
-          JSON.stringify(diagnosis.gaps),
-          diagnosis.steps,
-          diagnosis.tokens.input,
-          diagnosis.tokens.output,
-          diagnosis.costUsd,
-          diagnosis.fallbackReason,
-          diagnosis.judgement ? JSON.stringify(diagnosis.judgement) : null,
-          completedAt.toISOString(),
-        ],
+        [incident.id, input.revision, ...columns(input), completedAt.toISOString()],
       );
       // Another attempt revised it first and publishes its own events.
       if (updated.rows.length === 0) return { recorded: false, pending: [] };

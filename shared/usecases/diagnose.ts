@@ -204,9 +204,7 @@ export async function reviseDiagnosis(event: unknown, deps: DiagnoseDeps): Promi
     return { outcome: 'skipped', incidentId, reason: begun.reason };
   }
   const { incident } = begun;
-  const investigation = await investigate(briefOf(incident), deps.tools, deps.toolTimeoutMs);
-  const diagnosis = await deps.diagnoser.diagnose(investigation);
-  const completedAt = deps.clock.now();
+  const { investigation, diagnosis, completedAt } = await investigateAndDiagnose(incident, deps);
   const revised = buildEnvelope<DiagnosisRevisedData>({
     source,
     time: completedAt,
@@ -233,6 +231,13 @@ export async function reviseDiagnosis(event: unknown, deps: DiagnoseDeps): Promi
   });
   await publish(pending, deps);
   return { outcome: recorded ? 'diagnosed' : 'duplicate', incidentId, diagnosis, escalated: false };
+}
+
+/** Every evidence tool (bounded, gaps recorded), then the configured diagnoser. */
+async function investigateAndDiagnose(incident: IncidentRecord, deps: DiagnoseDeps) {
+  const investigation = await investigate(briefOf(incident), deps.tools, deps.toolTimeoutMs);
+  const diagnosis = await deps.diagnoser.diagnose(investigation);
+  return { investigation, diagnosis, completedAt: deps.clock.now() };
 }
 
 const briefOf = (incident: IncidentRecord): IncidentBrief => ({
@@ -262,9 +267,7 @@ export async function diagnoseIncident(event: unknown, deps: DiagnoseDeps): Prom
     return { outcome: 'skipped', incidentId, reason: begun.reason };
   }
   const { incident } = begun;
-  const investigation = await investigate(briefOf(incident), deps.tools, deps.toolTimeoutMs);
-  const diagnosis = await deps.diagnoser.diagnose(investigation);
-  const completedAt = deps.clock.now();
+  const { investigation, diagnosis, completedAt } = await investigateAndDiagnose(incident, deps);
   const envelopes = announceDiagnosis(opened, diagnosis, { startedAt, completedAt });
   const { recorded, pending } = await deps.store.record({
     incident,
