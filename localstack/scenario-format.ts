@@ -3,7 +3,8 @@
  * real-looking incident against the local stack. Only the runner reads it.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { extname, join, resolve } from 'node:path';
+import { dirname, extname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as z from 'zod';
 import { catalogActions, rootCauses } from '../shared/domain/taxonomy.ts';
 
@@ -110,6 +111,9 @@ export const scenarioSchema = z.object({
 });
 
 export type Scenario = z.infer<typeof scenarioSchema>;
+
+/** The public suite: `localstack/scenarios/`. */
+export const publicSuite = join(dirname(fileURLToPath(import.meta.url)), 'scenarios');
 export type ScenarioSignal = Scenario['signals'][number];
 
 export class ScenarioFileError extends Error {

@@ -3,10 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseInbound } from '../shared/events/inbound.ts';
-import { loadScenario, parseScenario, ScenarioFileError, scenarioFiles } from './scenario-format.ts';
+import {
+  loadScenario,
+  parseScenario,
+  publicSuite,
+  ScenarioFileError,
+  scenarioFiles,
+} from './scenario-format.ts';
 import { judge } from './scenario-score.ts';
 import { metricHome, scenarioEvents, worldNames } from './scenario-world.ts';
-import { publicSuite } from './scenarios.ts';
 import { percentile } from './stats.ts';
 
 const base = {

@@ -10,7 +10,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { createPool, type Pool } from '../shared/adapters/database.ts';
@@ -19,13 +20,18 @@ import { deployLocal, localClientConfig, stackOutputs } from './deploy-local.ts'
 import {
   ensureEmulator,
   ensureLocalDatabase,
-  projectRoot,
   readLocalDbState,
   stopLocalDatabase,
   stopRecorded,
   waitFor,
 } from './harness.ts';
-import { loadScenario, type Scenario, ScenarioFileError, scenarioFiles } from './scenario-format.ts';
+import {
+  loadScenario,
+  publicSuite,
+  type Scenario,
+  ScenarioFileError,
+  scenarioFiles,
+} from './scenario-format.ts';
 import {
   followRemediation,
   type RemediationObserved,
@@ -42,8 +48,6 @@ import {
   writeMetrics,
 } from './scenario-world.ts';
 import { percentile } from './stats.ts';
-
-export const publicSuite = join(projectRoot, 'localstack', 'scenarios');
 
 /** One scenario's result: the fields of `--json`. */
 export interface ScenarioResult {
@@ -378,13 +382,15 @@ async function main(): Promise<number> {
   }
 }
 
+// Only when run as a script: importing this module (for its types) must start nothing.
 // Exit explicitly: the database driver's WebSocket keeps the event loop alive after pool.end().
-main().then(
-  (code) => process.exit(code),
-  (error) => {
-    console.error(
-      `scenarios: ${error instanceof ScenarioFileError ? error.message : (error as Error).stack}`,
-    );
-    process.exit(2);
-  },
-);
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url))
+  main().then(
+    (code) => process.exit(code),
+    (error) => {
+      console.error(
+        `scenarios: ${error instanceof ScenarioFileError ? error.message : (error as Error).stack}`,
+      );
+      process.exit(2);
+    },
+  );
