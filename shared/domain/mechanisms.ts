@@ -423,8 +423,3 @@ export const rootCauseFixes: Readonly<Record<RootCause, string>> = {
   latency_degradation: 'find where the time goes (downstream calls, queues, CPU) before scaling',
   no_fault: 'nothing to repair',
 };
-
-/** Every mechanism that rules `action` out, with why. */
-export function ruledOutBy(action: CatalogAction, mechanism: Mechanism): string | null {
-  return mechanismSpecs[mechanism].cannotFix[action] ?? null;
-}

@@ -306,12 +306,11 @@ export function analyse(inv: Investigation): Analysis {
   const deployIds = deploy ? [deploy.id, ...(diff ? [diff.id] : [])] : [];
   const memory = metric(inv, 'MemoryUtilization');
   const memoryPeak = memory ? maxOf(memory.values) : null;
+  const shape = memory ? memoryShape(memory.values) : null;
   const svc = find(inv, 'service')[0];
   const all = stoppedTasks(inv);
   const stops = all.reduce((n, s) => n + s.count, 0);
-  const benign = all.filter(({ task }) =>
-    isBenignStop(task, memory ? memoryShape(memory.values) : null, stops),
-  );
+  const benign = all.filter(({ task }) => isBenignStop(task, shape, stops));
   const failed = all.filter((f) => isFailure(f.task) && !benign.includes(f));
   const revisionChanges = diff ? changesOf(diff.diff) : [];
   // Same artifact, same command: only settings (environment, mounts) changed. The configuration is the suspect.
@@ -328,9 +327,7 @@ export function analyse(inv: Investigation): Analysis {
     if (!sig || mechanismSpecs[sig.mechanism].rootCause === 'no_fault') continue;
     // A 137 with an OOM reason is conclusive; the OOM signature's mechanism still follows the memory shape.
     const mechanism =
-      sig.mechanism === 'undersized_memory' && memory && memoryShape(memory.values) === 'growing'
-        ? 'memory_leak'
-        : sig.mechanism;
+      sig.mechanism === 'undersized_memory' && shape === 'growing' ? 'memory_leak' : sig.mechanism;
     add(
       sig.rootCause ?? mechanismSpecs[mechanism].rootCause,
       sig.confidence + (group.length > 1 ? 0.03 : 0),
@@ -348,7 +345,6 @@ export function analyse(inv: Investigation): Analysis {
   const taskTexts = unclaimed(t.tasks);
 
   // 2. Memory: kills for memory, or memory pinned at the ceiling while processes die.
-  const shape = memory ? memoryShape(memory.values) : null;
   const oomTasks = failed.filter(
     ({ task }) =>
       !claimed.has(`${task.stopCode} ${task.stoppedReason} ${task.containerReasons.join(' ')}`) &&
