@@ -36,6 +36,8 @@ describe('the public scenario suite (offline diagnosis)', () => {
       return { stdout: error.stdout ?? '' };
     });
     stdout = out.stdout;
+    // The runner's own summary, for whoever reads the CI log.
+    console.log(stdout.split('\n').slice(-6).join('\n'));
     results = JSON.parse(readFileSync(json, 'utf8')) as ScenarioResult[];
   });
 

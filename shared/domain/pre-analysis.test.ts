@@ -539,6 +539,20 @@ describe('what a skeptical review broke (each a regression test)', () => {
     );
     expect(p.insufficientEvidence).toBe(true);
     expect(p.judgement?.unexplained?.join(' ')).toMatch(/SomeNewError: the frobnicator refused/);
+    // Quoted to people: credentials in workload text are removed first.
+    const leaky = offlineProposal(
+      investigation(
+        healthyService(2, 0),
+        tasks(
+          stopped({
+            stopCode: 'TaskFailedToStart',
+            stoppedReason: 'VendorError: connect postgres://app:hunter2@db:5432 refused',
+            exitCodes: [],
+          }),
+        ),
+      ),
+    );
+    expect(leaky.judgement?.unexplained?.join(' ')).not.toContain('hunter2');
   });
 });
 

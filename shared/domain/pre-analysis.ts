@@ -18,6 +18,7 @@ import type {
   StoppedTask,
   TaskDefinitionDiff,
 } from './diagnosis.ts';
+import { redact } from './evidence.ts';
 import { type Mechanism, mechanismSpecs } from './mechanisms.ts';
 import { matchSignatures, type SourcedText } from './signatures.ts';
 import { type CatalogAction, isCatalogAction, type RootCause } from './taxonomy.ts';
@@ -616,7 +617,7 @@ export function analyse(inv: Investigation): Analysis {
         ? []
         : [
             ...new Set(
-              [...unclaimed(t.tasks), ...unclaimed(t.events)].map((x) => x.text.trim().slice(0, 200)),
+              [...unclaimed(t.tasks), ...unclaimed(t.events)].map((x) => redact(x.text.trim(), 200)),
             ),
           ].slice(0, 3),
   };
