@@ -11,6 +11,27 @@ import { emulatorEndpoint } from './testing.ts';
 
 const run = promisify(execFile);
 
+/** `npm run scenarios -- <args> --json FILE` as a user runs it: its results and output (summary echoed to the log). */
+async function runScenarios(args: string[]): Promise<{ results: ScenarioResult[]; stdout: string }> {
+  const json = join(mkdtempSync(join(tmpdir(), 'scenarios-')), 'results.json');
+  const out = await run(
+    process.execPath,
+    ['--import', 'tsx', join(projectRoot, 'localstack', 'scenarios.ts'), ...args, '--json', json],
+    {
+      cwd: projectRoot,
+      env: { ...process.env, AWS_ENDPOINT_URL: emulatorEndpoint() },
+      maxBuffer: 10 * 1024 * 1024,
+    },
+  ).catch((error: { stdout?: string; code?: number }) => {
+    // Exit code 1 means "some scenario failed": the targets decide; anything else is a broken run.
+    if (error.code !== 1) throw error;
+    return { stdout: error.stdout ?? '' };
+  });
+  // The runner's own summary, for whoever reads the CI log.
+  console.log(out.stdout.split('\n').slice(-6).join('\n'));
+  return { results: JSON.parse(readFileSync(json, 'utf8')) as ScenarioResult[], stdout: out.stdout };
+}
+
 /**
  * The issue's quality bar, through `npm run scenarios` as a user runs it: the
  * runner deploys the stack into the test emulator, replays the public suite
@@ -21,24 +42,7 @@ describe('the public scenario suite (offline diagnosis)', () => {
   let stdout: string;
 
   beforeAll(async () => {
-    const json = join(mkdtempSync(join(tmpdir(), 'scenarios-')), 'results.json');
-    const out = await run(
-      process.execPath,
-      ['--import', 'tsx', join(projectRoot, 'localstack', 'scenarios.ts'), '--deploy', '--json', json],
-      {
-        cwd: projectRoot,
-        env: { ...process.env, AWS_ENDPOINT_URL: emulatorEndpoint() },
-        maxBuffer: 10 * 1024 * 1024,
-      },
-    ).catch((error: { stdout?: string; code?: number }) => {
-      // Exit code 1 means "some scenario failed": the targets below decide; anything else is a broken run.
-      if (error.code !== 1) throw error;
-      return { stdout: error.stdout ?? '' };
-    });
-    stdout = out.stdout;
-    // The runner's own summary, for whoever reads the CI log.
-    console.log(stdout.split('\n').slice(-6).join('\n'));
-    results = JSON.parse(readFileSync(json, 'utf8')) as ScenarioResult[];
+    ({ results, stdout } = await runScenarios(['--deploy']));
   });
 
   it('covers every root cause of the taxonomy, with no-fault controls and red herrings', () => {
@@ -150,22 +154,7 @@ describe('the unseen scenario set (scored apart)', () => {
   beforeAll(async () => {
     const dir = join(projectRoot, 'localstack', 'scenarios-unseen');
     files = readdirSync(dir).filter((f) => f.endsWith('.json'));
-    const json = join(mkdtempSync(join(tmpdir(), 'scenarios-unseen-')), 'results.json');
-    const out = await run(
-      process.execPath,
-      ['--import', 'tsx', join(projectRoot, 'localstack', 'scenarios.ts'), dir, '--json', json],
-      {
-        cwd: projectRoot,
-        env: { ...process.env, AWS_ENDPOINT_URL: emulatorEndpoint() },
-        maxBuffer: 10 * 1024 * 1024,
-      },
-    ).catch((error: { stdout?: string; code?: number }) => {
-      if (error.code !== 1) throw error;
-      return { stdout: error.stdout ?? '' };
-    });
-    // The runner's own summary, for whoever reads the CI log.
-    console.log(out.stdout.split('\n').slice(-6).join('\n'));
-    results = JSON.parse(readFileSync(json, 'utf8')) as ScenarioResult[];
+    ({ results } = await runScenarios([dir]));
   });
 
   it('scores every unseen scenario (at least five, from reports outside the team)', () => {

@@ -10,7 +10,7 @@ import type {
   DiagnosisToRecord,
 } from '../usecases/diagnose.ts';
 import { type Pool, type PoolClient, withTransaction } from './database.ts';
-import { type IncidentRow, toRecord, writeOutbox, writeTimeline } from './incident-rows.ts';
+import { type IncidentRow, pendingOutbox, toRecord, writeOutbox, writeTimeline } from './incident-rows.ts';
 
 const actor = 'homeostat.diagnose';
 
@@ -173,7 +173,7 @@ export class PostgresDiagnosisStore implements DiagnosisStore {
         return {
           kind: 'skipped',
           reason: 'already revised',
-          pending: await this.unpublishedFor(client, causationId),
+          pending: await pendingOutbox(client, causationId),
         };
       if (row.state !== 'verifying')
         return { kind: 'skipped', reason: `incident is ${row.state}`, pending: [] };
@@ -206,14 +206,6 @@ export class PostgresDiagnosisStore implements DiagnosisStore {
       );
       return { recorded: true, pending: input.envelopes };
     });
-  }
-
-  private async unpublishedFor(client: PoolClient, causationId: string): Promise<Envelope[]> {
-    const { rows } = await client.query(
-      'SELECT envelope FROM outbox WHERE causation_id = $1 AND published_at IS NULL ORDER BY seq',
-      [causationId],
-    );
-    return rows.map((r) => r.envelope as Envelope);
   }
 
   async markPublished(envelopeIds: string[]): Promise<void> {

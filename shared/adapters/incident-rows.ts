@@ -52,6 +52,15 @@ export async function writeOutbox(
   );
 }
 
+/** Events a handled event produced that are not published yet (an earlier attempt stopped short). */
+export async function pendingOutbox(db: Pick<PoolClient, 'query'>, causationId: string): Promise<Envelope[]> {
+  const { rows } = await db.query(
+    'SELECT envelope FROM outbox WHERE causation_id = $1 AND published_at IS NULL ORDER BY seq',
+    [causationId],
+  );
+  return rows.map((r) => r.envelope as Envelope);
+}
+
 /** Appends timeline entries in order. */
 export async function writeTimeline(client: PoolClient, rows: readonly TimelineRow[]) {
   if (rows.length === 0) return;

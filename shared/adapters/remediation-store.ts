@@ -23,7 +23,7 @@ export { idempotencyKey };
 import type { QueryResult, QueryResultRow } from '@neondatabase/serverless';
 import { newFaultEvidence, type SignalSeen } from '../domain/rediagnosis.ts';
 import { type Pool, type PoolClient, withTransaction } from './database.ts';
-import { type IncidentRow, toRecord, writeOutbox, writeTimeline } from './incident-rows.ts';
+import { type IncidentRow, pendingOutbox, toRecord, writeOutbox, writeTimeline } from './incident-rows.ts';
 import { recordSteadyRevision } from './steady-revisions.ts';
 
 interface StepRow {
@@ -259,11 +259,7 @@ export class PostgresRemediationStore implements RemediationStore {
 
   /** Events a handled event produced that are not published yet (an earlier attempt stopped short). */
   async pending(causationId: string): Promise<Envelope[]> {
-    const { rows } = await this.pool.query(
-      'SELECT envelope FROM outbox WHERE causation_id = $1 AND published_at IS NULL ORDER BY seq',
-      [causationId],
-    );
-    return rows.map((r) => r.envelope as Envelope);
+    return pendingOutbox(this.pool, causationId);
   }
 
   async markPublished(envelopeIds: string[]): Promise<void> {

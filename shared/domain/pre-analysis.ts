@@ -182,9 +182,9 @@ const patterns = {
   /** Stopped before the application ran (AWS: stopped task error codes). */
   startFailure:
     /TaskFailedToStart|CannotPullContainerError|CannotStartContainerError|CannotCreateContainerError|ResourceInitializationError|CannotCreateVolumeError/i,
-  /** ECS's own stop of a task it replaces: not a failure of the task (AWS: stopped task error codes). */
+  /** ECS's own stop of a task it replaces, at the start of ECS's stopped reason (AWS: stopped task error codes). */
   platformStop:
-    /ECS is performing maintenance on the underlying infrastructure|Scaling activity initiated by \(deployment|Host EC2 \(instance [^)]*\) (stopped|terminated)|Container instance deregistration forced/i,
+    /^(ECS is performing maintenance on the underlying infrastructure|Scaling activity initiated by \(deployment|Host EC2 \(instance [^)]*\) (stopped|terminated)|Container instance deregistration forced)/i,
 } as const;
 
 /** Memory over the window: growth is a leak's shape; a plateau at the ceiling is a working set that does not fit. */
@@ -240,13 +240,7 @@ function isBenignStop(task: StoppedTask, memory: JudgementFacts['memory'], stops
   // ECS's own stopped reason, first part only: perception appends the container's reason (workload text) after " | ".
   const ecsReason = task.stoppedReason.split(' | ')[0] ?? '';
   if (task.stopCode === 'SpotInterruption' || /^Your Spot Task was interrupted/i.test(ecsReason)) return true;
-  if (
-    /^(ECS is performing maintenance|Scaling activity initiated by|Host EC2|Container instance deregistration)/i.test(
-      ecsReason,
-    ) &&
-    patterns.platformStop.test(ecsReason)
-  )
-    return true;
+  if (patterns.platformStop.test(ecsReason)) return true;
   const text = `${task.stoppedReason} ${task.containerReasons.join(' ')}`;
   if (!task.exitCodes.includes(137) || patterns.oom.test(text)) return false;
   // Another container exited with an error: the task failed, whatever was SIGKILLed after it.
@@ -258,8 +252,7 @@ function isBenignStop(task: StoppedTask, memory: JudgementFacts['memory'], stops
 }
 
 /** Every text the rules read, with where ECS wrote it. */
-function sourcedTexts(inv: Investigation): SourcedText[] {
-  const t = texts(inv);
+function sourcedTexts(t: ReturnType<typeof texts>): SourcedText[] {
   return [
     ...t.tasks.map((x) => ({ evidenceId: x.id, where: 'task' as const, text: x.text })),
     ...t.events.map((x) => ({ evidenceId: x.id, where: 'event' as const, text: x.text })),
@@ -319,7 +312,7 @@ export function analyse(inv: Investigation): Analysis {
     revisionChanges.length > 0 && revisionChanges.every((c) => c === 'environment' || c === 'mounts');
 
   // 1. ECS's own messages: the signature catalog.
-  const matches = matchSignatures(sourcedTexts(inv));
+  const matches = matchSignatures(sourcedTexts(t));
   const claimed = new Set(matches.map((m) => m.text));
   const bySignature = new Map<string, (typeof matches)[number][]>();
   for (const m of matches) bySignature.set(m.signature.id, [...(bySignature.get(m.signature.id) ?? []), m]);

@@ -66,6 +66,16 @@ describe('diagnosis against the emulator and Postgres', () => {
     clock: { now: () => new Date() },
   });
 
+  const perceiveDeps = (bus: FakeBus) => ({
+    store: perception,
+    bus,
+    ecs: new FakeEcs(),
+    alarmTags: new FakeAlarmTags(),
+    counters: new FakeCounters(),
+    clock: { now: () => new Date() },
+    settings: defaultCorrelationSettings,
+  });
+
   /** Perceives `event` for a fresh watched service and returns the incident.opened event as EventBridge delivers it. */
   async function openIncident(
     service: string,
@@ -73,15 +83,7 @@ describe('diagnosis against the emulator and Postgres', () => {
   ) {
     await perception.registerService(watched(cluster, service));
     const bus = new FakeBus();
-    await perceive(event({ cluster, service }), {
-      store: perception,
-      bus,
-      ecs: new FakeEcs(),
-      alarmTags: new FakeAlarmTags(),
-      counters: new FakeCounters(),
-      clock: { now: () => new Date() },
-      settings: defaultCorrelationSettings,
-    });
+    await perceive(event({ cluster, service }), perceiveDeps(bus));
     const opened = bus.published.find((e) => e.type === 'incident.opened') as Envelope<{
       incidentId: string;
     }>;
@@ -181,54 +183,18 @@ describe('diagnosis against the emulator and Postgres', () => {
     unknown.detail.data.incidentId = '00000000-0000-4000-8000-000000000000';
     await expect(diagnoseIncident(unknown, deps())).rejects.toThrow(/incident 0{8}-.* does not exist/);
   });
-});
-
-describe('re-diagnosis of a live incident against the emulator and Postgres', () => {
-  let database: TestDatabase;
-  let perception: PostgresPerceptionStore;
-  const config = emulatorClientConfig();
-  const ecs = new ECSClient(config);
-  const cluster = uniqueName('rediagnose');
-
-  beforeAll(async () => {
-    database = await startMigratedDatabase();
-    perception = new PostgresPerceptionStore(database.pool);
-  });
-  afterAll(async () => database?.stop());
 
   it('diagnoses again with the new evidence, records revision 2 once, and announces diagnosis.revised', async () => {
-    await createEcsService(ecs, cluster, 'api', 2);
-    await perception.registerService(watched(cluster, 'api'));
-    const perceiveDeps = (bus: FakeBus) => ({
-      store: perception,
-      bus,
-      ecs: new FakeEcs(),
-      alarmTags: new FakeAlarmTags(),
-      counters: new FakeCounters(),
-      clock: { now: () => new Date() },
-      settings: defaultCorrelationSettings,
-    });
+    await createEcsService(ecs, cluster, 'revised', 2);
     // An application fault first: nothing explains it.
-    const first = new FakeBus();
-    await perceive(appSignalEvent({ cluster, service: 'api', severity: 'fault' }), perceiveDeps(first));
-    const opened = first.published.find((e) => e.type === 'incident.opened') as Envelope<{
-      incidentId: string;
-    }>;
-    const incidentId = opened.data.incidentId;
-    const deps: DiagnoseDeps = {
-      store: new PostgresDiagnosisStore(database.pool),
-      tools: [new EcsEvidenceTool(ecs), new SignalsEvidenceTool(database.pool)],
-      diagnoser: offlineDiagnoser,
-      bus: new FakeBus(),
-      clock: { now: () => new Date() },
-    };
-    await diagnoseEvent(
-      { source: 'homeostat.perceive', 'detail-type': 'incident.opened', detail: opened },
-      deps,
+    const { incidentId, event: openedEvent } = await openIncident('revised', (svc) =>
+      appSignalEvent({ ...svc, severity: 'fault' }),
     );
+    const base = deps();
+    await diagnoseEvent(openedEvent, base);
     // The loop acted and failed meanwhile: the incident is verifying when ECS reports OOM kills.
     await database.pool.query("UPDATE incidents SET state = 'verifying' WHERE id = $1", [incidentId]);
-    await perceive(taskStoppedEvent({ cluster, service: 'api' }), perceiveDeps(new FakeBus()));
+    await perceive(taskStoppedEvent({ cluster, service: 'revised' }), perceiveDeps(new FakeBus()));
 
     const requested = buildEnvelope<DiagnosisRequestedData>({
       type: 'diagnosis.requested',
@@ -238,14 +204,14 @@ describe('re-diagnosis of a live incident against the emulator and Postgres', ()
       incidentId,
       data: {
         incidentId,
-        service: { cluster, service: 'api' },
+        service: { cluster, service: 'revised' },
         afterStep: 1,
         newEvidence: ['task_stopped:x'],
       },
     });
     const event = { source: 'homeostat.plan', 'detail-type': 'diagnosis.requested', detail: requested };
     const bus = new FakeBus();
-    expect(await diagnoseEvent(event, { ...deps, bus })).toMatchObject({ outcome: 'diagnosed' });
+    expect(await diagnoseEvent(event, { ...base, bus })).toMatchObject({ outcome: 'diagnosed' });
     const [row] = (await database.pool.query('SELECT * FROM diagnoses WHERE incident_id = $1', [incidentId]))
       .rows;
     expect(row).toMatchObject({ revision: 2 });
@@ -260,7 +226,7 @@ describe('re-diagnosis of a live incident against the emulator and Postgres', ()
     expect(audit.rows.map((r) => r.revision)).toEqual(['1', '2']);
 
     // A redelivery finds it revised after the request: nothing recorded twice.
-    expect(await diagnoseEvent(event, { ...deps, bus: new FakeBus() })).toMatchObject({
+    expect(await diagnoseEvent(event, { ...base, bus: new FakeBus() })).toMatchObject({
       outcome: 'skipped',
       reason: 'already revised',
     });
@@ -278,13 +244,7 @@ describe('re-diagnosis of a live incident against the emulator and Postgres', ()
           'detail-type': 'diagnosis.requested',
           detail: { type: 'diagnosis.requested' },
         },
-        {
-          store: new PostgresDiagnosisStore(database.pool),
-          tools: [],
-          diagnoser: offlineDiagnoser,
-          bus: new FakeBus(),
-          clock: { now: () => new Date() },
-        },
+        deps(),
       ),
     ).rejects.toThrow(InvalidEventError);
   });
