@@ -273,7 +273,25 @@ describe('deployed Homeostat stack in the emulator', () => {
     expect(new Date(reverted.reverted_at).getTime()).toBeGreaterThanOrEqual(
       new Date(reverted.revert_at).getTime() - 1_000,
     );
-    expect(await desired()).toBeGreaterThanOrEqual(2);
+    // What the revert did: it set the count back, or found Homeostat had already repaired it.
+    expect(reverted.revert_detail).toMatch(/desired count 1 → 2|no longer the injected 1/);
+    // The schedule fires every minute: once this run is reverted, the next one may scale pay down
+    // again at the same minute. Only when none has may the live count be read as this revert's result.
+    const later = await pool.query(
+      `SELECT id FROM chaos_experiments WHERE cluster = $1 AND service = 'pay' AND id <> $2
+          AND injected_at IS NOT NULL`,
+      [cluster, injected.id],
+    );
+    const count = await desired();
+    if (later.rowCount === 0 && (count ?? 0) < 2) {
+      const trail = await pool.query(
+        `SELECT actor, action, result, detail FROM audit_log WHERE incident_id = $1 OR inputs::text LIKE $2 ORDER BY id`,
+        [incident.id, `%${injected.id}%`],
+      );
+      throw new Error(
+        `pay's desired count is ${count} after the revert; audit: ${JSON.stringify(trail.rows)}`,
+      );
+    }
     const [score] = (
       await pool.query('SELECT * FROM game_day_scores WHERE experiment_id = $1', [injected.id])
     ).rows;
