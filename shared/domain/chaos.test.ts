@@ -6,7 +6,6 @@ import {
   type Experiment,
   expectedRootCauses,
   type GameDayFacts,
-  insideWindow,
   revertRetryDelayMs,
   scoreGameDay,
   type TargetFacts,
@@ -143,17 +142,17 @@ describe('chaos guardrails', () => {
 });
 
 describe('chaos time windows', () => {
-  it('reads the window in its own time zone', () => {
-    const w = { days: ['tue' as const], start: '09:00', end: '12:00', timezone: 'America/New_York' };
-    expect(insideWindow(w, new Date('2026-11-17T14:30:00Z'))).toBe(true); // 09:30 in New York
-    expect(insideWindow(w, new Date('2026-11-17T10:30:00Z'))).toBe(false); // 05:30 in New York
-  });
+  const at = (window: ChaosGuardrails['windows'][number], now: string) =>
+    checkGuardrails(stop, healthy, { ...guardrails, windows: [window] }, new Date(now));
 
-  it('runs past midnight into the next day', () => {
-    const w = { days: ['fri' as const], start: '22:00', end: '02:00', timezone: 'UTC' };
-    expect(insideWindow(w, new Date('2026-11-20T23:00:00Z'))).toBe(true); // Friday night
-    expect(insideWindow(w, new Date('2026-11-21T01:00:00Z'))).toBe(true); // small hours of Saturday
-    expect(insideWindow(w, new Date('2026-11-21T23:00:00Z'))).toBe(false); // Saturday night
+  it('refuses outside the window, read in its own time zone (time-window.ts)', () => {
+    const w = { days: ['tue' as const], start: '09:00', end: '12:00', timezone: 'America/New_York' };
+    expect(at(w, '2026-11-17T14:30:00Z').allowed).toBe(true); // 09:30 in New York
+    expect(at(w, '2026-11-17T10:30:00Z')).toMatchObject({
+      allowed: false,
+      guard: 'window',
+      reason: 'outside the allowed chaos windows (tue 09:00–12:00 America/New_York)',
+    });
   });
 });
 

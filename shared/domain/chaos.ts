@@ -5,6 +5,9 @@
  */
 import type { ServiceRef } from './signal.ts';
 import type { RootCause } from './taxonomy.ts';
+import { describeWeekly, insideInterval, insideWeekly, type Weekday } from './time-window.ts';
+
+export { type Weekday, weekdays } from './time-window.ts';
 
 export const experimentKinds = [
   'stop_tasks',
@@ -14,9 +17,6 @@ export const experimentKinds = [
   'fis',
 ] as const;
 export type ExperimentKind = (typeof experimentKinds)[number];
-
-export const weekdays = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
-export type Weekday = (typeof weekdays)[number];
 
 export type FisAction = 'cpu_stress' | 'io_stress' | 'network_latency' | 'network_packet_loss';
 
@@ -36,6 +36,7 @@ export interface Experiment {
   expectedRootCause?: RootCause | undefined;
 }
 
+/** When chaos may run (read as time-window.ts reads every weekly window). */
 export interface TimeWindow {
   days: Weekday[];
   /** HH:MM; a window whose end is before its start runs past midnight. */
@@ -122,14 +123,12 @@ export function checkGuardrails(
   if (!service) return refuse('unknown_target', `ECS does not know ${target}`);
   if (!service.optedIn)
     return refuse('opt_in', `${target} does not carry the tag ${chaosOptInTag.key}=${chaosOptInTag.value}`);
-  const freeze = guardrails.freezes.find(
-    (f) => now.getTime() >= Date.parse(f.from) && now.getTime() < Date.parse(f.to),
-  );
+  const freeze = guardrails.freezes.find((f) => insideInterval(f.from, f.to, now));
   if (freeze) return refuse('freeze', `${freeze.reason} (${freeze.from} to ${freeze.to})`);
-  if (guardrails.windows.length > 0 && !guardrails.windows.some((w) => insideWindow(w, now)))
+  if (guardrails.windows.length > 0 && !guardrails.windows.some((w) => insideWeekly(w, now)))
     return refuse(
       'window',
-      `outside the allowed chaos windows (${guardrails.windows.map(describeWindow).join('; ')})`,
+      `outside the allowed chaos windows (${guardrails.windows.map(describeWeekly).join('; ')})`,
     );
   if (facts.activeExperiments >= guardrails.maxConcurrent)
     return refuse(
@@ -226,33 +225,6 @@ function blastRadius(
 }
 
 const pct = (share: number) => `${Math.round(share * 100)}%`;
-
-const minutesOf = (hhmm: string) => {
-  const [h, m] = hhmm.split(':').map(Number);
-  return (h ?? 0) * 60 + (m ?? 0);
-};
-
-/** Whether `now` falls inside the window, read in the window's time zone. */
-export function insideWindow(window: TimeWindow, now: Date): boolean {
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone: window.timezone,
-    weekday: 'short',
-    hour: '2-digit',
-    minute: '2-digit',
-    hourCycle: 'h23',
-  }).formatToParts(now);
-  const part = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
-  const day = part('weekday').toLowerCase().slice(0, 3) as Weekday;
-  const minute = Number(part('hour')) * 60 + Number(part('minute'));
-  const start = minutesOf(window.start);
-  const end = minutesOf(window.end);
-  if (start <= end) return window.days.includes(day) && minute >= start && minute < end;
-  // Past midnight: the evening belongs to the listed day, the small hours to the day before.
-  const yesterday = weekdays[(weekdays.indexOf(day) + 6) % 7] as Weekday;
-  return (window.days.includes(day) && minute >= start) || (window.days.includes(yesterday) && minute < end);
-}
-
-const describeWindow = (w: TimeWindow) => `${w.days.join(',')} ${w.start}–${w.end} ${w.timezone}`;
 
 /** Root causes a correct diagnosis may name for the fault (the first is the fault's own). */
 export function expectedRootCauses(experiment: Experiment): RootCause[] {

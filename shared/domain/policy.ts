@@ -6,6 +6,7 @@
  */
 import { type ActionParameters, actionCatalog, type ServiceState } from './actions.ts';
 import { type CatalogAction, isCatalogAction } from './taxonomy.ts';
+import { insideInterval, insideWeekly } from './time-window.ts';
 
 export const autonomyLevels = ['observe', 'approve', 'auto'] as const;
 export type Autonomy = (typeof autonomyLevels)[number];
@@ -65,29 +66,15 @@ export type PolicyDecision =
   /** `retryable`: only time stands in the way (lease, rate limit, freeze); `escalate`: humans must take over. */
   | { verdict: 'deny'; reasons: string[]; retryable: boolean; escalate: boolean };
 
-const minutes = (hhmm: string) => {
-  const [h, m] = hhmm.split(':').map(Number);
-  return (h ?? 0) * 60 + (m ?? 0);
-};
-
-/** The freeze window `now` falls in, if any. Weekly windows may wrap past midnight. */
+/** The freeze window `now` falls in, if any. Weekly windows (UTC) may wrap past midnight. */
 export function activeFreeze(windows: readonly FreezeWindow[], now: Date): FreezeWindow | null {
-  for (const w of windows) {
-    if (w.kind === 'once') {
-      if (now.getTime() >= Date.parse(w.start) && now.getTime() < Date.parse(w.end)) return w;
-      continue;
-    }
-    const day = now.getUTCDay();
-    const at = now.getUTCHours() * 60 + now.getUTCMinutes();
-    const from = minutes(w.from);
-    const to = minutes(w.to);
-    const inside =
-      from <= to
-        ? w.days.includes(day) && at >= from && at < to
-        : (w.days.includes(day) && at >= from) || (w.days.includes((day + 6) % 7) && at < to);
-    if (inside) return w;
-  }
-  return null;
+  return (
+    windows.find((w) =>
+      w.kind === 'once'
+        ? insideInterval(w.start, w.end, now)
+        : insideWeekly({ days: w.days, start: w.from, end: w.to, timezone: 'UTC' }, now),
+    ) ?? null
+  );
 }
 
 /** The autonomy that applies: the experiment's (for chaos), else the action's, else the service's. */
