@@ -25,6 +25,7 @@ const productionDeps = lazy(() => {
         ...(await w.stores()),
         settings: w.settings,
         remediator: w.remediator,
+        killSwitch: w.killSwitch,
         scheduler: w.schedulerFor(unqualified(functionArn)),
         scheduleName: w.scheduleName,
         bus: w.bus,

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { actionCatalog } from './actions.ts';
 import {
+  alreadyRestored,
+  changedSince,
   IrreversibleActionError,
   operationsFor,
   type PreState,
@@ -93,5 +95,52 @@ describe('remediation operations', () => {
   it('snapshots the parameter a fallback switch changes', () => {
     expect(parametersToSnapshot('switch_to_fallback', { parameterName: '/p', value: 'v' })).toEqual(['/p']);
     expect(parametersToSnapshot('restart_service', {})).toEqual([]);
+  });
+});
+
+describe('undo respects changes made after the action', () => {
+  const after: PreState = { ...before, desiredCount: 8 };
+
+  it('finds nothing changed while the action still holds', () => {
+    expect(changedSince('scale_out', { desiredCount: 8 }, after, { ...after })).toEqual([]);
+    expect(alreadyRestored('scale_out', { desiredCount: 8 }, before, after)).toBe(false);
+  });
+
+  it('names the field a person changed after the action (a deploy, a manual scale)', () => {
+    // A human deploys revision 9 while Homeostat's rollback to 7 is being verified.
+    const rolledBack: PreState = {
+      ...before,
+      taskDefinition: 'arn:aws:ecs:us-east-1:1:task-definition/api:7',
+    };
+    const deployed: PreState = {
+      ...rolledBack,
+      taskDefinition: 'arn:aws:ecs:us-east-1:1:task-definition/api:9',
+    };
+    expect(
+      changedSince('rollback_task_definition', { taskDefinition: 'api:7' }, rolledBack, deployed),
+    ).toEqual([
+      'task definition is arn:aws:ecs:us-east-1:1:task-definition/api:9, the action left arn:aws:ecs:us-east-1:1:task-definition/api:7',
+    ]);
+    expect(changedSince('scale_out', { desiredCount: 8 }, after, { ...after, desiredCount: 6 })).toHaveLength(
+      1,
+    );
+    // A fallback switch: the flag flipped back by hand, or a new revision deployed, are both someone else's.
+    const flag = '/shop/api/payments-mode';
+    const switched: PreState = { ...before, parameters: { [flag]: 'fallback' } };
+    expect(
+      changedSince('switch_to_fallback', { parameterName: flag, value: 'fallback' }, switched, {
+        ...switched,
+        parameters: { [flag]: 'primary' },
+      }),
+    ).toEqual([`parameter ${flag} is primary, the action left fallback`]);
+  });
+
+  it('sees an undo that already ran: the pre-state is back on every field the action set', () => {
+    expect(alreadyRestored('scale_out', { desiredCount: 8 }, before, { ...after, desiredCount: 4 })).toBe(
+      true,
+    );
+    // Actions with nothing to restore never count as restored.
+    expect(alreadyRestored('restart_service', {}, before, before)).toBe(false);
+    expect(changedSince('restart_service', {}, before, { ...before, desiredCount: 1 })).toEqual([]);
   });
 });

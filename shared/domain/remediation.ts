@@ -120,3 +120,93 @@ export function undoOperations(
       return [];
   }
 }
+
+/** What an action sets on the service, read from a snapshot: the values its undo would overwrite. */
+function effectOf(
+  action: CatalogAction,
+  parameters: ActionParameters,
+  state: PreState,
+): Record<string, unknown> {
+  switch (action) {
+    case 'scale_out':
+    case 'scale_in':
+      return { 'desired count': state.desiredCount };
+    case 'rollback_task_definition':
+    case 'increase_memory':
+      return { 'task definition': state.taskDefinition };
+    case 'switch_to_fallback': {
+      const name = String(parameters.parameterName);
+      return {
+        [`parameter ${name}`]: state.parameters[name] ?? null,
+        'task definition': state.taskDefinition,
+      };
+    }
+    default:
+      return {};
+  }
+}
+
+/**
+ * Where the service no longer holds what the action set: someone (a person, a
+ * pipeline, an autoscaler) changed it after the action. `after` was read right
+ * after the action, `now` just before an undo. Each entry reads
+ * "<field> is <now>, the action left <after>"; empty when the action's effect
+ * is still in place. An undo must not run over such a change.
+ */
+export function changedSince(
+  action: CatalogAction,
+  parameters: ActionParameters,
+  after: PreState,
+  now: PreState,
+): string[] {
+  const set = effectOf(action, parameters, after);
+  const current = effectOf(action, parameters, now);
+  return Object.keys(set)
+    .filter((field) => !sameValue(current[field], set[field]))
+    .map((field) => `${field} is ${String(current[field])}, the action left ${String(set[field])}`);
+}
+
+/** The service holds the pre-state again on every field the action set: an undo already ran. */
+export function alreadyRestored(
+  action: CatalogAction,
+  parameters: ActionParameters,
+  before: PreState,
+  now: PreState,
+): boolean {
+  const was = effectOf(action, parameters, before);
+  const current = effectOf(action, parameters, now);
+  const fields = Object.keys(was);
+  return fields.length > 0 && fields.every((field) => sameValue(current[field], was[field]));
+}
+
+/** Equal, or one a task definition ARN and the other its `family:revision`. */
+const sameValue = (a: unknown, b: unknown) =>
+  a === b || (typeof a === 'string' && typeof b === 'string' && (a.endsWith(`/${b}`) || b.endsWith(`/${a}`)));
+
+/**
+ * The state the action would have left, derived from the pre-state and its
+ * parameters — for a step whose own reading after the action was never taken
+ * (the act agent stopped mid-way). Null when the parameters do not say it
+ * (a memory increase registers a revision whose ARN only ECS knows).
+ */
+export function intendedAfter(
+  action: CatalogAction,
+  parameters: ActionParameters,
+  before: PreState,
+): PreState | null {
+  switch (action) {
+    case 'scale_out':
+    case 'scale_in':
+      return { ...before, desiredCount: Number(parameters.desiredCount) };
+    case 'rollback_task_definition':
+      return { ...before, taskDefinition: String(parameters.taskDefinition) };
+    case 'switch_to_fallback': {
+      const name = String(parameters.parameterName);
+      return { ...before, parameters: { ...before.parameters, [name]: String(parameters.value) } };
+    }
+    case 'increase_memory':
+      return null;
+    default:
+      return before;
+  }
+}

@@ -298,7 +298,9 @@ export async function executeAction(event: unknown, deps: ActDeps): Promise<ActR
     await publishPending(deps, cause.id);
     return { outcome: 'escalated', incidentId, step: stepNo, reason };
   }
-  await finish(step, cause, done, dryRun, deps.clock.now(), deps, {});
+  // What the action left: an undo later runs only while the service still holds it (no one changed it since).
+  const after = dryRun ? null : await readAfter(step, deps);
+  await finish(step, cause, done, dryRun, deps.clock.now(), deps, after ? { after } : {});
   return {
     outcome: dryRun ? 'dry_run' : 'executed',
     incidentId,
@@ -320,6 +322,8 @@ async function finish(
 ) {
   const verifyAt = new Date(at.getTime() + deps.settings.verification.settleMs);
   const incidentId = step.incidentId;
+  // The state after the action is kept on the step for the undo; the audit and timeline say what was done.
+  const { after: _after, ...shown } = detail;
   const executed = buildEnvelope<ActionExecutedData>({
     type: detailTypes.actionExecuted,
     source: actSource,
@@ -357,13 +361,13 @@ async function finish(
         action: dryRun ? 'action.dry_run' : 'action.executed',
         inputs: { key: step.idempotencyKey, action: step.action, parameters: step.parameters },
         result: dryRun ? 'dry_run' : 'executed',
-        detail: { operations, verifyAt: verifyAt.toISOString(), ...detail },
+        detail: { operations, verifyAt: verifyAt.toISOString(), ...shown },
       },
     ],
     timeline: [
       {
         kind: dryRun ? 'act:dry_run' : 'act:executed',
-        detail: { step: step.step, action: step.action, parameters: step.parameters, operations, ...detail },
+        detail: { step: step.step, action: step.action, parameters: step.parameters, operations, ...shown },
       },
     ],
     envelopes: [executed],
@@ -381,6 +385,15 @@ async function scheduleCheck(step: RemediationStep, check: number, at: Date, cau
 function isClientError(error: unknown): boolean {
   const meta = (error as { $metadata?: { httpStatusCode?: number }; $fault?: string }) ?? {};
   return meta.$fault === 'client' && (meta.$metadata?.httpStatusCode ?? 0) < 500;
+}
+
+/** The service right after the action; null when it cannot be read (the undo then checks the pre-state only). */
+async function readAfter(step: RemediationStep, deps: ActDeps): Promise<PreState | null> {
+  try {
+    return await deps.remediator.snapshot(step.service, parametersToSnapshot(step.action, step.parameters));
+  } catch {
+    return null;
+  }
 }
 
 /** Puts back what a half-applied action changed, from the snapshot; true when it could. */

@@ -12,7 +12,14 @@ import type { RemediationSettings } from '../config/remediation.ts';
 import { InvalidEventError, ServiceGoneError } from '../domain/errors.ts';
 import { isTerminal } from '../domain/incident.ts';
 import type { Clock, EventPublisher } from '../domain/ports.ts';
-import { IrreversibleActionError, undoOperations } from '../domain/remediation.ts';
+import {
+  alreadyRestored,
+  changedSince,
+  IrreversibleActionError,
+  type PreState,
+  parametersToSnapshot,
+  undoOperations,
+} from '../domain/remediation.ts';
 import { type HealthReading, type Judgement, judge, nextStep } from '../domain/verification.ts';
 import { parseBusEvent } from '../events/bus-event.ts';
 import {
@@ -23,7 +30,7 @@ import {
 import { detailTypes } from '../events/detail-types.ts';
 import { buildEnvelope, type Envelope } from '../events/envelope.ts';
 import { type HealthReader, type Remediator, type VerificationScheduler, verificationDue } from './act.ts';
-import { publishPending, stepEscalation } from './remediation-context.ts';
+import { type KillSwitch, publishPending, stepEscalation } from './remediation-context.ts';
 import {
   idempotencyKey,
   type RemediationChange,
@@ -35,6 +42,8 @@ export const verifySource = 'homeostat.verify';
 
 export interface VerifyDeps {
   store: RemediationStore;
+  /** An engaged kill switch stops undos too: Homeostat changes nothing while it is on. */
+  killSwitch: KillSwitch;
   health: HealthReader;
   remediator: Remediator;
   scheduler: VerificationScheduler;
@@ -111,11 +120,15 @@ export async function verifyAction(event: unknown, deps: VerifyDeps): Promise<Ve
 
   if (next.kind === 'recheck') {
     const at = new Date(now.getTime() + deps.settings.verification.recheckMs);
-    const committed = await deps.store.commit({ ...base, timeline: [checked] });
-    if (committed === 'committed') {
-      const due = verificationDue(step, check + 1, at, cause.data.idempotencyKey, verifySource);
-      await deps.scheduler.schedule(deps.scheduleName(incidentId, stepNo, check + 1), due, at);
-    }
+    // The next check's schedule exists before this one is claimed: a failed CreateSchedule is retried
+    // with the event, never skipped for good (a duplicate delivery finds the schedule there).
+    const due = verificationDue(step, check + 1, at, cause.data.idempotencyKey, verifySource);
+    await deps.scheduler.schedule(deps.scheduleName(incidentId, stepNo, check + 1), due, at);
+    const committed = await deps.store.commit({
+      ...base,
+      moveStep: { key, from: [step.status], to: step.status, fields: { verifyAt: at } },
+      timeline: [checked],
+    });
     return committed === 'duplicate' ? skipped('check already claimed') : result('recheck', judgement, null);
   }
 
@@ -169,19 +182,23 @@ export async function verifyAction(event: unknown, deps: VerifyDeps): Promise<Ve
     return committed === 'duplicate' ? skipped('check already claimed') : result('resolved', judgement, null);
   }
 
-  // No better after every check, or worse: put the service back as the snapshot found it.
+  // No better after every check, or worse: put the service back as the snapshot found it. The check is
+  // claimed first, so a check delivered twice undoes once.
   const outcome = next.outcome;
-  let undoReason: string | null = null;
-  let operations: string[] = [];
-  try {
-    operations = await deps.remediator.apply(
-      step.service,
-      undoOperations(step.action, step.parameters, step.snapshot),
-    );
-  } catch (error) {
-    if (!(error instanceof IrreversibleActionError || error instanceof ServiceGoneError)) throw error;
-    undoReason = (error as Error).message;
+  const claimed = await deps.store.commit({
+    ...base,
+    timeline: [checked, { kind: 'verify:undo_claimed', detail: { step: stepNo, check, outcome } }],
+  });
+  if (claimed === 'duplicate') {
+    await publishPending(deps, cause.id);
+    return skipped('check already claimed');
   }
+  const { claimCheck: _claimed, ...afterClaim } = base;
+  const { operations, refused: undoReason } = await undoStep(
+    step,
+    step.detail.after as PreState | undefined,
+    deps,
+  );
   const why = `${step.action} ${outcome === 'worse' ? 'made things worse' : 'did not help'}: ${judgement.reasons.join('; ')}`;
   const failed = buildEnvelope<RemediationFailedData>({
     type: detailTypes.remediationFailed,
@@ -206,12 +223,12 @@ export async function verifyAction(event: unknown, deps: VerifyDeps): Promise<Ve
   };
   const change: RemediationChange = undoReason
     ? {
-        ...base,
-        ...escalate(step, cause.id, `${why}; it could not be undone: ${undoReason}`, now, outcome),
-        timeline: [checked, undoneEntry],
+        ...afterClaim,
+        ...escalate(step, cause.id, `${why}; it was not undone: ${undoReason}`, now, outcome),
+        timeline: [undoneEntry],
       }
     : {
-        ...base,
+        ...afterClaim,
         moveStep: {
           key,
           from: ['executed'],
@@ -219,13 +236,68 @@ export async function verifyAction(event: unknown, deps: VerifyDeps): Promise<Ve
           fields: { verifiedAt: now, undone: true, detail: { operations } },
         },
         // The incident stays verifying: the plan agent answers remediation.failed with the next candidate.
-        timeline: [checked, undoneEntry],
+        timeline: [undoneEntry],
         audit: [audit('action.undone', step, check, judgement, outcome, { operations })],
       };
   change.envelopes = [failed, ...(change.envelopes ?? [])];
   const committed = await commitAndPublish(deps, cause, change);
-  if (committed === 'duplicate') return skipped('check already claimed');
+  if (committed === 'duplicate') return skipped('the step moved on while it was being undone');
   return undoReason ? result('escalated', judgement, undoReason) : result('undone', judgement, why);
+}
+
+/**
+ * Undoes a step from its pre-state snapshot, unless that would overrule
+ * someone: refused (with the reason a human reads) while the kill switch is
+ * engaged, when the service no longer holds what the action left (`after`:
+ * a person deployed or scaled since), when no reading after the action
+ * exists to prove that, or when the action cannot be undone. A service
+ * already back at its pre-state (an undo that ran before a crash) needs
+ * nothing. An ECS error during the undo is a refusal too: the incident goes
+ * to humans rather than retrying an undo over a service in flux.
+ */
+export async function undoStep(
+  step: RemediationStep,
+  after: PreState | null | undefined,
+  deps: Pick<VerifyDeps, 'killSwitch' | 'remediator'>,
+): Promise<{ operations: string[]; refused: string | null }> {
+  const refuse = (refused: string) => ({ operations: [], refused });
+  const kill = await deps.killSwitch.read();
+  if (kill.engaged)
+    return refuse(
+      `the kill switch is engaged${kill.reason ? ` (${kill.reason})` : ''}: Homeostat changes nothing, not even an undo`,
+    );
+  let operations: ReturnType<typeof undoOperations>;
+  try {
+    operations = undoOperations(step.action, step.parameters, step.snapshot);
+  } catch (error) {
+    if (error instanceof IrreversibleActionError) return refuse(error.message);
+    throw error;
+  }
+  if (operations.length === 0 || !step.snapshot) return { operations: [], refused: null };
+  try {
+    const now = await deps.remediator.snapshot(
+      step.service,
+      parametersToSnapshot(step.action, step.parameters),
+    );
+    if (alreadyRestored(step.action, step.parameters, step.snapshot, now))
+      return {
+        operations: ['the service already holds its pre-action state: nothing to undo'],
+        refused: null,
+      };
+    if (!after)
+      return refuse(
+        'the state the action left was never read, so an undo could overwrite a change someone else made since',
+      );
+    const changed = changedSince(step.action, step.parameters, after, now);
+    if (changed.length > 0)
+      return refuse(
+        `the service changed after the action (${changed.join('; ')}): someone else acted since, and an undo would overwrite it`,
+      );
+    return { operations: await deps.remediator.apply(step.service, operations), refused: null };
+  } catch (error) {
+    if (error instanceof ServiceGoneError) return refuse(error.message);
+    return refuse(`the undo failed: ${(error as Error).message}`);
+  }
 }
 
 async function commitAndPublish(deps: VerifyDeps, cause: Envelope, change: RemediationChange) {
