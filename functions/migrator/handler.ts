@@ -4,7 +4,10 @@ import { fileURLToPath } from 'node:url';
 import { createEmbeddingModels, embeddingEnvFields } from '#shared/adapters/embeddings.ts';
 import { knowledgeDbConnector } from '#shared/adapters/knowledge-db.ts';
 import { PostgresKnowledgeStore } from '#shared/adapters/knowledge-store.ts';
-import { PostgresPerceptionStore } from '#shared/adapters/perception-store.ts';
+import {
+  type DeployedServiceRegistration,
+  PostgresPerceptionStore,
+} from '#shared/adapters/perception-store.ts';
 import { readRunbookDir } from '#shared/adapters/runbook-files.ts';
 import { envWithDatabase, loadEnv } from '#shared/config/env.ts';
 import { loadMigrations, migrate } from '#shared/db/migrate.ts';
@@ -14,18 +17,10 @@ import { ingestRunbooks, type RunbookIngestReport } from '#shared/usecases/knowl
 
 const logger = createLogger('homeostat-migrator');
 
-interface Registration {
-  cluster: string;
-  service: string;
-  alarmPrefixes: string[];
-  minTasks: number;
-  maxTasks: number;
-}
-
 /** Watched services from the stack (WatchedService registrations), as JSON in HOMEOSTAT_WATCHED_SERVICES. */
-function watchedServicesFromEnv(): Registration[] {
+function watchedServicesFromEnv(): DeployedServiceRegistration[] {
   const raw = process.env.HOMEOSTAT_WATCHED_SERVICES ?? '[]';
-  const list = JSON.parse(raw) as Registration[];
+  const list = JSON.parse(raw) as DeployedServiceRegistration[];
   if (!Array.isArray(list)) throw new ConfigurationError('HOMEOSTAT_WATCHED_SERVICES must be a JSON array');
   return list;
 }
@@ -34,7 +29,8 @@ const envSchema = envWithDatabase(embeddingEnvFields);
 
 /**
  * Applies pending migrations on deploy (run by a CDK Trigger), registers the
- * stack's watched services, and ingests the runbooks — the bundled ones and the
+ * stack's watched services (the columns a deploy owns; an operator's autonomy
+ * decision survives every redeploy), and ingests the runbooks — the bundled ones and the
  * user's folder (homeostat:runbooksDir) — which are copied next to the bundle
  * with the SQL files. Throws on any failure (an invalid runbook included) so
  * the deployment fails and rolls back instead of running agents on an outdated
@@ -60,7 +56,8 @@ export const handler = async (): Promise<{
     logger.info('migrations complete', { ...report });
     const services = watchedServicesFromEnv();
     const store = new PostgresPerceptionStore(pool);
-    for (const service of services) await store.registerService({ ...service, allowedActions: [] });
+    // Only what the deploy declares; operators' decisions (autonomy set, fallback, …) stay.
+    for (const service of services) await store.registerDeployedService(service);
     logger.info('watched services registered', {
       services: services.map((s) => `${s.cluster}/${s.service}`),
     });

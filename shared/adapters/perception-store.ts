@@ -30,6 +30,12 @@ import { isTransientDatabaseError, type Pool, type PoolClient, withTransaction }
 import { type IncidentRow, toRecord, writeOutbox, writeTimeline } from './incident-rows.ts';
 import { recordSteadyRevision } from './steady-revisions.ts';
 
+/** What a deploy declares about a watched service: the columns the migrator owns. */
+export type DeployedServiceRegistration = Pick<
+  WatchedServiceRecord,
+  'cluster' | 'service' | 'alarmPrefixes' | 'minTasks' | 'maxTasks'
+>;
+
 /** Another writer changed the incident (or opened one) first; the transaction is retried on fresh data. */
 export class ConcurrencyConflictError extends HomeostatError {
   override readonly name = 'ConcurrencyConflictError';
@@ -445,7 +451,7 @@ export class PostgresPerceptionStore implements PerceptionStore {
     return envelopes;
   }
 
-  /** Adds or updates a watched service (the registry used by WatchedService and the tests). */
+  /** Adds or updates a watched service with every column (tests, the demo, the scenario runner). */
   async registerService(record: WatchedServiceRecord): Promise<void> {
     this.watchedCache.delete(`${record.cluster}/${record.service}`);
     await this.pool.query(
@@ -468,6 +474,32 @@ export class PostgresPerceptionStore implements PerceptionStore {
         record.fallback ? JSON.stringify(record.fallback) : null,
         record.maintenanceTasks ?? [],
         record.secrets ?? [],
+      ],
+    );
+  }
+
+  /**
+   * Registers a service as a deploy declares it (the migrator, from the stack's
+   * WatchedService registrations): adds it when new, and otherwise updates only
+   * the columns the deploy owns (alarm prefixes, task bounds). Autonomy, allowed
+   * actions, fallback, maintenance tasks and secrets are not declared by a deploy:
+   * they are operators' decisions (`homeostat autonomy set`, the audited registry)
+   * and a redeploy keeps them.
+   */
+  async registerDeployedService(registration: DeployedServiceRegistration): Promise<void> {
+    this.watchedCache.delete(`${registration.cluster}/${registration.service}`);
+    await this.pool.query(
+      `INSERT INTO watched_services (cluster, service, alarm_prefixes, min_tasks, max_tasks)
+       VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (cluster, service) DO UPDATE
+         SET alarm_prefixes = EXCLUDED.alarm_prefixes, min_tasks = EXCLUDED.min_tasks,
+             max_tasks = EXCLUDED.max_tasks`,
+      [
+        registration.cluster,
+        registration.service,
+        registration.alarmPrefixes,
+        registration.minTasks,
+        registration.maxTasks,
       ],
     );
   }
