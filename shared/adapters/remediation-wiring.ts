@@ -23,6 +23,7 @@ import { createSqsClient, SqsDeadLetters } from './dead-letters.ts';
 import { EcsRemediator } from './ecs-remediator.ts';
 import { createEventBridgeClient, EventBridgePublisher } from './event-bus.ts';
 import { SsmKillSwitch } from './kill-switch.ts';
+import type { Pool } from './database.ts';
 import { knowledgeDbConnector } from './knowledge-db.ts';
 import { PostgresKnowledgeStore } from './knowledge-store.ts';
 import { PostgresPerceptionStore } from './perception-store.ts';
@@ -76,6 +77,7 @@ export interface RemediationWiring {
   schedulerFor(functionArn: string): SchedulerVerification;
   /** The pool-backed parts, built once the database is reachable. */
   stores(): Promise<{
+    pool: Pool;
     store: PostgresRemediationStore;
     registry: PostgresPerceptionStore;
     serviceState: ServiceStateReader;
@@ -122,6 +124,7 @@ export function remediationWiring(): RemediationWiring {
       const alarmPrefixes = async (ref: { cluster: string; service: string }) =>
         (await registry.watchedService(ref))?.alarmPrefixes ?? [];
       return {
+        pool,
         store,
         registry,
         serviceState: new ServiceStateReader(ecs, registry, (ref, running) =>

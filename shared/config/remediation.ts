@@ -60,6 +60,15 @@ export const remediationSettingsSchema = z.object({
   approvalTtlMinutes: z._default(positive(), 60),
   /** How long a revision must run steadily to count as known-good (a rollback target). */
   minSteadyMinutes: z._default(z.number().check(z.gte(0)), 30),
+  /**
+   * A step still `executing` after this long was abandoned by its act agent (which times out after
+   * 2 minutes): the sweep undoes what it may have done and escalates. At least 3.
+   */
+  abandonedStepMinutes: z._default(z.number().check(z.gte(3)), 5),
+  /** A verification check this late was never fired by its schedule: the sweep runs it. */
+  overdueCheckSeconds: z._default(z.number().check(z.gte(30)), 120),
+  /** A live incident (not awaiting approval) without progress this long is escalated by the sweep. */
+  stalledIncidentMinutes: z._default(z.number().check(z.gte(5)), 15),
 });
 
 export type RemediationConfig = z.infer<typeof remediationSettingsSchema>;
@@ -71,6 +80,13 @@ export function parseRemediationConfig(value: unknown, where = 'HOMEOSTAT_REMEDI
   return parsed.data;
 }
 
+/** The sweep's deadlines (usecases/sweep.ts), in ms. */
+export interface SweepSettings {
+  abandonedStepMs: number;
+  overdueCheckMs: number;
+  stalledIncidentMs: number;
+}
+
 export interface RemediationSettings {
   defaultAutonomy: Autonomy;
   policy: PolicySettings;
@@ -79,6 +95,7 @@ export interface RemediationSettings {
   leaseTtlMs: number;
   approvalTtlMs: number;
   minSteadyMs: number;
+  sweep: SweepSettings;
 }
 
 export function remediationSettings(config: RemediationConfig): RemediationSettings {
@@ -101,6 +118,11 @@ export function remediationSettings(config: RemediationConfig): RemediationSetti
     leaseTtlMs: config.leaseMinutes * minutes,
     approvalTtlMs: config.approvalTtlMinutes * minutes,
     minSteadyMs: config.minSteadyMinutes * minutes,
+    sweep: {
+      abandonedStepMs: config.abandonedStepMinutes * minutes,
+      overdueCheckMs: config.overdueCheckSeconds * 1000,
+      stalledIncidentMs: config.stalledIncidentMinutes * minutes,
+    },
   };
 }
 

@@ -57,8 +57,6 @@ export interface ActDeps extends PolicyInputs {
   scheduleName(incidentId: string, step: number, check: number): string;
   bus: EventPublisher;
   clock: Clock;
-  /** A step left `executing` this long by a crashed attempt is handed to verification. @default 5 min */
-  staleExecutingMs?: number;
 }
 
 /** Another delivery is carrying the step out right now: retry later, never act twice. */
@@ -137,7 +135,7 @@ export async function executeAction(event: unknown, deps: ActDeps): Promise<ActR
 
   if (step.status !== 'planned') {
     if (step.status === 'executing') {
-      if (now.getTime() - step.updatedAt.getTime() < (deps.staleExecutingMs ?? 5 * 60_000))
+      if (now.getTime() - step.updatedAt.getTime() < deps.settings.sweep.abandonedStepMs)
         throw new StepInProgressError(`step ${key} is being carried out by another delivery`);
       // A crashed attempt may or may not have acted: verification judges the service as it is.
       await finish(step, cause, ['unknown: an earlier attempt stopped while executing'], false, now, deps, {

@@ -1,0 +1,275 @@
+import { randomUUID } from 'node:crypto';
+import { CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
+import { DescribeServicesCommand, ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createEcsService,
+  emulatorClientConfig,
+  startMigratedDatabase,
+  type TestDatabase,
+  uniqueName,
+} from '../../localstack/testing.ts';
+import { createCloudWatchMetricsClient } from '../adapters/cloudwatch.ts';
+import { EcsRemediator } from '../adapters/ecs-remediator.ts';
+import { SsmKillSwitch } from '../adapters/kill-switch.ts';
+import { PostgresPerceptionStore } from '../adapters/perception-store.ts';
+import { PostgresRemediationStore } from '../adapters/remediation-store.ts';
+import { ServiceHealthReader } from '../adapters/service-health.ts';
+import { ServiceStateReader } from '../adapters/service-state.ts';
+import { PostgresSweepStore } from '../adapters/sweep-store.ts';
+import { verificationScheduleName } from '../adapters/verification-scheduler.ts';
+import { parseRemediationConfig, remediationSettings } from '../config/remediation.ts';
+import type { Operation } from '../domain/remediation.ts';
+import type { ServiceRef } from '../domain/signal.ts';
+import { detailTypes } from '../events/detail-types.ts';
+import type { Envelope } from '../events/envelope.ts';
+import { FakeBus, watched } from '../testing/fakes.ts';
+import { asBusEvent } from '../testing/incidents.ts';
+import { diagnosisCompletedEvent, offlineHypothesis } from '../testing/remediation.ts';
+import { executeAction } from './act.ts';
+import { planRemediation } from './plan.ts';
+import { type SweepDeps, sweep } from './sweep.ts';
+
+/**
+ * The sweep on real parts (the emulator's ECS, CloudWatch and SSM; PGlite):
+ * each test wedges the loop the way production does — an act agent that
+ * dies after acting, a CreateSchedule that fails, an event that never
+ * comes — and checks the sweep ends it: terminal or progressing, no double
+ * action, the audit trail complete.
+ */
+describe('sweep', () => {
+  let database: TestDatabase;
+  let store: PostgresRemediationStore;
+  let registry: PostgresPerceptionStore;
+  const config = emulatorClientConfig();
+  const ecs = new ECSClient(config);
+  const ssm = new SSMClient(config);
+  const cloudwatch = new CloudWatchClient(config);
+  const cluster = uniqueName('sweep');
+  const minutes = 60_000;
+  let now = new Date();
+  const clock = { now: () => now };
+
+  beforeAll(async () => {
+    database = await startMigratedDatabase();
+    store = new PostgresRemediationStore(database.pool);
+    registry = new PostgresPerceptionStore(database.pool, {}, 0);
+  });
+  afterAll(async () => database?.stop());
+
+  const desired = async (service: string) =>
+    (await ecs.send(new DescribeServicesCommand({ cluster, services: [service] }))).services?.[0]
+      ?.desiredCount;
+  const incidentRow = async (id: string) =>
+    (await database.pool.query('SELECT state, closed_at FROM incidents WHERE id = $1', [id])).rows[0] as {
+      state: string;
+    };
+  const audit = async (id: string) =>
+    (
+      await database.pool.query('SELECT action, result FROM audit_log WHERE incident_id = $1 ORDER BY id', [
+        id,
+      ])
+    ).rows.map((r) => `${r.action} ${r.result}`);
+  const lease = async (service: string) =>
+    (
+      await database.pool.query(
+        'SELECT incident_id FROM remediation_leases WHERE cluster = $1 AND service = $2',
+        [cluster, service],
+      )
+    ).rows[0]?.incident_id ?? null;
+
+  async function putAlarm(name: string, state: 'ALARM' | 'OK') {
+    await cloudwatch.send(
+      new PutMetricAlarmCommand({
+        AlarmName: name,
+        Namespace: 'Test',
+        MetricName: name,
+        Statistic: 'Sum',
+        Period: 60,
+        EvaluationPeriods: 1,
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanThreshold',
+      }),
+    );
+    await cloudwatch.send(
+      new SetAlarmStateCommand({ AlarmName: name, StateValue: state, StateReason: 'test' }),
+    );
+  }
+
+  /** A watched service (3 tasks, its errors alarm in ALARM) with an incident diagnosed as a capacity shortfall. */
+  async function world(
+    service: string,
+    options: { remediator?: EcsRemediator; failSchedule?: boolean } = {},
+  ) {
+    now = new Date();
+    const ref: ServiceRef = { cluster, service };
+    await createEcsService(ecs, cluster, service, 3);
+    const prefix = `homeostat-${cluster}-${service}-`;
+    await putAlarm(`${prefix}errors`, 'ALARM');
+    await registry.registerService({
+      ...watched(cluster, service, [prefix]),
+      minTasks: 1,
+      maxTasks: 8,
+      autonomy: { default: 'auto' },
+    });
+    const incidentId = randomUUID();
+    const at = now.toISOString();
+    await database.pool.query(
+      `INSERT INTO incidents (id, cluster, service, state, title, fingerprint, opened_at, updated_at, last_signal_at)
+       VALUES ($1, $2, $3, 'diagnosing', 'capacity', $4, $5, $5, $5)`,
+      [incidentId, cluster, service, `fp-${cluster}-${service}`, at],
+    );
+    await database.pool.query(
+      `INSERT INTO diagnoses (incident_id, provider, model, hypotheses, recommended_actions, insufficient_evidence,
+                              evidence, steps, input_tokens, output_tokens, cost_usd, started_at, completed_at)
+       VALUES ($1, 'offline', NULL, $2, '{scale_out}', false, '[]', 0, 0, 0, 0, $3, $3)`,
+      [incidentId, JSON.stringify([offlineHypothesis('capacity_shortfall', service)]), at],
+    );
+    const bus = new FakeBus();
+    const scheduled: { name: string; envelope: Envelope; at: Date }[] = [];
+    const remediator = options.remediator ?? new EcsRemediator(ecs, ssm, new SecretsManagerClient(config));
+    const deps: SweepDeps = {
+      store,
+      registry,
+      serviceState: new ServiceStateReader(ecs, registry, (r, running) => store.lastKnownGood(r, running, 0)),
+      killSwitch: new SsmKillSwitch(ssm, `/homeostat-test/${cluster}/kill-switch`, 0),
+      settings: remediationSettings(parseRemediationConfig({ maxChecks: 2 })),
+      bus,
+      clock,
+      remediator,
+      health: new ServiceHealthReader(ecs, createCloudWatchMetricsClient(config), async () => [prefix]),
+      scheduler: {
+        async schedule(name, envelope, when) {
+          if (options.failSchedule) throw new Error('CreateSchedule: ServiceUnavailable');
+          scheduled.push({ name, envelope, at: when });
+          return 'created';
+        },
+      },
+      scheduleName: verificationScheduleName,
+      sweepStore: new PostgresSweepStore(database.pool),
+      expireApprovals: async () => 0,
+      republish: async () => 0,
+    };
+    const plan = () =>
+      planRemediation(
+        asBusEvent(
+          diagnosisCompletedEvent({
+            incidentId,
+            cluster,
+            service,
+            rootCause: 'capacity_shortfall',
+            actions: ['scale_out'],
+            at: now,
+          }),
+        ),
+        { ...deps, knowledge: async () => ({ solutions: [], runbookActions: [] }), approvals: noApprovals },
+      );
+    const act = () => {
+      const approved = bus.published.filter((e) => e.type === detailTypes.planApproved).at(-1);
+      if (!approved) throw new Error('nothing planned');
+      return executeAction(asBusEvent(approved), deps);
+    };
+    return { ref, prefix, incidentId, bus, deps, scheduled, plan, act };
+  }
+
+  const noApprovals = {
+    secret: async () => 'an-approval-signing-key-of-at-least-32-bytes',
+    baseUrl: null,
+    newNonce: randomUUID,
+  };
+
+  /** ECS carries the operations out, then the function dies (a timeout, an out-of-memory kill). */
+  const diesAfterActing = () => {
+    const real = new EcsRemediator(ecs, ssm, new SecretsManagerClient(config));
+    return Object.assign(Object.create(real) as EcsRemediator, {
+      async apply(ref: ServiceRef, operations: readonly Operation[]) {
+        await real.apply(ref, operations);
+        throw new Error('Task timed out after 120.00 seconds');
+      },
+    });
+  };
+
+  it('undoes and escalates a step its act agent abandoned after acting', async () => {
+    const w = await world('abandoned', { remediator: diesAfterActing() });
+    await w.plan();
+    await expect(w.act()).rejects.toThrow(/timed out/);
+    expect(await desired('abandoned')).toBe(5);
+    // Before the deadline the sweep leaves it alone: the act agent may still be at work.
+    now = new Date(Date.now() + 2 * minutes);
+    expect((await sweep(w.deps)).repairs.filter((r) => r.incidentId === w.incidentId)).toEqual([]);
+
+    now = new Date(Date.now() + 6 * minutes);
+    w.deps.remediator = new EcsRemediator(ecs, ssm, new SecretsManagerClient(config));
+    const swept = await sweep(w.deps);
+    expect(swept.repairs.filter((r) => r.incidentId === w.incidentId)).toEqual([
+      {
+        kind: 'abandoned_step',
+        incidentId: w.incidentId,
+        detail: expect.stringContaining('undone (desired count set to 3)'),
+      },
+    ]);
+    expect(await desired('abandoned')).toBe(3);
+    expect((await incidentRow(w.incidentId)).state).toBe('escalated');
+    expect(await lease('abandoned')).toBeNull();
+    expect(w.bus.published.filter((e) => e.type === detailTypes.incidentEscalated)).toHaveLength(1);
+    // A second sweep finds nothing left to do: no second undo.
+    expect((await sweep(w.deps)).repairs.filter((r) => r.incidentId === w.incidentId)).toEqual([]);
+    expect(await audit(w.incidentId)).toEqual([
+      'policy.decision auto:scale_out',
+      'action.started started',
+      'sweep.abandoned_step escalated',
+    ]);
+  });
+
+  it('does not undo an abandoned step over a change a person made since; says so in the escalation', async () => {
+    const w = await world('abandoned-human', { remediator: diesAfterActing() });
+    await w.plan();
+    await expect(w.act()).rejects.toThrow(/timed out/);
+    await ecs.send(new UpdateServiceCommand({ cluster, service: 'abandoned-human', desiredCount: 7 }));
+    now = new Date(Date.now() + 6 * minutes);
+    const [repair] = (await sweep(w.deps)).repairs.filter((r) => r.incidentId === w.incidentId);
+    expect(repair?.detail).toContain('not undone: the service changed after the action (desired count is 7');
+    expect(await desired('abandoned-human')).toBe(7);
+    expect((await incidentRow(w.incidentId)).state).toBe('escalated');
+  });
+
+  it('runs a verification check whose schedule was never created', async () => {
+    const w = await world('unscheduled', { failSchedule: true });
+    await w.plan();
+    // CreateSchedule fails after the step is recorded executed: the act agent's retries fail the same way.
+    await expect(w.act()).rejects.toThrow(/CreateSchedule/);
+    expect(await desired('unscheduled')).toBe(5);
+    await putAlarm(`${w.prefix}errors`, 'OK');
+    now = new Date(Date.now() + 4 * minutes);
+    const [repair] = (await sweep(w.deps)).repairs.filter((r) => r.incidentId === w.incidentId);
+    expect(repair).toMatchObject({ kind: 'overdue_check', detail: expect.stringContaining('resolved') });
+    expect((await incidentRow(w.incidentId)).state).toBe('resolved');
+    expect(await desired('unscheduled')).toBe(5); // acted once, kept
+  });
+
+  it('escalates an incident that stopped making progress, freeing its service for the next incident', async () => {
+    const w = await world('stalled');
+    // The diagnosis never completes (the diagnose agent's retries ended in its DLQ).
+    now = new Date(Date.now() + 10 * minutes);
+    expect((await sweep(w.deps)).repairs.filter((r) => r.incidentId === w.incidentId)).toEqual([]);
+    now = new Date(Date.now() + 16 * minutes);
+    const [repair] = (await sweep(w.deps)).repairs.filter((r) => r.incidentId === w.incidentId);
+    expect(repair).toMatchObject({
+      kind: 'stalled_incident',
+      detail: expect.stringMatching(
+        /no progress for 1[56] min while diagnosing: the diagnosis never completed/,
+      ),
+    });
+    expect((await incidentRow(w.incidentId)).state).toBe('escalated');
+    const escalated = w.bus.published.find((e) => e.type === detailTypes.incidentEscalated);
+    expect(escalated?.data).toMatchObject({ incidentId: w.incidentId, reason: repair?.detail });
+    // The live-incident slot is free: a new incident on the same service can open.
+    await database.pool.query(
+      `INSERT INTO incidents (cluster, service, title, fingerprint, opened_at, updated_at, last_signal_at)
+       VALUES ($1, 'stalled', 'next', 'fp-next', now(), now(), now())`,
+      [cluster],
+    );
+  });
+});
