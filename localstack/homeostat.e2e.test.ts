@@ -93,6 +93,9 @@ describe('deployed Homeostat stack in the emulator', () => {
       '0007_learning.sql',
       '0008_chaos.sql',
       '0009_judgement.sql',
+      '0010_runtime_role.sql',
+      '0011_approvals.sql',
+      '0012_incident_progress.sql',
     ]);
     const watched = await pool.query(
       'SELECT cluster, service, alarm_prefixes FROM watched_services WHERE cluster = $1 ORDER BY service',
