@@ -237,6 +237,21 @@ export class OperationsDashboard extends Construct {
         width: 8,
       }),
       new cloudwatch.GraphWidget({ title: 'DLQ depth', left: [dlqDepth], width: 8 }),
+      new cloudwatch.GraphWidget({
+        title: 'Sweep repairs (wedged work mended)',
+        left: (
+          [
+            ['abandoned_step', 'abandoned steps'],
+            ['overdue_check', 'overdue checks'],
+            ['stalled_incident', 'stalled incidents'],
+            ['approval_expired', 'approvals expired'],
+            ['republished', 'events republished'],
+          ] as const
+        ).map(([kind, label]) => agentMetric('verify', `SweepRepair_${kind}`, 'Sum', {}, label)),
+        right: [agentMetric('verify', 'SweepFailures', 'Sum', {}, 'failed repairs')],
+        stacked: true,
+        width: 8,
+      }),
     );
     const week = { period: Duration.days(7) };
     this.dashboard.addWidgets(

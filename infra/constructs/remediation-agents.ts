@@ -179,6 +179,19 @@ export class RemediationAgents extends Construct {
       this.plan,
     );
     rule('PlanApproved', 'Approved plans to the Homeostat act agent', planApprovedPattern, this.act);
+    // Nothing stays wedged: once a minute the verify agent mends what no event will move on
+    // (shared/usecases/sweep.ts). A failed sweep is not retried: the next one comes a minute later.
+    new events.Rule(this, 'Sweep', {
+      description:
+        'Every minute: the Homeostat verify agent sweeps abandoned steps, overdue checks, stalled incidents, expired approvals and the outbox',
+      schedule: events.Schedule.rate(Duration.minutes(1)),
+      targets: [
+        new targets.LambdaFunction(this.verify.function, {
+          deadLetterQueue: this.verify.deadLetterQueue,
+          retryAttempts: 0,
+        }),
+      ],
+    });
 
     for (const fn of [this.plan, this.act, this.verify].map((a) => a.function))
       NagSuppressions.addResourceSuppressions(
