@@ -19,7 +19,12 @@ describe('migrator: deploys keep operator decisions', () => {
   const saved = { ...process.env };
   const ref = { cluster: 'shop', service: 'api' };
 
-  const deploy = (registration: { alarmPrefixes: string[]; minTasks: number; maxTasks: number }) => {
+  const deploy = (registration: {
+    alarmPrefixes: string[];
+    minTasks: number;
+    maxTasks: number;
+    maintenanceTasks?: string[];
+  }) => {
     process.env.HOMEOSTAT_WATCHED_SERVICES = JSON.stringify([{ ...ref, ...registration }]);
     return handler();
   };
@@ -115,5 +120,20 @@ describe('migrator: deploys keep operator decisions', () => {
     });
     const audit = await pool.query(`SELECT actor FROM audit_log WHERE action = 'autonomy.set'`);
     expect(audit.rows).toEqual([{ actor: 'human:alice' }, { actor: 'human:alice' }]);
+  });
+
+  it('sets maintenance tasks when the deploy declares them, keeping the rest', async () => {
+    await deploy({
+      alarmPrefixes: ['homeostat-shop-api-'],
+      minTasks: 2,
+      maxTasks: 6,
+      maintenanceTasks: ['shop-migrate:4'],
+    });
+    expect(await row()).toMatchObject({
+      maintenance_tasks: ['shop-migrate:4'],
+      autonomy: { default: 'approve', perAction: { restart_service: 'auto' } },
+      fallback: { parameterName: '/shop/flag', value: 'on' },
+      secrets: ['shop/db'],
+    });
   });
 });

@@ -30,10 +30,14 @@ import { isTransientDatabaseError, type Pool, type PoolClient, withTransaction }
 import { type IncidentRow, toRecord, writeOutbox, writeTimeline } from './incident-rows.ts';
 import { recordSteadyRevision } from './steady-revisions.ts';
 
-/** What a deploy declares about a watched service: the columns the migrator owns. */
+/**
+ * What a deploy declares about a watched service: the columns the migrator owns.
+ * Maintenance tasks are the deploy's when it declares them (WatchedService
+ * `maintenanceTasks`); left out, the registry keeps what it holds.
+ */
 export type DeployedServiceRegistration = Pick<
   WatchedServiceRecord,
-  'cluster' | 'service' | 'alarmPrefixes' | 'minTasks' | 'maxTasks'
+  'cluster' | 'service' | 'alarmPrefixes' | 'minTasks' | 'maxTasks' | 'maintenanceTasks'
 >;
 
 /** Another writer changed the incident (or opened one) first; the transaction is retried on fresh data. */
@@ -481,25 +485,28 @@ export class PostgresPerceptionStore implements PerceptionStore {
   /**
    * Registers a service as a deploy declares it (the migrator, from the stack's
    * WatchedService registrations): adds it when new, and otherwise updates only
-   * the columns the deploy owns (alarm prefixes, task bounds). Autonomy, allowed
-   * actions, fallback, maintenance tasks and secrets are not declared by a deploy:
-   * they are operators' decisions (`homeostat autonomy set`, the audited registry)
-   * and a redeploy keeps them.
+   * the columns the deploy owns (alarm prefixes, task bounds, and maintenance
+   * tasks when it declares them). Autonomy, allowed actions, fallback and secrets
+   * are not declared by a deploy: they are operators' decisions (`homeostat
+   * autonomy set`, the audited registry) and a redeploy keeps them.
    */
   async registerDeployedService(registration: DeployedServiceRegistration): Promise<void> {
     this.watchedCache.delete(`${registration.cluster}/${registration.service}`);
     await this.pool.query(
-      `INSERT INTO watched_services (cluster, service, alarm_prefixes, min_tasks, max_tasks)
-       VALUES ($1, $2, $3, $4, $5)
+      `INSERT INTO watched_services (cluster, service, alarm_prefixes, min_tasks, max_tasks, maintenance_tasks)
+       VALUES ($1, $2, $3, $4, $5, COALESCE($6::text[], '{}'))
        ON CONFLICT (cluster, service) DO UPDATE
          SET alarm_prefixes = EXCLUDED.alarm_prefixes, min_tasks = EXCLUDED.min_tasks,
-             max_tasks = EXCLUDED.max_tasks`,
+             max_tasks = EXCLUDED.max_tasks,
+             maintenance_tasks = CASE WHEN $6::text[] IS NULL THEN watched_services.maintenance_tasks
+                                      ELSE EXCLUDED.maintenance_tasks END`,
       [
         registration.cluster,
         registration.service,
         registration.alarmPrefixes,
         registration.minTasks,
         registration.maxTasks,
+        registration.maintenanceTasks ?? null,
       ],
     );
   }
