@@ -12,7 +12,7 @@ import { ConfigurationError, ServiceGoneError } from '../domain/errors.ts';
 import type { ServiceRef } from '../domain/signal.ts';
 import type { ChaosPreState, InjectionResult, RevertResult } from '../usecases/chaos-ports.ts';
 import type { FisClient } from './fis.ts';
-import { readParameter, writeParameter } from './ssm-parameters.ts';
+import { readParameter, writeParameter } from './parameters.ts';
 import { registerVariant } from './task-definitions.ts';
 
 /** Marks what chaos changed, for people reading ECS. */

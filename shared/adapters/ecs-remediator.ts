@@ -10,7 +10,7 @@ import type { SSMClient } from '@aws-sdk/client-ssm';
 import { ServiceGoneError } from '../domain/errors.ts';
 import type { Operation, PreState } from '../domain/remediation.ts';
 import type { ServiceRef } from '../domain/signal.ts';
-import { readParameter, writeParameter } from './ssm-parameters.ts';
+import { readParameter, writeParameter } from './parameters.ts';
 import { registerVariant } from './task-definitions.ts';
 
 export { ServiceGoneError };

@@ -1,4 +1,5 @@
-import { GetParameterCommand, ParameterNotFound, type SSMClient } from '@aws-sdk/client-ssm';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import { readParameter } from './parameters.ts';
 
 /** Values of the kill-switch parameter that stop every action (case-insensitive). */
 const engagedValues = new Set(['on', 'true', 'engaged', 'stop']);
@@ -38,10 +39,9 @@ export class SsmKillSwitch {
 
   private async fetch(): Promise<KillSwitchReading> {
     try {
-      const out = await this.ssm.send(new GetParameterCommand({ Name: this.parameterName }));
-      return { engaged: isEngagedValue(out.Parameter?.Value), reason: null };
+      // Fresh from SSM: this reading (missing and unreadable included) is what is cached.
+      return { engaged: isEngagedValue(await readParameter(this.ssm, this.parameterName)), reason: null };
     } catch (error) {
-      if (error instanceof ParameterNotFound) return { engaged: false, reason: null };
       return {
         engaged: true,
         reason: `the kill switch ${this.parameterName} could not be read (${(error as Error).name}): failing safe`,

@@ -4,7 +4,6 @@
  * dead-letter queue, and the notification channels (Slack from Secrets
  * Manager, an SNS topic).
  */
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import * as z from 'zod/mini';
@@ -26,6 +25,7 @@ import { PostgresKnowledgeStore } from './knowledge-store.ts';
 import { PostgresLearningStore } from './learning-store.ts';
 import { SnsChannel, slackChannelFromSecret } from './notification-channels.ts';
 import { PostgresNotificationStore } from './notification-store.ts';
+import { readSecret } from './parameters.ts';
 import { PostgresPerceptionStore } from './perception-store.ts';
 import { PostgresRemediationStore } from './remediation-store.ts';
 
@@ -76,11 +76,7 @@ export function learnWiring() {
       const pool = await db();
       const channels: NotificationChannel[] = [];
       if (env.HOMEOSTAT_SLACK_SECRET_ARN) {
-        const secrets = new SecretsManagerClient(clientDefaults);
-        const out = await secrets.send(
-          new GetSecretValueCommand({ SecretId: env.HOMEOSTAT_SLACK_SECRET_ARN }),
-        );
-        channels.push(slackChannelFromSecret(out.SecretString ?? ''));
+        channels.push(slackChannelFromSecret(await readSecret(env.HOMEOSTAT_SLACK_SECRET_ARN)));
       }
       if (env.HOMEOSTAT_NOTIFY_TOPIC_ARN)
         channels.push(new SnsChannel(new SNSClient(clientDefaults), env.HOMEOSTAT_NOTIFY_TOPIC_ARN));

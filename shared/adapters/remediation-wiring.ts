@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import * as z from 'zod/mini';
 import { envWithDatabase, loadEnv } from '../config/env.ts';
@@ -19,13 +19,14 @@ import { type Clock, type EventPublisher, systemClock } from '../domain/ports.ts
 import type { RootCause } from '../domain/taxonomy.ts';
 import { clientDefaults, lazyAsync } from './aws-clients.ts';
 import { createCloudWatchMetricsClient } from './cloudwatch.ts';
+import type { Pool } from './database.ts';
 import { createSqsClient, SqsDeadLetters } from './dead-letters.ts';
 import { EcsRemediator } from './ecs-remediator.ts';
 import { createEventBridgeClient, EventBridgePublisher } from './event-bus.ts';
 import { SsmKillSwitch } from './kill-switch.ts';
-import type { Pool } from './database.ts';
 import { knowledgeDbConnector } from './knowledge-db.ts';
 import { PostgresKnowledgeStore } from './knowledge-store.ts';
+import { readSecret } from './parameters.ts';
 import { PostgresPerceptionStore } from './perception-store.ts';
 import { PostgresRemediationStore } from './remediation-store.ts';
 import { ServiceHealthReader } from './service-health.ts';
@@ -55,8 +56,7 @@ const actingClientDefaults = { ...clientDefaults, maxAttempts: 8 };
 export function approvalSecret(secretArn: string | undefined, client: () => SecretsManagerClient) {
   return lazyAsync(async () => {
     if (!secretArn) throw new ConfigurationError('HOMEOSTAT_APPROVAL_SECRET_ARN is not set');
-    const out = await client().send(new GetSecretValueCommand({ SecretId: secretArn }));
-    const value = out.SecretString ?? '';
+    const value = await readSecret(secretArn, { client: client() });
     if (Buffer.byteLength(value) < minSecretBytes)
       throw new ConfigurationError(`the approval secret must hold at least ${minSecretBytes} bytes`);
     return value;

@@ -32,17 +32,18 @@ export async function awsOperateDeps(
   const [
     { PostgresIncidentViews },
     { PostgresAutonomyRegistry },
-    ssmModule,
+    { SSMClient },
     { inputsHashOf },
     { isEngagedValue },
+    { readParameter, writeParameter },
   ] = await Promise.all([
     import('../adapters/incident-views.ts'),
     import('../adapters/autonomy-registry.ts'),
     import('@aws-sdk/client-ssm'),
     import('../domain/knowledge.ts'),
     import('../adapters/kill-switch.ts'),
+    import('../adapters/parameters.ts'),
   ]);
-  const { SSMClient, GetParameterCommand, PutParameterCommand, ParameterNotFound } = ssmModule;
   const lazyViews = async () => new PostgresIncidentViews(await pool());
   const lazyRegistry = async () => new PostgresAutonomyRegistry(await pool());
   const parameter = async () =>
@@ -64,20 +65,12 @@ export async function awsOperateDeps(
     killSwitch: {
       async read() {
         const name = await parameter();
-        try {
-          const out = await ssm.send(new GetParameterCommand({ Name: name }));
-          const value = out.Parameter?.Value ?? null;
-          return { engaged: isEngagedValue(value), value, parameter: name };
-        } catch (error) {
-          if (error instanceof ParameterNotFound) return { engaged: false, value: null, parameter: name };
-          throw error;
-        }
+        const value = await readParameter(ssm, name);
+        return { engaged: isEngagedValue(value), value, parameter: name };
       },
       async set(on, by) {
         const name = await parameter();
-        await ssm.send(
-          new PutParameterCommand({ Name: name, Value: on ? 'on' : 'off', Type: 'String', Overwrite: true }),
-        );
+        await writeParameter(ssm, name, on ? 'on' : 'off');
         // The audit log records who pulled the switch, when the database is reachable.
         const inputs = { parameter: name, value: on ? 'on' : 'off' };
         try {
