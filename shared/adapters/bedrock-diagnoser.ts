@@ -17,6 +17,7 @@ import {
 } from '../domain/diagnosis.ts';
 import { mechanismSpecs, mechanisms } from '../domain/mechanisms.ts';
 import { analyse, offlineProposal } from '../domain/pre-analysis.ts';
+import { redactDeep, redactText } from '../domain/redaction.ts';
 import { catalogActions, rootCauses } from '../domain/taxonomy.ts';
 import { isUnavailable } from './bedrock-embedder.ts';
 
@@ -146,7 +147,8 @@ function prompt(inv: Investigation, analysis: Analysis): string {
     '',
     'Use get_evidence for details you need, then call submit_diagnosis.',
   );
-  return lines.join('\n');
+  // Tools redact what they find (investigate); the prompt is redacted again so nothing else slips in.
+  return redactText(lines.join('\n'));
 }
 
 type Outcome = { ok: true; proposal: DiagnosisProposal; model: string } | { ok: false; reason: string };
@@ -310,13 +312,14 @@ export class BedrockDiagnoser {
             evidence: wanted.slice(0, 5).map((id) => {
               const e = typeof id === 'string' ? byId.get(id) : undefined;
               if (!e) return { id, error: 'no such evidence' };
-              const facts = JSON.stringify(e.facts);
+              const redacted = redactDeep(e.facts);
+              const facts = JSON.stringify(redacted);
               return {
                 id: e.id,
                 kind: e.kind,
                 untrusted: e.untrusted,
                 facts:
-                  facts.length > maxFactsChars ? `${facts.slice(0, maxFactsChars)}…[truncated]` : e.facts,
+                  facts.length > maxFactsChars ? `${facts.slice(0, maxFactsChars)}…[truncated]` : redacted,
               };
             }),
           });

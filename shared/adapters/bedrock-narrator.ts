@@ -5,6 +5,7 @@
  */
 import { type BedrockRuntimeClient, ConverseCommand } from '@aws-sdk/client-bedrock-runtime';
 import type { IncidentStory } from '../domain/narrative.ts';
+import { redactDeep } from '../domain/redaction.ts';
 
 const system = `You write the opening of an incident update for site reliability engineers.
 Given the facts as JSON, write two or three plain sentences: what broke, why, what was done and how it ended.
@@ -27,7 +28,7 @@ export function bedrockNarrator(client: BedrockRuntimeClient, modelId: string) {
       new ConverseCommand({
         modelId,
         system: [{ text: system }],
-        messages: [{ role: 'user', content: [{ text: JSON.stringify(facts) }] }],
+        messages: [{ role: 'user', content: [{ text: JSON.stringify(redactDeep(facts)) }] }],
         inferenceConfig: { maxTokens: 250, temperature: 0.2 },
       }),
     );

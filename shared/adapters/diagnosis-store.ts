@@ -2,6 +2,7 @@ import { claimedFault } from '../domain/diagnosis.ts';
 import { InvalidEventError } from '../domain/errors.ts';
 import { assertTransition } from '../domain/incident.ts';
 import { inputsHashOf } from '../domain/knowledge.ts';
+import { redactDeep } from '../domain/redaction.ts';
 import type { Envelope } from '../events/envelope.ts';
 import type {
   BeginResult,
@@ -22,8 +23,8 @@ function columns({ diagnosis, investigation }: DiagnosisToRecord): unknown[] {
     JSON.stringify(diagnosis.hypotheses),
     diagnosis.recommendedActions,
     diagnosis.insufficientEvidence,
-    JSON.stringify(investigation.evidence),
-    JSON.stringify(diagnosis.gaps),
+    JSON.stringify(redactDeep(investigation.evidence)),
+    JSON.stringify(redactDeep(diagnosis.gaps)),
     diagnosis.steps,
     diagnosis.tokens.input,
     diagnosis.tokens.output,
@@ -123,7 +124,7 @@ export class PostgresDiagnosisStore implements DiagnosisStore {
     const inputs = {
       incidentId: incident.id,
       evidenceIds: investigation.evidence.map((e) => e.id),
-      gaps: diagnosis.gaps,
+      gaps: redactDeep(diagnosis.gaps),
       provider: diagnosis.provider,
       model: diagnosis.model,
       revision,

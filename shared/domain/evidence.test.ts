@@ -6,7 +6,6 @@ import {
   diffTaskDefinitions,
   type EvidenceTool,
   investigate,
-  redact,
 } from './evidence.ts';
 
 const { incident } = investigation();
@@ -50,24 +49,47 @@ describe('investigate', () => {
   });
 });
 
-describe('redact', () => {
-  it.each([
-    ['password=hunter2 user=app', 'password=[redacted] user=app'],
-    [
-      'connecting to postgres://app:s3cr3t@db:5432/shop',
-      'connecting to postgres://app:[redacted]@db:5432/shop',
-    ],
-    ['Authorization: Bearer abcdefghijklmnop', 'Authorization: [redacted] [redacted]'],
-    ['key AKIAABCDEFGHIJKLMNOP leaked', 'key [redacted-aws-key] leaked'],
-    ['"api_key": "sk-live-123456"', '"api_key": "[redacted]"'],
-    ['token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NSJ9.c2lnbmF0dXJlc2ln', 'token [redacted-jwt]'],
-    ['Error: connect ECONNREFUSED 10.0.3.7:5432', 'Error: connect ECONNREFUSED 10.0.3.7:5432'],
-  ])('%s', (line, expected) => {
-    expect(redact(line)).toBe(expected);
-  });
-
-  it('bounds a line', () => {
-    expect(redact('x'.repeat(2_000), 100)).toHaveLength(100);
+describe('investigate redacts what tools found', () => {
+  it('before the evidence reaches Bedrock, the database or Slack', async () => {
+    const inv = await investigate(incident, [
+      tool('logs', async () => [
+        {
+          ...logsFinding([
+            'Error: connect postgres://app:S3cr3tPass@db:5432/shop',
+            'DB_PASSWORD=Xk9mPq2vL7z',
+          ]),
+          summary: 'latest: Authorization: Bearer mF_9.B5f-4.1JqM',
+        },
+      ]),
+      tool('ecs', async () => [
+        {
+          kind: 'task_definition_diff',
+          summary: 'command changed',
+          facts: {
+            ...diffTaskDefinitions(
+              { arn: 'api:1', image: 'api:1', memory: 512, cpu: 256, command: [], environment: {} },
+              {
+                arn: 'api:2',
+                image: 'api:1',
+                memory: 512,
+                cpu: 256,
+                command: ['node', 'server.js', '--api-key', 'k3y-V4lue-99'],
+                environment: {},
+              },
+            ),
+          },
+        },
+      ]),
+      tool('broken', async () => ({ missing: 'failed: token=ghp_A1bC2dE3fH4iJ5kL6mN7oP8qR9sT0uVwXy3z' })),
+    ]);
+    const text = JSON.stringify(inv);
+    for (const secret of ['S3cr3tPass', 'Xk9mPq2vL7z', 'mF_9.B5f-4.1JqM', 'k3y-V4lue-99', 'ghp_A1bC2dE3'])
+      expect(text).not.toContain(secret);
+    expect(inv.evidence[0]?.summary).toBe('latest: Authorization: Bearer [redacted]');
+    expect(inv.evidence[0]?.facts).toEqual({
+      logGroup: '/ecs/api',
+      lines: ['Error: connect postgres://app:[redacted]@db:5432/shop', 'DB_PASSWORD=[redacted]'],
+    });
   });
 });
 

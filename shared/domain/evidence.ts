@@ -1,7 +1,9 @@
 /**
  * Gathering evidence: the tools' contract, the investigation that runs them
  * (bounded in time, each failure recorded as a gap, never fatal), and the
- * pure helpers tools share — secret redaction and the task-definition diff.
+ * pure helpers tools share — secret redaction (redaction.ts) and the
+ * task-definition diff. Whatever a tool finds is redacted here, once, before
+ * it reaches Bedrock, the database or Slack.
  */
 import type {
   Evidence,
@@ -12,6 +14,9 @@ import type {
   Investigation,
   TaskDefinitionDiff,
 } from './diagnosis.ts';
+import { redact, redactDeep, redactText } from './redaction.ts';
+
+export { redact };
 
 /** What a tool found, before the investigation numbers it. */
 export interface Finding<K extends EvidenceKind = EvidenceKind> {
@@ -73,7 +78,7 @@ export async function investigate(
   const counts = new Map<EvidenceKind, number>();
   for (const { tool, result } of outcomes) {
     if ('missing' in result) {
-      gaps.push({ tool, reason: result.missing });
+      gaps.push({ tool, reason: redactText(result.missing) });
       continue;
     }
     for (const finding of result) {
@@ -83,31 +88,13 @@ export async function investigate(
         id: `${finding.kind}:${n}`,
         kind: finding.kind,
         source: tool,
-        summary: finding.summary,
-        facts: finding.facts,
+        summary: redactText(finding.summary),
+        facts: redactDeep(finding.facts),
         untrusted: finding.untrusted ?? false,
       } as Evidence);
     }
   }
   return { incident, evidence, gaps };
-}
-
-const secretPatterns: [RegExp, string][] = [
-  [/\b(AKIA|ASIA)[A-Z0-9]{16}\b/g, '[redacted-aws-key]'],
-  [/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi, '$1 [redacted]'],
-  [/\b([a-z][a-z0-9+.-]*:\/\/)([^:/\s@]+):([^@\s]+)@/gi, '$1$2:[redacted]@'],
-  [
-    /\b(password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|authorization)(["']?\s*[:=]\s*["']?)([^\s"',;]+)/gi,
-    '$1$2[redacted]',
-  ],
-  [/\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\b/g, '[redacted-jwt]'],
-];
-
-/** Removes credentials from a line of workload output and bounds its length. */
-export function redact(line: string, maxChars = 500): string {
-  let out = line;
-  for (const [pattern, replacement] of secretPatterns) out = out.replace(pattern, replacement);
-  return out.length > maxChars ? `${out.slice(0, maxChars - 1)}…` : out;
 }
 
 export interface TaskDefinitionView {

@@ -5,6 +5,7 @@
  * prose (the notify agent's choice), never the facts, links or numbers.
  */
 import type { IncidentState } from './incident.ts';
+import { redactText } from './redaction.ts';
 
 export interface StoryStep {
   step: number;
@@ -70,9 +71,12 @@ export interface Narrative {
 
 const closedStates: readonly IncidentState[] = ['resolved', 'self_resolved', 'escalated', 'failed'];
 
-/** Untrusted text (log lines, model prose) cannot mention @channel, link elsewhere or break formatting. */
+/**
+ * Untrusted text (log lines, model prose) carries no secret and cannot mention
+ * @channel, link elsewhere or break formatting.
+ */
 export function escapeText(text: string, max = 300): string {
-  const oneLine = text.replace(/\s+/g, ' ').trim();
+  const oneLine = redactText(text).replace(/\s+/g, ' ').trim();
   const cut = oneLine.length > max ? `${oneLine.slice(0, max - 1)}…` : oneLine;
   return cut.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }

@@ -1,6 +1,7 @@
 import type { DeploymentStateChange, ServiceAction, TaskStateChange } from '../events/aws-ecs.ts';
 import type { AlarmStateChange } from '../events/cloudwatch-alarm.ts';
 import type { AppSignal, ChaosMarker } from '../events/homeostat-inputs.ts';
+import { redactDeep, redactText } from './redaction.ts';
 
 export interface ServiceRef {
   cluster: string;
@@ -217,6 +218,8 @@ function fromTask(event: TaskStateChange): Omit<Signal, 'raw' | 'id'> {
 /**
  * The normalised signal for an inbound event. Pure: no lookups beyond the event
  * itself. `raw` is the event as delivered (schemas drop fields they do not name).
+ * Reasons, attributes and the raw event quote the workload (stop reasons, app
+ * messages, container overrides): they are stored redacted.
  */
 export function toSignal(inbound: InboundEvent, raw: unknown = inbound.event): Signal {
   const base = ((): Omit<Signal, 'raw' | 'id'> => {
@@ -302,12 +305,11 @@ export function toSignal(inbound: InboundEvent, raw: unknown = inbound.event): S
   const benign = benignMechanismOf(inbound);
   return {
     ...base,
-    ...(benign
-      ? { classification: 'benign', attributes: { ...base.attributes, benignMechanism: benign } }
-      : {}),
+    ...(benign ? { classification: 'benign' } : {}),
     id: inbound.event.id,
     name: truncate(base.name, limits.name),
-    reason: truncate(base.reason, limits.reason),
-    raw: boundedRaw(raw),
+    reason: truncate(redactText(base.reason), limits.reason),
+    attributes: redactDeep(benign ? { ...base.attributes, benignMechanism: benign } : base.attributes),
+    raw: boundedRaw(redactDeep(raw)),
   };
 }
