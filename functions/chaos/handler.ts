@@ -1,3 +1,4 @@
+import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { busAgentHandler } from '#shared/adapters/agent-handler.ts';
 import { lazy } from '#shared/adapters/aws-clients.ts';
 import { chaosWiring } from '#shared/adapters/chaos-wiring.ts';
@@ -10,20 +11,34 @@ import { type ChaosDeps, type ChaosResult, handleChaosEvent } from '#shared/usec
  * Chaos agent: chaos.run (a Scheduler schedule or the CLI) → guardrails →
  * inject → revert scheduled → chaos.injected; chaos.revert (its one-time
  * schedule) → revert, retried with backoff, escalated when it keeps failing;
- * a sweep every few minutes reverts anything overdue; learning.recorded →
+ * a failed or partial injection is undone at once from what it recorded
+ * (revert_failed when that fails too); a sweep every few minutes reverts
+ * anything overdue, and everything live while the kill switch is on; learning.recorded →
  * the game-day score. Metrics feed the dashboard and the revert-failed alarm.
  */
 const logger = createLogger('homeostat-chaos');
 const metrics = createMetrics('homeostat-chaos');
 const wiring = lazy(chaosWiring);
 
-function recordMetrics(result: ChaosResult) {
+/** What the dashboard and the self-alarms count (ChaosRevertFailed raises homeostat-self-chaos-revert-failed). */
+export function recordChaosMetrics(metrics: Metrics, result: ChaosResult) {
   const count = metricsCounters(metrics).increment;
   const results = result.outcome === 'swept' ? result.reverts : [result];
+  if (result.outcome === 'swept' && result.killSwitch) {
+    // The kill switch's sweep: what it undid before its time.
+    metrics.addMetric(
+      'ChaosKillSwitchReverts',
+      'Count',
+      result.reverts.filter((r) => r.outcome === 'reverted').length,
+    );
+    metrics.addMetric('ChaosKillSwitchFisStopped', 'Count', result.killSwitch.fisStopped.length);
+  }
   for (const r of results) {
     if (r.outcome === 'refused') count('ChaosRefused', { guard: r.guard });
     if (r.outcome === 'injected') count('ChaosInjected');
     if (r.outcome === 'failed') count('ChaosFailed');
+    // A failed injection that could not be undone at once raises the revert-failed alarm too.
+    if (r.outcome === 'failed' && r.state === 'revert_failed') count('ChaosRevertFailed');
     if (r.outcome === 'revert_retry') count('ChaosRevertRetried');
     if (r.outcome === 'revert_failed') count('ChaosRevertFailed');
     if (r.outcome === 'reverted' && r.needed) count('ChaosRevertNeeded');
@@ -49,7 +64,7 @@ export const handler = busAgentHandler({
   metrics,
   run: async (event: unknown, deps: ChaosDeps & { deadLetters: DeadLetterSink }) => {
     const result = await handleChaosEvent(event, deps);
-    recordMetrics(result);
+    recordChaosMetrics(metrics, result);
     return result;
   },
   message: 'chaos handled',

@@ -18,11 +18,16 @@ import { registerVariant } from './task-definitions.ts';
 /** Marks what chaos changed, for people reading ECS. */
 const reasonOf = (experimentId: string) => `homeostat chaos experiment ${experimentId}`;
 
+/** The tag on what chaos creates (broken revisions, FIS experiments): the experiment's id. */
+const chaosExperimentTag = 'homeostat:chaos-experiment';
+
 /**
  * Injects chaos faults into ECS services (and the SSM parameters and FIS
  * experiments some need) and reverts them. Every injection records what it
- * changed; every revert first checks whether the fault is still there, and
- * leaves alone what someone (Homeostat included) has changed since.
+ * is about to change before each change (`record`), so one that fails
+ * halfway is undone from that record; every revert first checks whether the
+ * fault is still there, and leaves alone what someone (Homeostat included)
+ * has changed since.
  */
 export class EcsChaosInjector {
   constructor(
@@ -52,6 +57,7 @@ export class EcsChaosInjector {
     experiment: string,
     ref: ServiceRef,
     injection: Injection,
+    record: (pre: ChaosPreState) => Promise<void> = async () => {},
   ): Promise<InjectionResult> {
     const service = await this.describe(ref);
     const preState: ChaosPreState = {
@@ -62,14 +68,19 @@ export class EcsChaosInjector {
     switch (injection.kind) {
       case 'stop_tasks': {
         const tasks = (await this.runningTasks(ref)).slice(0, injection.count);
-        for (const task of tasks)
+        const stopped: string[] = [];
+        for (const task of tasks) {
+          stopped.push(task);
+          await record({ ...preState, stoppedTasks: [...stopped] });
           await this.ecs.send(new StopTaskCommand({ cluster, task, reason: reasonOf(experimentId) }));
+        }
         return {
           preState: { ...preState, stoppedTasks: tasks },
           operations: [`stopped ${tasks.length} task(s): ${tasks.map(shortId).join(', ')}`],
         };
       }
       case 'scale_to':
+        await record(preState);
         await this.ecs.send(
           new UpdateServiceCommand({ cluster, service: ref.service, desiredCount: injection.desiredCount }),
         );
@@ -83,9 +94,10 @@ export class EcsChaosInjector {
           preState.taskDefinition,
           (c) => breakContainer(c, injection),
           {
-            tags: [{ key: 'homeostat:chaos-experiment', value: experimentId }],
+            tags: [{ key: chaosExperimentTag, value: experimentId }],
           },
         );
+        await record({ ...preState, chaosTaskDefinition: broken });
         await this.ecs.send(
           new UpdateServiceCommand({
             cluster,
@@ -101,6 +113,7 @@ export class EcsChaosInjector {
       }
       case 'break_dependency': {
         const before = await readParameter(this.ssm, injection.parameterName);
+        await record({ ...preState, parameterValue: before });
         await writeParameter(this.ssm, injection.parameterName, injection.badValue);
         return {
           preState: { ...preState, parameterValue: before },
@@ -110,8 +123,10 @@ export class EcsChaosInjector {
       case 'fis': {
         const fis = this.fisFor(experiment);
         const id = await fis.client.start(fis.template, experimentId, {
-          'homeostat:chaos-experiment': experimentId,
+          [chaosExperimentTag]: experimentId,
         });
+        // Recorded once started: an experiment that did not start changed nothing.
+        await record({ ...preState, fisExperimentId: id });
         return {
           preState: { ...preState, fisExperimentId: id },
           operations: [
@@ -201,6 +216,12 @@ export class EcsChaosInjector {
         };
       }
     }
+  }
+
+  /** Stops a FIS experiment chaos started if it still acts (the kill switch); whether it had to. */
+  async stopFis(fisExperimentId: string): Promise<boolean> {
+    if (!this.fis) throw new ConfigurationError('FIS is not configured');
+    return this.fis.client.stopIfRunning(fisExperimentId);
   }
 
   private fisFor(experiment: string) {

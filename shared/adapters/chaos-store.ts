@@ -3,8 +3,17 @@ import { type IncidentState, isTerminal } from '../domain/incident.ts';
 import { inputsHashOf } from '../domain/knowledge.ts';
 import type { ServiceRef } from '../domain/signal.ts';
 import type { RootCause } from '../domain/taxonomy.ts';
-import type { ChaosPreState, ChaosRun, ChaosRunState, NewRun } from '../usecases/chaos-ports.ts';
+import type { Envelope } from '../events/envelope.ts';
+import type {
+  ChaosPreState,
+  ChaosRun,
+  ChaosRunState,
+  NewRun,
+  RevertResult,
+} from '../usecases/chaos-ports.ts';
 import { type Pool, type PoolClient, withTransaction } from './database.ts';
+import { writeOutbox } from './incident-rows.ts';
+import { markOutboxPublished } from './outbox-relay.ts';
 
 interface Row {
   id: string;
@@ -58,7 +67,8 @@ const chaosLock = 0x6368616f; // "chao"
 
 /**
  * Chaos experiment runs, their scores and their audit trail. Every state
- * change writes its audit_log row in the same transaction.
+ * change writes its audit_log row (and the event announcing it, to the
+ * outbox) in the same transaction.
  */
 export class PostgresChaosStore {
   constructor(private readonly pool: Pool) {}
@@ -150,34 +160,80 @@ export class PostgresChaosStore {
     });
   }
 
+  /** What an injection in progress is about to change, written before it changes it. */
+  async recordPreState(run: ChaosRun, preState: ChaosPreState) {
+    await this.pool.query(
+      `UPDATE chaos_experiments SET pre_state = $2 WHERE id = $1 AND state = 'injecting'`,
+      [run.id, preState],
+    );
+  }
+
+  /** Injected: the run, its audit row and the event announcing it (outbox), at once. */
   async markInjected(
     run: ChaosRun,
     preState: ChaosPreState,
     injectedAt: Date,
     revertAt: Date,
     operations: string[],
+    announce?: Envelope,
   ) {
     await withTransaction(this.pool, async (client) => {
-      await client.query(
+      const { rowCount } = await client.query(
         `UPDATE chaos_experiments SET state = 'injected', pre_state = $2, injected_at = $3, revert_at = $4
           WHERE id = $1 AND state = 'injecting'`,
         [run.id, preState, injectedAt, revertAt],
       );
+      if (!rowCount) return;
       await audit(client, run.requestedBy, 'chaos.injected', run, 'injected', {
         operations,
         preState,
         revertAt: revertAt.toISOString(),
       });
+      if (announce) await writeOutbox(client, [{ causationId: run.id, envelope: announce }]);
     });
   }
 
-  async markFailed(run: ChaosRun, reason: string, preState: ChaosPreState | null) {
+  async markPublished(envelopeIds: string[]): Promise<void> {
+    await markOutboxPublished(this.pool, envelopeIds);
+  }
+
+  /** Failed; `reverted`: what undoing it at once did (a failed or partial injection). */
+  async markFailed(run: ChaosRun, reason: string, preState: ChaosPreState | null, reverted?: RevertResult) {
     await withTransaction(this.pool, async (client) => {
       await client.query(
-        `UPDATE chaos_experiments SET state = 'failed', reason = $2, pre_state = coalesce($3, pre_state) WHERE id = $1`,
-        [run.id, reason, preState],
+        `UPDATE chaos_experiments
+            SET state = 'failed', reason = $2, pre_state = coalesce($3, pre_state),
+                revert_needed = coalesce($4, revert_needed), revert_detail = coalesce($5, revert_detail)
+          WHERE id = $1`,
+        [run.id, reason, preState, reverted?.needed ?? null, reverted?.operations.join('; ') ?? null],
       );
-      await audit(client, run.requestedBy, 'chaos.failed', run, 'failed', { reason });
+      await audit(client, run.requestedBy, 'chaos.failed', run, 'failed', {
+        reason,
+        ...(reverted ? { preState, revert: reverted.operations } : {}),
+      });
+    });
+  }
+
+  /**
+   * A failed or partial injection that could not be undone at once:
+   * revert_failed (injected and due now, so scoring and reports count it), escalated.
+   */
+  async revertFailedAtOnce(run: ChaosRun, reason: string, preState: ChaosPreState, at: Date) {
+    await withTransaction(this.pool, async (client) => {
+      await client.query(
+        `UPDATE chaos_experiments
+            SET state = 'revert_failed', reason = $2, pre_state = $3, revert_detail = $2,
+                injected_at = coalesce(injected_at, $4), revert_at = coalesce(revert_at, $4),
+                revert_attempts = revert_attempts + 1
+          WHERE id = $1 AND state IN ('injecting', 'injected')`,
+        [run.id, reason, preState, at],
+      );
+      await audit(client, 'chaos', 'chaos.revert_failed', run, 'escalated', {
+        reason,
+        preState,
+        attempt: run.revertAttempts + 1,
+        retryAt: null,
+      });
     });
   }
 
@@ -190,6 +246,25 @@ export class PostgresChaosStore {
     return (rows as Row[]).map(toRun);
   }
 
+  /** Every injected experiment, oldest first (the kill switch reverts them all). */
+  async live(): Promise<ChaosRun[]> {
+    const { rows } = await this.pool.query(
+      `SELECT * FROM chaos_experiments WHERE state = 'injected' ORDER BY injected_at LIMIT 100`,
+    );
+    return (rows as Row[]).map(toRun);
+  }
+
+  /** FIS experiments recorded by runs requested since `since` that no live run accounts for. */
+  async strayFisExperiments(since: Date): Promise<string[]> {
+    const { rows } = await this.pool.query(
+      `SELECT DISTINCT pre_state ->> 'fisExperimentId' AS id FROM chaos_experiments
+        WHERE kind = 'fis' AND state IN ('injecting', 'failed', 'revert_failed')
+          AND pre_state ? 'fisExperimentId' AND requested_at >= $1`,
+      [since],
+    );
+    return rows.map((r) => r.id as string);
+  }
+
   /** Runs still `injecting` since before `before`: the agent was interrupted mid-injection. */
   async interrupted(before: Date): Promise<ChaosRun[]> {
     const { rows } = await this.pool.query(
@@ -200,7 +275,13 @@ export class PostgresChaosStore {
   }
 
   /** Records the revert; false when another delivery got there first. */
-  async markReverted(run: ChaosRun, needed: boolean, operations: string[], at: Date): Promise<boolean> {
+  async markReverted(
+    run: ChaosRun,
+    needed: boolean,
+    operations: string[],
+    at: Date,
+    killSwitch?: string,
+  ): Promise<boolean> {
     return withTransaction(this.pool, async (client) => {
       const { rowCount } = await client.query(
         `UPDATE chaos_experiments
@@ -210,7 +291,10 @@ export class PostgresChaosStore {
         [run.id, at, needed, operations.join('; ')],
       );
       if (!rowCount) return false;
-      await audit(client, 'chaos', 'chaos.reverted', run, needed ? 'reverted' : 'not_needed', { operations });
+      await audit(client, 'chaos', 'chaos.reverted', run, needed ? 'reverted' : 'not_needed', {
+        operations,
+        ...(killSwitch ? { killSwitch } : {}),
+      });
       return true;
     });
   }
@@ -239,6 +323,25 @@ export class PostgresChaosStore {
         },
       );
     });
+  }
+
+  /** What a sweep under the kill switch did: one audit row. */
+  async auditKillSwitch(
+    reason: string,
+    detail: { reverted: string[]; fisStopped: string[]; fisError: string | null },
+  ): Promise<void> {
+    const inputs = { killSwitch: reason };
+    await this.pool.query(
+      `INSERT INTO audit_log (actor, action, inputs_hash, inputs, result, detail) VALUES ($1, $2, $3, $4, $5, $6)`,
+      [
+        'chaos',
+        'chaos.kill_switch',
+        inputsHashOf(inputs),
+        inputs,
+        detail.fisError ? 'partial' : 'stopped',
+        detail,
+      ],
+    );
   }
 
   /** What scoring needs: the run and the first incident it caused. */

@@ -2,13 +2,17 @@
 import type { Injection } from '../domain/chaos.ts';
 import type { ServiceRef } from '../domain/signal.ts';
 
-/** What an injection changed, so its revert can put it back (stored with the experiment). */
+/**
+ * What an injection changed, so its revert can put it back (stored with the
+ * experiment). Written before each change, so a partial injection is undone
+ * from it too.
+ */
 export interface ChaosPreState {
   desiredCount: number;
   taskDefinition: string;
   /** bad_deployment: the broken revision it deployed. */
   chaosTaskDefinition?: string;
-  /** stop_tasks: the tasks it stopped. */
+  /** stop_tasks: the tasks it stopped (after a failure, the last one was being stopped). */
   stoppedTasks?: string[];
   /** break_dependency: the parameter's value before (null: it did not exist). */
   parameterValue?: string | null;

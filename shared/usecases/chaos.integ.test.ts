@@ -5,6 +5,7 @@ import {
   DescribeTasksCommand,
   ECSClient,
   ListTasksCommand,
+  StopTaskCommand,
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
 import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
@@ -19,8 +20,10 @@ import {
 import { EcsChaosInjector } from '../adapters/chaos-injector.ts';
 import { PostgresChaosStore } from '../adapters/chaos-store.ts';
 import { SsmKillSwitch } from '../adapters/kill-switch.ts';
+import { republishStale } from '../adapters/outbox-relay.ts';
 import { parseChaosConfig } from '../config/chaos.ts';
 import type { Experiment } from '../domain/chaos.ts';
+import type { EventPublisher } from '../domain/ports.ts';
 import { detailTypes } from '../events/detail-types.ts';
 import { buildEnvelope } from '../events/envelope.ts';
 import { FakeBus } from '../testing/fakes.ts';
@@ -105,6 +108,22 @@ describe('chaos experiments', () => {
         [experimentId],
       )
     ).rows;
+  /** The emulator's ECS, except the calls `fails` picks (counted per command name), which throw. */
+  const flakyEcs = (fails: (command: object, nth: number) => boolean) => {
+    const seen = new Map<string, number>();
+    return {
+      send: (command: object) => {
+        const name = command.constructor.name;
+        seen.set(name, (seen.get(name) ?? 0) + 1);
+        if (fails(command, seen.get(name) ?? 0))
+          return Promise.reject(new Error(`${name} failed: ThrottlingException`));
+        return ecs.send(command as never);
+      },
+    } as unknown as ECSClient;
+  };
+  const throwing = (message: string) => async () => {
+    throw new Error(message);
+  };
 
   beforeAll(async () => {
     database = await startMigratedDatabase();
@@ -352,6 +371,7 @@ describe('chaos experiments', () => {
       revert: async () => {
         throw new Error('ECS is throttling');
       },
+      stopFis: real.stopFis.bind(real),
     };
     const d = deps([experiment('stuck', 'stuck', { kind: 'scale_to', desiredCount: 2 })], {
       injector: failing,
@@ -484,5 +504,263 @@ describe('chaos experiments', () => {
       [id],
     );
     expect(rows).toEqual([{ score: 90, final: true }]);
+  });
+  describe('a failed or partial injection is undone at once from what it recorded', () => {
+    it('stop_tasks that stopped 2 of 3 tasks, then failed, brings the stopped tasks back', async () => {
+      await createEcsService(ecs, cluster, 'partial', 6, optIn);
+      const d = deps([experiment('stop-half', 'partial', { kind: 'stop_tasks', share: 0.5 })], {
+        injector: new EcsChaosInjector(
+          flakyEcs((c, nth) => c instanceof StopTaskCommand && nth === 3),
+          ssm,
+        ),
+      });
+      const result = await run(d, 'stop-half');
+      expect(result).toMatchObject({
+        outcome: 'failed',
+        state: 'failed',
+        reason: expect.stringMatching(
+          /^injecting failed: StopTaskCommand failed: ThrottlingException: reverted at once \(\d of 6 tasks running: forced a new deployment\)$/,
+        ),
+      });
+      const id = (result as { experimentId: string }).experimentId;
+      // Recorded before each stop: the two stopped and the third it was stopping.
+      expect((await store.get(id))?.preState?.stoppedTasks).toHaveLength(3);
+      expect(await store.get(id)).toMatchObject({ state: 'failed', revertNeeded: true });
+      expect(await running('partial')).toHaveLength(6);
+      expect((await audit(id)).map((a) => `${a.action}:${a.result}`)).toEqual(['chaos.failed:failed']);
+      expect(d.bus.published).toEqual([]);
+    });
+
+    it('bad_deployment that registered its broken revision, then failed to deploy it, deregisters it', async () => {
+      const original = await createEcsService(ecs, cluster, 'half-deploy', 3, optIn);
+      const d = deps([experiment('bad-half', 'half-deploy', { kind: 'bad_deployment', fault: 'image' })], {
+        injector: new EcsChaosInjector(
+          flakyEcs((c) => c instanceof UpdateServiceCommand && Boolean(c.input.taskDefinition)),
+          ssm,
+        ),
+      });
+      const result = await run(d, 'bad-half');
+      expect(result).toMatchObject({ outcome: 'failed', state: 'failed' });
+      const id = (result as { experimentId: string }).experimentId;
+      const broken = (await store.get(id))?.preState?.chaosTaskDefinition ?? '';
+      expect(broken).toMatch(/task-definition\/half-deploy:\d+$/);
+      expect(broken).not.toBe(original);
+      const td = (await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: broken })))
+        .taskDefinition;
+      expect(td?.status).toBe('INACTIVE');
+      expect((await describeService('half-deploy'))?.taskDefinition).toBe(original);
+    });
+
+    it('an immediate revert that fails too leaves the run revert_failed, escalated', async () => {
+      await createEcsService(ecs, cluster, 'stuck-now', 3, optIn);
+      const real = new EcsChaosInjector(ecs, ssm);
+      const d = deps([experiment('stuck-now', 'stuck-now', { kind: 'scale_to', desiredCount: 2 })], {
+        injector: {
+          target: real.target.bind(real),
+          inject: real.inject.bind(real),
+          revert: throwing('ECS is throttling'),
+          stopFis: real.stopFis.bind(real),
+        },
+        scheduler: { schedule: throwing('Scheduler is unavailable') },
+      });
+      const result = await run(d, 'stuck-now');
+      expect(result).toEqual({
+        outcome: 'failed',
+        experimentId: expect.any(String),
+        state: 'revert_failed',
+        reason:
+          'the revert could not be scheduled (Scheduler is unavailable); reverting it at once failed too: ECS is throttling',
+      });
+      const id = (result as { experimentId: string }).experimentId;
+      expect(await store.get(id)).toMatchObject({
+        state: 'revert_failed',
+        revertAttempts: 1,
+        preState: { desiredCount: 3 },
+      });
+      expect((await audit(id)).map((a) => `${a.action}:${a.result}`)).toEqual([
+        'chaos.revert_failed:escalated',
+      ]);
+      // Reports count it with the escalated reverts.
+      const records = await store.records(new Date(now.getTime() - 60_000), new Date(Date.now() + 60_000));
+      expect(records.find((r) => r.experimentId === id)).toMatchObject({ state: 'revert_failed' });
+      // A person puts it right.
+      await ecs.send(new UpdateServiceCommand({ cluster, service: 'stuck-now', desiredCount: 3 }));
+    });
+
+    it('a run interrupted mid-injection is undone by the sweep from what it recorded', async () => {
+      await createEcsService(ecs, cluster, 'cut-off', 3, optIn);
+      const reserved = await store.reserve(
+        {
+          id: randomUUID(),
+          experiment: 'cut-off',
+          kind: 'scale_to',
+          target: { cluster, service: 'cut-off' },
+          requestedBy: 'schedule:cut-off',
+          idempotencyKey: randomUUID(),
+          injection: { kind: 'scale_to', from: 3, desiredCount: 1 },
+          expectedRootCauses: ['capacity_shortfall'],
+          durationMinutes: 5,
+        },
+        100,
+      );
+      // What the injector records before it scales, then the change, then the crash.
+      await store.recordPreState(reserved.run, { desiredCount: 3, taskDefinition: 'cut-off:1' });
+      await ecs.send(new UpdateServiceCommand({ cluster, service: 'cut-off', desiredCount: 1 }));
+      const later = deps([], { clock: { now: () => new Date(Date.now() + 11 * 60_000) } });
+      expect((await sweepReverts(later)).reverts).toContainEqual(
+        expect.objectContaining({ outcome: 'reverted', experimentId: reserved.run.id, needed: true }),
+      );
+      expect((await describeService('cut-off'))?.desiredCount).toBe(3);
+      expect(await store.get(reserved.run.id)).toMatchObject({ state: 'failed', revertNeeded: true });
+    });
+  });
+
+  it('turning the kill switch on reverts every live experiment and stops FIS runs within one sweep, audited', async () => {
+    await createEcsService(ecs, cluster, 'kill-scale', 3, optIn);
+    await createEcsService(ecs, cluster, 'kill-fis', 4, optIn);
+    const fisRunning = new Set<string>();
+    const fis = {
+      async start(_template: string, token: string) {
+        fisRunning.add(`FIS-${token}`);
+        return `FIS-${token}`;
+      },
+      async stopIfRunning(id: string) {
+        return fisRunning.delete(id);
+      },
+    };
+    const d = deps(
+      [
+        experiment(
+          'kill-scale',
+          'kill-scale',
+          { kind: 'scale_to', desiredCount: 2 },
+          { durationMinutes: 60 },
+        ),
+        experiment(
+          'kill-fis',
+          'kill-fis',
+          { kind: 'fis', action: 'cpu_stress', stopAlarms: ['kill-fis-5xx'] },
+          { durationMinutes: 60 },
+        ),
+      ],
+      {
+        injector: new EcsChaosInjector(ecs, ssm, { client: fis as never, templates: { 'kill-fis': 'EXT2' } }),
+      },
+    );
+    const scale = (await run(d, 'kill-scale')) as { experimentId: string };
+    const cpu = (await run(d, 'kill-fis')) as { experimentId: string };
+    expect([scale, cpu]).toMatchObject([{ outcome: 'injected' }, { outcome: 'injected' }]);
+    // A FIS experiment no live run accounts for: its run failed after starting it.
+    const stray = await store.reserve(
+      {
+        id: randomUUID(),
+        experiment: 'kill-fis-earlier',
+        kind: 'fis',
+        target: { cluster, service: 'kill-fis' },
+        requestedBy: 'schedule:kill-fis',
+        idempotencyKey: randomUUID(),
+        injection: { kind: 'fis', action: 'cpu_stress', percentage: 50 },
+        expectedRootCauses: ['cpu_saturation'],
+        durationMinutes: 5,
+      },
+      100,
+    );
+    const strayPre = { desiredCount: 4, taskDefinition: 'kill-fis:1', fisExperimentId: 'FIS-stray' };
+    await store.markFailed(stray.run, 'lost track of it', strayPre);
+    fisRunning.add('FIS-stray');
+
+    // Nothing is due yet: a plain sweep leaves them in.
+    expect((await sweepReverts(d)).reverts.map((r) => r.experimentId)).not.toContain(scale.experimentId);
+    expect((await describeService('kill-scale'))?.desiredCount).toBe(2);
+
+    await ssm.send(
+      new PutParameterCommand({ Name: killSwitchName, Value: 'on', Type: 'String', Overwrite: true }),
+    );
+    try {
+      const swept = await handleChaosEvent(
+        { source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} },
+        d,
+      );
+      expect(swept).toMatchObject({
+        outcome: 'swept',
+        killSwitch: { reason: 'the kill switch is engaged', fisStopped: ['FIS-stray'], fisError: null },
+        reverts: expect.arrayContaining([
+          expect.objectContaining({ outcome: 'reverted', experimentId: scale.experimentId, needed: true }),
+          expect.objectContaining({ outcome: 'reverted', experimentId: cpu.experimentId, needed: true }),
+        ]),
+      });
+      expect((await describeService('kill-scale'))?.desiredCount).toBe(3);
+      expect(fisRunning).toEqual(new Set());
+      expect(await store.get(cpu.experimentId)).toMatchObject({ state: 'reverted' });
+      const reverted = await database.pool.query(
+        `SELECT detail FROM audit_log WHERE action = 'chaos.reverted' AND inputs ->> 'experimentId' = $1`,
+        [scale.experimentId],
+      );
+      expect(reverted.rows).toEqual([
+        { detail: { operations: ['desired count 2 → 3'], killSwitch: 'the kill switch is engaged' } },
+      ]);
+      const killed = await database.pool.query(
+        `SELECT actor, result, detail FROM audit_log WHERE action = 'chaos.kill_switch' ORDER BY id DESC LIMIT 1`,
+      );
+      expect(killed.rows[0]).toMatchObject({
+        actor: 'chaos',
+        result: 'stopped',
+        detail: {
+          reverted: expect.arrayContaining([scale.experimentId, cpu.experimentId]),
+          fisStopped: ['FIS-stray'],
+          fisError: null,
+        },
+      });
+      expect(await store.activeCount()).toBe(0);
+    } finally {
+      await ssm.send(
+        new PutParameterCommand({ Name: killSwitchName, Value: 'off', Type: 'String', Overwrite: true }),
+      );
+    }
+  });
+
+  it('chaos.injected is written with the injection: a failed PutEvents leaves it for the relay, never lost', async () => {
+    await createEcsService(ecs, cluster, 'announced', 3, optIn);
+    const down: EventPublisher = { publish: throwing('EventBridge: InternalFailure') };
+    const d = deps([experiment('announced', 'announced', { kind: 'scale_to', desiredCount: 2 })], {
+      bus: down,
+    });
+    const result = await run(d, 'announced');
+    expect(result).toMatchObject({ outcome: 'injected', published: false });
+    const id = (result as { experimentId: string }).experimentId;
+    const outbox = async () =>
+      (await database.pool.query(`SELECT envelope, published_at FROM outbox WHERE causation_id = $1`, [id]))
+        .rows;
+    expect(await outbox()).toEqual([
+      {
+        envelope: expect.objectContaining({
+          type: 'chaos.injected',
+          data: expect.objectContaining({ experimentId: id, service: 'announced' }),
+        }),
+        published_at: null,
+      },
+    ]);
+    // A minute later the relay publishes it and marks it.
+    const bus = new FakeBus();
+    const relayed = await republishStale({ db: database.pool, bus, now: new Date(Date.now() + 61_000) });
+    expect(relayed.published).toContain((await outbox())[0]?.envelope.id);
+    expect(bus.published).toContainEqual(
+      expect.objectContaining({
+        type: 'chaos.injected',
+        data: expect.objectContaining({ experimentId: id }),
+      }),
+    );
+    expect((await outbox())[0]?.published_at).not.toBeNull();
+    // When PutEvents works, it goes out at once and the relay has nothing left of it.
+    await createEcsService(ecs, cluster, 'announced-now', 3, optIn);
+    const ok = deps([experiment('announced-now', 'announced-now', { kind: 'scale_to', desiredCount: 2 })]);
+    const now2 = (await run(ok, 'announced-now')) as { experimentId: string; published: boolean };
+    expect(now2.published).toBe(true);
+    const row = await database.pool.query('SELECT published_at FROM outbox WHERE causation_id = $1', [
+      now2.experimentId,
+    ]);
+    expect(row.rows[0]?.published_at).not.toBeNull();
+    for (const e of [id, now2.experimentId])
+      await revertExperiment({ homeostat: 'chaos.revert', experimentId: e }, d);
   });
 });

@@ -1,8 +1,11 @@
 /**
  * The chaos agent's use-cases: run an experiment through the guardrails
- * (refusals audited), inject it, schedule its revert, announce it; revert it
- * when due (retried with backoff, escalated when it keeps failing); sweep
- * overdue reverts; score the game day.
+ * (refusals audited), inject it (what it changes recorded before each
+ * change), schedule its revert, announce it through the outbox; undo a
+ * failed or partial injection at once from what was recorded; revert it when
+ * due (retried with backoff, escalated when it keeps failing); sweep overdue
+ * reverts — and every live experiment while the kill switch is on; score the
+ * game day.
  */
 import {
   type ChaosSettings,
@@ -26,9 +29,10 @@ import {
   chaosCommandSchema,
 } from '../events/chaos-commands.ts';
 import { detailTypes } from '../events/detail-types.ts';
-import { buildEnvelope } from '../events/envelope.ts';
+import { buildEnvelope, type Envelope } from '../events/envelope.ts';
 import { describeIssues } from '../events/zod.ts';
 import type { ChaosPreState, ChaosRun, InjectionResult, NewRun, RevertResult } from './chaos-ports.ts';
+import { publishStored } from './outbox.ts';
 
 export const chaosSource = 'homeostat.chaos';
 
@@ -44,31 +48,63 @@ export interface ChaosStore {
     outcome: { state: 'refused'; guard: string; reason: string } | { state: 'dry_run'; reason: string },
   ): Promise<ChaosRun>;
   reserve(run: NewRun, maxConcurrent: number): Promise<{ reserved: boolean; run: ChaosRun }>;
+  /** What an injection in progress is about to change (written before the change). */
+  recordPreState(run: ChaosRun, pre: ChaosPreState): Promise<void>;
+  /** Injected, with `announce` written to the outbox in the same transaction. */
   markInjected(
     run: ChaosRun,
     pre: ChaosPreState,
     injectedAt: Date,
     revertAt: Date,
     operations: string[],
+    announce: Envelope,
   ): Promise<void>;
-  markFailed(run: ChaosRun, reason: string, pre: ChaosPreState | null): Promise<void>;
+  /** Failed; `reverted`: what undoing it at once did. */
+  markFailed(
+    run: ChaosRun,
+    reason: string,
+    pre: ChaosPreState | null,
+    reverted?: RevertResult,
+  ): Promise<void>;
+  /** A failed or partial injection whose immediate revert failed too: revert_failed, escalated. */
+  revertFailedAtOnce(run: ChaosRun, reason: string, pre: ChaosPreState, at: Date): Promise<void>;
+  markPublished(envelopeIds: string[]): Promise<void>;
   overdue(before: Date): Promise<ChaosRun[]>;
+  /** Every injected experiment (the kill switch reverts them all). */
+  live(): Promise<ChaosRun[]>;
+  /** FIS experiments of runs since `since` that are not live (failed, interrupted, revert_failed). */
+  strayFisExperiments(since: Date): Promise<string[]>;
   interrupted(before: Date): Promise<ChaosRun[]>;
-  markReverted(run: ChaosRun, needed: boolean, operations: string[], at: Date): Promise<boolean>;
+  markReverted(
+    run: ChaosRun,
+    needed: boolean,
+    operations: string[],
+    at: Date,
+    killSwitch?: string,
+  ): Promise<boolean>;
   revertFailed(run: ChaosRun, reason: string, retryAt: Date | null): Promise<void>;
+  /** Audits what a sweep under the kill switch did. */
+  auditKillSwitch(
+    reason: string,
+    detail: { reverted: string[]; fisStopped: string[]; fisError: string | null },
+  ): Promise<void>;
   gameDayFacts(id: string): Promise<GameDayFacts | null>;
   saveScore(id: string, score: GameDayScore): Promise<boolean>;
 }
 
 export interface ChaosInjector {
   target(ref: ServiceRef): Promise<TargetFacts['service']>;
+  /** Calls `record` with what it is about to change before each change, so a partial injection can be undone. */
   inject(
     experimentId: string,
     experiment: string,
     ref: ServiceRef,
     injection: Injection,
+    record?: (pre: ChaosPreState) => Promise<void>,
   ): Promise<InjectionResult>;
   revert(ref: ServiceRef, injection: Injection, pre: ChaosPreState): Promise<RevertResult>;
+  /** Stops a FIS experiment chaos started if it still acts; whether it had to. */
+  stopFis(fisExperimentId: string): Promise<boolean>;
 }
 
 /** One-time schedules that invoke the chaos agent (its revert, or a retry). */
@@ -106,13 +142,21 @@ export type RunResult =
   | { outcome: 'duplicate'; experimentId: string; state: string }
   | { outcome: 'refused'; experimentId: string; guard: string; reason: string }
   | { outcome: 'dry_run'; experimentId: string; injection: Injection; revertAfterMinutes: number }
-  | { outcome: 'failed'; experimentId: string; reason: string }
+  | {
+      outcome: 'failed';
+      experimentId: string;
+      reason: string;
+      /** revert_failed: what it changed could not be undone at once (escalated). */
+      state: 'failed' | 'revert_failed';
+    }
   | {
       outcome: 'injected';
       experimentId: string;
       injection: Injection;
       operations: string[];
       revertAt: string;
+      /** chaos.injected went out; false: it waits in the outbox for the relay. */
+      published: boolean;
     };
 
 export type RevertOutcome =
@@ -132,9 +176,16 @@ export type RevertOutcome =
 export type ChaosResult =
   | RunResult
   | RevertOutcome
-  | { outcome: 'swept'; reverts: RevertOutcome[] }
+  | SweepResult
   | { outcome: 'scored'; experimentId: string; score: GameDayScore | null; finalScore: boolean }
   | { outcome: 'ignored'; reason: string };
+
+export interface SweepResult {
+  outcome: 'swept';
+  reverts: RevertOutcome[];
+  /** Set when the kill switch was on: every live experiment was reverted, FIS experiments stopped. */
+  killSwitch?: { reason: string; fisStopped: string[]; fisError: string | null };
+}
 
 /** Every way the chaos agent is reached: its commands, the sweep rule, learning.recorded. */
 export async function handleChaosEvent(event: unknown, deps: ChaosDeps): Promise<ChaosResult> {
@@ -251,13 +302,17 @@ async function inject(
   injection: Injection,
   deps: ChaosDeps,
 ): Promise<RunResult> {
+  let recorded: ChaosPreState | null = null;
+  const record = async (pre: ChaosPreState) => {
+    await deps.store.recordPreState(run, pre);
+    recorded = pre;
+  };
   let result: InjectionResult;
   try {
-    result = await deps.injector.inject(run.id, experiment.name, experiment.target, injection);
+    result = await deps.injector.inject(run.id, experiment.name, experiment.target, injection, record);
   } catch (error) {
-    const reason = `injecting failed: ${(error as Error).message}`;
-    await deps.store.markFailed(run, reason, null);
-    return { outcome: 'failed', experimentId: run.id, reason };
+    // What it changed before failing was recorded first: undo that.
+    return failedRun(run, `injecting failed: ${(error as Error).message}`, injection, recorded, deps);
   }
   const injectedAt = deps.clock.now();
   const revertAt = new Date(injectedAt.getTime() + experiment.durationMinutes * 60_000);
@@ -265,36 +320,78 @@ async function inject(
     await scheduleRevert(run, 1, revertAt, deps);
   } catch (error) {
     // No fault stays in without its revert: undo it now.
-    await deps.injector.revert(experiment.target, injection, result.preState).catch(() => {});
-    const reason = `the revert could not be scheduled (${(error as Error).message}): reverted at once`;
-    await deps.store.markFailed(run, reason, result.preState);
-    return { outcome: 'failed', experimentId: run.id, reason };
+    return failedRun(
+      run,
+      `the revert could not be scheduled (${(error as Error).message})`,
+      injection,
+      result.preState,
+      deps,
+    );
   }
-  await deps.store.markInjected(run, result.preState, injectedAt, revertAt, result.operations);
-  await deps.bus.publish([
-    buildEnvelope({
-      type: detailTypes.chaosInjected,
-      source: chaosSource,
-      time: injectedAt,
-      causationId: run.id,
-      correlationId: run.id,
-      data: {
-        experimentId: run.id,
-        experiment: experiment.name,
-        cluster: experiment.target.cluster,
-        service: experiment.target.service,
-        parameters: { ...injection },
-        revertAt: revertAt.toISOString(),
-      },
-    }),
-  ]);
+  const announce = buildEnvelope({
+    type: detailTypes.chaosInjected,
+    source: chaosSource,
+    time: injectedAt,
+    causationId: run.id,
+    correlationId: run.id,
+    data: {
+      experimentId: run.id,
+      experiment: experiment.name,
+      cluster: experiment.target.cluster,
+      service: experiment.target.service,
+      parameters: { ...injection },
+      revertAt: revertAt.toISOString(),
+    },
+  });
+  await deps.store.markInjected(run, result.preState, injectedAt, revertAt, result.operations, announce);
   return {
     outcome: 'injected',
     experimentId: run.id,
     injection,
     operations: result.operations,
     revertAt: revertAt.toISOString(),
+    published: await publishStored({ bus: deps.bus, outbox: deps.store }, [announce]),
   };
+}
+
+/**
+ * Undoes at once whatever a failed injection changed, from what it recorded
+ * before changing it. A revert that fails too leaves the run revert_failed
+ * (the self-alarm's metric): a person must look.
+ */
+async function revertAtOnce(
+  run: ChaosRun,
+  reason: string,
+  injection: Injection,
+  pre: ChaosPreState | null,
+  deps: ChaosDeps,
+): Promise<{ state: 'failed' | 'revert_failed'; reason: string; reverted: RevertResult | null }> {
+  if (!pre) {
+    // Nothing was recorded, so nothing was changed: each change is recorded before it is made.
+    await deps.store.markFailed(run, reason, null);
+    return { state: 'failed', reason, reverted: null };
+  }
+  try {
+    const reverted = await deps.injector.revert(run.target, injection, pre);
+    const why = `${reason}: reverted at once (${reverted.operations.join('; ')})`;
+    await deps.store.markFailed(run, why, pre, reverted);
+    return { state: 'failed', reason: why, reverted };
+  } catch (error) {
+    const why = `${reason}; reverting it at once failed too: ${(error as Error).message}`;
+    await deps.store.revertFailedAtOnce(run, why, pre, deps.clock.now());
+    return { state: 'revert_failed', reason: why, reverted: null };
+  }
+}
+
+async function failedRun(
+  run: ChaosRun,
+  reason: string,
+  injection: Injection,
+  pre: ChaosPreState | null,
+  deps: ChaosDeps,
+): Promise<RunResult> {
+  const undone = await revertAtOnce(run, reason, injection, pre, deps);
+  return { outcome: 'failed', experimentId: run.id, reason: undone.reason, state: undone.state };
 }
 
 /** The one-time schedule that fires the run's revert (attempt 1) or a retry of it. */
@@ -308,7 +405,12 @@ function scheduleRevert(run: ChaosRun, attempt: number, at: Date, deps: ChaosDep
   );
 }
 
-export async function revertExperiment(request: ChaosRevertRequest, deps: ChaosDeps): Promise<RevertOutcome> {
+/** Reverts a live experiment; `killSwitch`: why the kill switch reverts it before its time. */
+export async function revertExperiment(
+  request: ChaosRevertRequest,
+  deps: ChaosDeps,
+  killSwitch?: string,
+): Promise<RevertOutcome> {
   const run = await deps.store.get(request.experimentId);
   if (!run) return { outcome: 'unknown', experimentId: request.experimentId };
   if (run.state !== 'injected' || !run.injection || !run.preState)
@@ -319,7 +421,7 @@ export async function revertExperiment(request: ChaosRevertRequest, deps: ChaosD
   } catch (error) {
     return revertFailed(run, (error as Error).message, deps);
   }
-  await deps.store.markReverted(run, result.needed, result.operations, deps.clock.now());
+  await deps.store.markReverted(run, result.needed, result.operations, deps.clock.now(), killSwitch);
   const scored = await scoreExperiment(run.id, deps);
   return {
     outcome: 'reverted',
@@ -347,26 +449,72 @@ async function revertFailed(run: ChaosRun, message: string, deps: ChaosDeps): Pr
   return { outcome: 'revert_retry', experimentId: run.id, reason, retryAt: retryAt.toISOString() };
 }
 
+/** FIS ends an experiment after 12 hours at most: older ones need no stopping. */
+const fisMaxDurationMs = 12 * 3_600_000;
+
 /** An injection takes seconds; one still unfinished after this was interrupted (a timeout, a crash). */
 export const interruptedAfterMs = 10 * 60_000;
 
 /**
  * The safety net under the schedules: reverts every experiment whose revert
- * is overdue, and escalates any run interrupted mid-injection (what it
- * changed was never recorded, so a person must look).
+ * is overdue, and undoes any run interrupted mid-injection from what it
+ * recorded (a run that recorded nothing changed nothing, but is escalated so
+ * a person looks). While the kill switch is on it reverts every live
+ * experiment, whatever its revert time, and stops every FIS experiment
+ * Homeostat started.
  */
-export async function sweepReverts(deps: ChaosDeps): Promise<{ outcome: 'swept'; reverts: RevertOutcome[] }> {
+export async function sweepReverts(deps: ChaosDeps): Promise<SweepResult> {
   const now = deps.clock.now().getTime();
+  const killSwitch = await deps.killSwitch.read();
   const reverts: RevertOutcome[] = [];
   for (const run of await deps.store.interrupted(new Date(now - interruptedAfterMs))) {
-    const reason = `interrupted while injecting ${run.kind} on ${run.target.cluster}/${run.target.service}: check the service by hand`;
-    await deps.store.markFailed(run, reason, null);
-    reverts.push({ outcome: 'revert_failed', experimentId: run.id, reason });
+    const reason = `interrupted while injecting ${run.kind} on ${run.target.cluster}/${run.target.service}`;
+    if (!run.preState || !run.injection) {
+      await deps.store.markFailed(run, `${reason}: check the service by hand`, null);
+      reverts.push({
+        outcome: 'revert_failed',
+        experimentId: run.id,
+        reason: `${reason}: check the service by hand`,
+      });
+      continue;
+    }
+    const undone = await revertAtOnce(run, reason, run.injection, run.preState, deps);
+    reverts.push(
+      undone.reverted
+        ? {
+            outcome: 'reverted',
+            experimentId: run.id,
+            needed: undone.reverted.needed,
+            operations: undone.reverted.operations,
+            score: null,
+            finalScore: false,
+          }
+        : { outcome: 'revert_failed', experimentId: run.id, reason: undone.reason },
+    );
   }
-  const overdue = await deps.store.overdue(new Date(now - revertGraceMs));
-  for (const run of overdue)
-    reverts.push(await revertExperiment({ homeostat: 'chaos.revert', experimentId: run.id }, deps));
-  return { outcome: 'swept', reverts };
+  if (!killSwitch.engaged) {
+    for (const run of await deps.store.overdue(new Date(now - revertGraceMs)))
+      reverts.push(await revertExperiment({ homeostat: 'chaos.revert', experimentId: run.id }, deps));
+    return { outcome: 'swept', reverts };
+  }
+  const reason = killSwitch.reason ?? 'the kill switch is engaged';
+  for (const run of await deps.store.live())
+    reverts.push(await revertExperiment({ homeostat: 'chaos.revert', experimentId: run.id }, deps, reason));
+  // Live FIS runs were stopped by their revert; these are the ones no live run accounts for.
+  const fisStopped: string[] = [];
+  const fisErrors: string[] = [];
+  for (const id of await deps.store.strayFisExperiments(new Date(now - fisMaxDurationMs))) {
+    try {
+      if (await deps.injector.stopFis(id)) fisStopped.push(id);
+    } catch (error) {
+      fisErrors.push(`${id}: ${(error as Error).message}`);
+    }
+  }
+  const fisError = fisErrors.length ? `stopping FIS experiments failed: ${fisErrors.join('; ')}` : null;
+  const reverted = reverts.filter((r) => r.outcome === 'reverted').map((r) => r.experimentId);
+  if (reverts.length > 0 || fisStopped.length > 0 || fisError)
+    await deps.store.auditKillSwitch(reason, { reverted, fisStopped, fisError });
+  return { outcome: 'swept', reverts, killSwitch: { reason, fisStopped, fisError } };
 }
 
 /** (Re)computes the experiment's game-day score until it is final. */
