@@ -2,9 +2,12 @@
 import type { AutonomyEvidence, Promotion } from '../domain/learning.ts';
 import type { ServiceRef } from '../domain/signal.ts';
 import { isRootCause } from '../domain/taxonomy.ts';
+import type { Envelope } from '../events/envelope.ts';
 import type { IncidentFacts, LearningRow, LearningStore } from '../usecases/learn.ts';
-import type { Pool } from './database.ts';
+import { type Pool, withTransaction } from './database.ts';
+import { pendingOutbox, writeOutbox } from './incident-rows.ts';
 import type { PostgresKnowledgeStore } from './knowledge-store.ts';
+import { markOutboxPublished } from './outbox-relay.ts';
 import type { PostgresRemediationStore } from './remediation-store.ts';
 
 export interface AutonomyRecommendation {
@@ -124,24 +127,38 @@ export class PostgresLearningStore implements LearningStore {
     return rowCount ? 'recommended' : 'exists';
   }
 
-  async saveLearning(row: LearningRow): Promise<'recorded' | 'duplicate'> {
-    const { rowCount } = await this.pool.query(
-      `INSERT INTO incident_learnings (incident_id, cluster, service, fingerprint, outcome, root_cause,
+  /** The learning row and the learning.recorded announcing it (outbox), in one transaction. */
+  async saveLearning(row: LearningRow, announce: Envelope): Promise<'recorded' | 'duplicate'> {
+    return withTransaction(this.pool, async (client) => {
+      const { rowCount } = await client.query(
+        `INSERT INTO incident_learnings (incident_id, cluster, service, fingerprint, outcome, root_cause,
                                        resolved_by, time_to_resolve_ms, recurrence)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
        ON CONFLICT (incident_id) DO NOTHING`,
-      [
-        row.incidentId,
-        row.service.cluster,
-        row.service.service,
-        row.fingerprint,
-        row.outcome,
-        row.rootCause,
-        row.resolvedBy,
-        row.timeToResolveMs,
-        row.recurrence,
-      ],
-    );
-    return rowCount ? 'recorded' : 'duplicate';
+        [
+          row.incidentId,
+          row.service.cluster,
+          row.service.service,
+          row.fingerprint,
+          row.outcome,
+          row.rootCause,
+          row.resolvedBy,
+          row.timeToResolveMs,
+          row.recurrence,
+        ],
+      );
+      await writeOutbox(client, [
+        { causationId: announce.causationId ?? row.incidentId, envelope: announce },
+      ]);
+      return rowCount ? 'recorded' : 'duplicate';
+    });
+  }
+
+  pending(causationId: string): Promise<Envelope[]> {
+    return pendingOutbox(this.pool, causationId);
+  }
+
+  async markPublished(envelopeIds: string[]): Promise<void> {
+    await markOutboxPublished(this.pool, envelopeIds);
   }
 }

@@ -4,6 +4,7 @@ import { startMigratedDatabase, type TestDatabase, uniqueName } from '../../loca
 import { createEmbeddingModels } from '../adapters/embeddings.ts';
 import { PostgresKnowledgeStore } from '../adapters/knowledge-store.ts';
 import { PostgresLearningStore } from '../adapters/learning-store.ts';
+import { republishStale } from '../adapters/outbox-relay.ts';
 import { PostgresPerceptionStore } from '../adapters/perception-store.ts';
 import { PostgresRemediationStore } from '../adapters/remediation-store.ts';
 import { InvalidEventError } from '../domain/errors.ts';
@@ -263,5 +264,47 @@ describe('learn agent', () => {
     await expect(learnFromIncident(closed('resolved', randomUUID(), 'ghost'), deps)).rejects.toThrow(
       InvalidEventError,
     );
+  });
+  it('writes learning.recorded with the learning row: a failed PutEvents leaves it for the relay, never lost', async () => {
+    const id = await seed('outboxed');
+    const event = closed('resolved', id, 'outboxed');
+    const down = {
+      ...deps,
+      bus: {
+        publish: async () => {
+          throw new Error('EventBridge: InternalFailure');
+        },
+      },
+    };
+    expect(await learnFromIncident(event, down)).toMatchObject({ outcome: 'learned', published: false });
+    const outbox = async () =>
+      (
+        await database.pool.query(
+          `SELECT id, envelope, published_at FROM outbox WHERE envelope ->> 'incidentId' = $1`,
+          [id],
+        )
+      ).rows;
+    const [row] = await outbox();
+    expect(row).toMatchObject({
+      envelope: { type: 'learning.recorded', source: 'homeostat.learn', data: { incidentId: id } },
+      published_at: null,
+    });
+    // The relay publishes it once it is a minute old, and marks it.
+    const relayBus = new FakeBus();
+    const relayed = await republishStale({
+      db: database.pool,
+      bus: relayBus,
+      now: new Date(Date.now() + 61_000),
+    });
+    expect(relayed.published).toContain(row?.id);
+    expect(relayBus.published).toContainEqual(
+      expect.objectContaining({ id: row?.id, type: 'learning.recorded' }),
+    );
+    expect((await outbox())[0]?.published_at).not.toBeNull();
+    // A redelivery finds it published: nothing twice.
+    const before = bus.published.length;
+    expect(await learnFromIncident(event, deps)).toMatchObject({ outcome: 'relearned', published: true });
+    expect(bus.published).toHaveLength(before);
+    expect(await outbox()).toHaveLength(1);
   });
 });

@@ -6,9 +6,10 @@
  * embedding, links it similar_to past incidents and solution —solves→
  * problem, detects recurrence (a pattern node and a "fix the root cause"
  * recommendation), recommends autonomy promotions the actions earned, and
- * publishes learning.recorded. Every write is idempotent and the learning
- * row is written last, so a redelivery or a retry after a crash completes
- * the work without doubling any of it.
+ * publishes learning.recorded (written to the outbox with the learning row,
+ * so a failed PutEvents leaves it for the relay). Every write is idempotent
+ * and the learning row is written last, so a redelivery or a retry after a
+ * crash completes the work without doubling any of it.
  */
 import { actionSpec } from '../domain/actions.ts';
 import type { EmbeddingModels } from '../domain/embedding.ts';
@@ -36,8 +37,9 @@ import {
   remediationFailedDataSchema,
 } from '../events/catalog.ts';
 import { detailTypes } from '../events/detail-types.ts';
-import { buildEnvelope } from '../events/envelope.ts';
+import { buildEnvelope, type Envelope } from '../events/envelope.ts';
 import { type KnowledgeWriter, putNodes } from './knowledge.ts';
+import { type OutboxMarks, publishStored } from './outbox.ts';
 import type { RemediationStep } from './remediation-ports.ts';
 
 export const learnSource = 'homeostat.learn';
@@ -75,7 +77,7 @@ export interface LearningRow {
   recurrence: number;
 }
 
-export interface LearningStore {
+export interface LearningStore extends OutboxMarks {
   facts(incidentId: string): Promise<IncidentFacts | null>;
   recordOutcome(outcome: OutcomeInput): Promise<'recorded' | 'duplicate'>;
   /** When each incident with this fingerprint on this service closed since `since` (the current one included). */
@@ -88,7 +90,10 @@ export interface LearningStore {
   autonomyEvidence(service: ServiceRef, action: string): Promise<AutonomyEvidence[]>;
   /** An open recommendation, once per (service, action, level). */
   recommend(service: ServiceRef, action: string, promotion: Promotion): Promise<'recommended' | 'exists'>;
-  saveLearning(row: LearningRow): Promise<'recorded' | 'duplicate'>;
+  /** The learning row and `announce` (to the outbox, once per envelope id), in one transaction. */
+  saveLearning(row: LearningRow, announce: Envelope): Promise<'recorded' | 'duplicate'>;
+  /** Outbox rows `causationId` produced that are not published yet. */
+  pending(causationId: string): Promise<Envelope[]>;
 }
 
 export interface LearnKnowledge extends KnowledgeWriter {
@@ -126,6 +131,8 @@ export type LearnResult =
       tokens: { input: number; output: number };
       costUsd: number;
       outcomes: string[];
+      /** learning.recorded went out; false: it waits in the outbox for the relay. */
+      published: boolean;
     };
 
 /** How a closed incident ended; null while it is still live. */
@@ -222,28 +229,35 @@ export async function learnFromIncident(event: unknown, deps: LearnDeps): Promis
     promotions,
     chaosExperimentId: facts.chaosExperimentId,
   };
-  const saved = await deps.store.saveLearning({
+  // Written for another closing event of the incident too (once per cause): notify keeps one
+  // message per incident, so a repeat changes nothing.
+  const announce = buildEnvelope<LearningRecordedData>({
+    type: detailTypes.learningRecorded,
+    source: learnSource,
+    time: deps.clock.now(),
     incidentId,
-    service: facts.service,
-    fingerprint: facts.fingerprint,
-    outcome,
-    rootCause,
-    resolvedBy,
-    timeToResolveMs,
-    recurrence: rec.count,
+    correlationId: incidentId,
+    causationId: cause.id,
+    data,
   });
-  // Published on a redelivery too: notify keeps one message per incident, so a repeat changes nothing.
-  await deps.bus.publish([
-    buildEnvelope<LearningRecordedData>({
-      type: detailTypes.learningRecorded,
-      source: learnSource,
-      time: deps.clock.now(),
+  const saved = await deps.store.saveLearning(
+    {
       incidentId,
-      correlationId: incidentId,
-      causationId: cause.id,
-      data,
-    }),
-  ]);
+      service: facts.service,
+      fingerprint: facts.fingerprint,
+      outcome,
+      rootCause,
+      resolvedBy,
+      timeToResolveMs,
+      recurrence: rec.count,
+    },
+    announce,
+  );
+  // What this cause left unpublished (this attempt's or an earlier one's), published now.
+  const published = await publishStored(
+    { bus: deps.bus, outbox: deps.store },
+    await deps.store.pending(cause.id),
+  );
   return {
     outcome: saved === 'recorded' ? 'learned' : 'relearned',
     incidentId,
@@ -253,6 +267,7 @@ export async function learnFromIncident(event: unknown, deps: LearnDeps): Promis
       saved === 'recorded' ? (facts.diagnosis?.tokens ?? { input: 0, output: 0 }) : { input: 0, output: 0 },
     costUsd: saved === 'recorded' ? (facts.diagnosis?.costUsd ?? 0) : 0,
     outcomes: recorded,
+    published,
   };
 }
 
