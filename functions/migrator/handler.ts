@@ -9,7 +9,7 @@ import {
   PostgresPerceptionStore,
 } from '#shared/adapters/perception-store.ts';
 import { readRunbookDir } from '#shared/adapters/runbook-files.ts';
-import { envWithDatabase, loadEnv } from '#shared/config/env.ts';
+import { envWithDatabase, loadEnv, ownerDatabaseFields } from '#shared/config/env.ts';
 import { loadMigrations, migrate } from '#shared/db/migrate.ts';
 import { ConfigurationError } from '#shared/domain/errors.ts';
 import { createLogger } from '#shared/observability/logger.ts';
@@ -25,10 +25,11 @@ function watchedServicesFromEnv(): DeployedServiceRegistration[] {
   return list;
 }
 
-const envSchema = envWithDatabase(embeddingEnvFields);
+const envSchema = envWithDatabase({ ...embeddingEnvFields, ...ownerDatabaseFields });
 
 /**
- * Applies pending migrations on deploy (run by a CDK Trigger), registers the
+ * Applies pending migrations on deploy (run by a CDK Trigger) as the schema
+ * owner (DATABASE_OWNER_URL[_SECRET_ID], else the agents' URL), registers the
  * stack's watched services (the columns a deploy owns; an operator's autonomy
  * decision survives every redeploy), and ingests the runbooks — the bundled ones and the
  * user's folder (homeostat:runbooksDir) — which are copied next to the bundle
@@ -48,7 +49,11 @@ export const handler = async (): Promise<{
   const dir = process.env.MIGRATIONS_DIR ?? join(here, 'migrations');
   // Bundled runbooks, and the user's folder when homeostat:runbooksDir is set.
   const runbookDirs = [join(here, 'runbooks'), join(here, 'user-runbooks')].filter((d) => existsSync(d));
-  const pool = await knowledgeDbConnector(env)();
+  // The schema owner applies migrations; the agents connect as the runtime role (0010).
+  const pool = await knowledgeDbConnector(env, {
+    role: 'owner',
+    onFallback: (message) => logger.warn('one database URL for the migrator and the agents', { message }),
+  })();
   try {
     const report = await migrate(pool, await loadMigrations(dir), (name) =>
       logger.info('migration applied', { migration: name }),

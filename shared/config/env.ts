@@ -39,6 +39,17 @@ export const databaseEnvSchema = envWithDatabase({});
 
 export type DatabaseEnv = z.infer<typeof databaseEnvSchema>;
 
+/**
+ * The schema owner's URL, for the migrator only (the agents connect as the runtime role):
+ * directly, or the secret holding it. Neither set: the migrator uses the agents' URL.
+ */
+export const ownerDatabaseFields = {
+  DATABASE_OWNER_URL: z.optional(z.string().check(z.startsWith('postgres'))),
+  DATABASE_OWNER_URL_SECRET_ID: z.optional(z.string().check(z.minLength(1))),
+};
+
+export type OwnerDatabaseEnv = z.infer<z.ZodMiniObject<typeof ownerDatabaseFields>>;
+
 /** A JSON setting from the environment (empty: `{}`), parsed by `parse`; a clear error naming it otherwise. */
 export function jsonSettingFromEnv<T>(
   name: string,
