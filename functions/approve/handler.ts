@@ -21,9 +21,12 @@ import {
  * Approvals, for humans only. Two doors:
  * - the Function URL from approval links: GET shows what is asked and a
  *   button; the POST it sends decides (a link preview or a mail scanner
- *   fetching the link decides nothing). The signed token is the credential.
+ *   fetching the link decides nothing). The signed token is the credential,
+ *   one per decision (the reject link cannot approve); the principal
+ *   recorded is "link holder" (a name typed in the form is kept as a note).
  * - a direct invocation `{incidentId, decision, decidedBy}` from
- *   `homeostat approve|reject`: IAM decides who may invoke; no agent's role can.
+ *   `homeostat approve|reject`, `decidedBy` being the caller's IAM identity
+ *   (STS GetCallerIdentity): IAM decides who may invoke; no agent's role can.
  */
 const logger = createLogger('homeostat-approve');
 
@@ -74,8 +77,10 @@ async function handleUrl(event: UrlEvent, deps: ApproveDeps): Promise<UrlRespons
   if (!token || !decision)
     return page(400, 'Not an approval link', '<p>The link is missing its token or decision.</p>');
   if (method === 'GET') {
-    const found = await findRequest({ token, decision, decidedBy: 'preview' }, deps);
-    if (!found.ok) return page(410, 'This approval cannot be used', `<p>${escapeHtml(found.reason)}.</p>`);
+    const found = await findRequest({ token, decision }, deps);
+    if (found.status === 'refused')
+      return page(410, 'This approval cannot be used', `<p>${escapeHtml(found.result.reason)}.</p>`);
+    if (found.status === 'decided') return decided(found.result);
     const { step, approval } = found;
     return page(
       200,
@@ -84,22 +89,26 @@ async function handleUrl(event: UrlEvent, deps: ApproveDeps): Promise<UrlRespons
 <pre>${escapeHtml(JSON.stringify(step.parameters, null, 2))}</pre>
 <p>Valid until ${escapeHtml(approval.expiresAt.toISOString())}.</p>
 <form method="post"><input type="hidden" name="token" value="${escapeHtml(token)}"><input type="hidden" name="decision" value="${decision}">
-<label>Your name <input name="by" required maxlength="200"></label> <button type="submit">${decision === 'approve' ? 'Approve' : 'Reject'}</button></form>`,
+<p>This link can only ${decision}. It is recorded as decided by the link holder.</p>
+<label>Your name (a note, not verified) <input name="by" maxlength="200"></label> <button type="submit">${decision === 'approve' ? 'Approve' : 'Reject'}</button></form>`,
     );
   }
   if (method !== 'POST') return page(405, 'Method not allowed', '<p>Use the link, then the button.</p>');
-  const by = (form.by ?? '').trim().slice(0, 200);
-  const decidedBy = `${by || 'anonymous'} (link from ${event.requestContext.http.sourceIp ?? 'unknown'})`;
-  const result = await decideApproval({ token, decision, decidedBy }, deps);
+  const name = (form.by ?? '').trim().slice(0, 200);
+  const note = { name, sourceIp: event.requestContext.http.sourceIp ?? '' };
+  const result = await decideApproval({ token, decision, note }, deps);
   logger.info('approval decided through a link', { result });
   return result.outcome === 'refused'
     ? page(409, 'Not done', `<p>${escapeHtml(result.reason)}.</p>`)
-    : page(
-        200,
-        result.outcome === 'approved' ? 'Approved' : 'Rejected',
-        `<p>${escapeHtml(result.action)} on step ${result.step} was ${result.outcome}. You can close this page.</p>`,
-      );
+    : decided(result);
 }
+
+const decided = (result: Exclude<DecisionResult, { outcome: 'refused' }>) =>
+  page(
+    200,
+    result.outcome === 'approved' ? 'Approved' : 'Rejected',
+    `<p>${escapeHtml(result.action)} on step ${result.step} was ${result.outcome} by ${escapeHtml(result.decidedBy)} at ${escapeHtml(result.decidedAt)}. You can close this page.</p>`,
+  );
 
 export type ApproveHandlerResult = UrlResponse | DecisionResult | { outcome: 'invalid'; reason: string };
 

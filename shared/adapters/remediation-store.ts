@@ -76,18 +76,32 @@ interface Queryable {
 /** A guard of a change did not hold: another delivery got there first. */
 class Duplicate extends Error {}
 
+const approvalColumns = `nonce, incident_id, step, binding_hash, expires_at, approve_token_hash, reject_token_hash,
+                         decision, decided_by, decided_at, decided_via`;
+
 const toApproval = (r: {
   nonce: string;
   incident_id: string;
   step: number;
   binding_hash: string;
   expires_at: Date;
+  approve_token_hash: string | null;
+  reject_token_hash: string | null;
+  decision: ApprovalRequest['decision'];
+  decided_by: string | null;
+  decided_at: Date | null;
+  decided_via: ApprovalRequest['decidedVia'];
 }): ApprovalRequest => ({
   nonce: r.nonce,
   incidentId: r.incident_id,
   step: r.step,
   bindingHash: r.binding_hash,
   expiresAt: new Date(r.expires_at),
+  tokenHashes: { approve: r.approve_token_hash, reject: r.reject_token_hash },
+  decision: r.decision,
+  decidedBy: r.decided_by,
+  decidedAt: r.decided_at ? new Date(r.decided_at) : null,
+  decidedVia: r.decided_via,
 });
 
 /** Outcomes that count against the circuit breaker. */
@@ -188,18 +202,29 @@ export class PostgresRemediationStore implements RemediationStore {
     }
     if (c.spendApproval) {
       const a = c.spendApproval;
+      // A decision only before the expiry; an expiry only after it.
       const { rows } = await client.query(
-        `UPDATE approvals SET decision = $2, decided_by = $3, decided_at = $4
-          WHERE nonce = $1 AND decision IS NULL AND expires_at > $4 RETURNING 1`,
-        [a.nonce, a.decision, a.decidedBy, at.toISOString()],
+        `UPDATE approvals SET decision = $2, decided_by = $3, decided_at = $4, decided_via = $5
+          WHERE nonce = $1 AND decision IS NULL
+            AND CASE WHEN $2 = 'expired' THEN expires_at <= $4 ELSE expires_at > $4 END RETURNING 1`,
+        [a.nonce, a.decision, a.decidedBy, at.toISOString(), a.via],
       );
       guard(rows, 'approval spent');
     }
     if (c.approvalRequest) {
       const a = c.approvalRequest;
       await client.query(
-        `INSERT INTO approvals (nonce, incident_id, step, binding_hash, expires_at) VALUES ($1, $2, $3, $4, $5)`,
-        [a.nonce, incidentId, a.step, a.bindingHash, a.expiresAt.toISOString()],
+        `INSERT INTO approvals (nonce, incident_id, step, binding_hash, expires_at, approve_token_hash, reject_token_hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+        [
+          a.nonce,
+          incidentId,
+          a.step,
+          a.bindingHash,
+          a.expiresAt.toISOString(),
+          a.tokenHashes.approve,
+          a.tokenHashes.reject,
+        ],
       );
     }
     const { rows } = await client.query<IncidentRow>('SELECT * FROM incidents WHERE id = $1 FOR UPDATE', [
@@ -270,22 +295,30 @@ export class PostgresRemediationStore implements RemediationStore {
     );
   }
 
-  /** The open approval request of an incident (not decided, not expired), newest first. */
-  async openApproval(incidentId: string, now: Date): Promise<ApprovalRequest | null> {
+  /** The incident's newest approval request, decided or not (the CLI decides it, or hears how it was decided). */
+  async latestApproval(incidentId: string): Promise<ApprovalRequest | null> {
     const { rows } = await this.pool.query(
-      `SELECT nonce, incident_id, step, binding_hash, expires_at FROM approvals
-        WHERE incident_id = $1 AND decision IS NULL AND expires_at > $2 ORDER BY created_at DESC LIMIT 1`,
-      [incidentId, now.toISOString()],
+      `SELECT ${approvalColumns} FROM approvals WHERE incident_id = $1 ORDER BY created_at DESC, step DESC LIMIT 1`,
+      [incidentId],
     );
     return rows[0] ? toApproval(rows[0]) : null;
   }
 
   async approval(nonce: string): Promise<ApprovalRequest | null> {
-    const { rows } = await this.pool.query(
-      'SELECT nonce, incident_id, step, binding_hash, expires_at FROM approvals WHERE nonce = $1',
-      [nonce],
-    );
+    const { rows } = await this.pool.query(`SELECT ${approvalColumns} FROM approvals WHERE nonce = $1`, [
+      nonce,
+    ]);
     return rows[0] ? toApproval(rows[0]) : null;
+  }
+
+  /** Undecided approval requests past their expiry at `now`, oldest first: the sweep's work. */
+  async expiredApprovals(now: Date, limit: number): Promise<ApprovalRequest[]> {
+    const { rows } = await this.pool.query(
+      `SELECT ${approvalColumns} FROM approvals
+        WHERE decision IS NULL AND expires_at <= $1 ORDER BY expires_at, nonce LIMIT $2`,
+      [now.toISOString(), limit],
+    );
+    return rows.map(toApproval);
   }
 
   /**

@@ -1,22 +1,25 @@
 /**
  * `homeostat approve|reject <incident>`: a person decides the incident's open
  * approval request. The CLI invokes the stack's approval function directly —
- * IAM decides who may — and the function checks the request is open,
- * unexpired and unchanged before anything acts.
+ * IAM decides who may — naming the caller's IAM identity (STS
+ * GetCallerIdentity) as the deciding principal, and the function checks the
+ * request is open, unexpired and unchanged before anything acts. Deciding
+ * again the same way answers as the first time; the other way is refused.
  */
 import { parseArgs } from 'node:util';
 
-export const approvalUsage = `  approve <incident-id> [--by NAME] [--json]   approve the incident's open approval request
-  reject <incident-id> [--by NAME] [--json]    reject it (the incident is escalated)
+export const approvalUsage = `  approve <incident-id> [--json]               approve the incident's open approval request
+  reject <incident-id> [--json]                reject it (the incident is escalated)
       --stack NAME (default Homeostat) or --function NAME picks the approval function;
-      --by defaults to your user name
+      the decision is recorded as your IAM identity (the ARN STS reports for your credentials)
 `;
 
 export interface ApprovalDeps {
   /** The approval function's name: given, or the stack's ApproveFunctionName output. */
   functionName(options: { stack: string; fn: string | undefined }): Promise<string>;
   invoke(functionName: string, payload: object): Promise<unknown>;
-  user: string;
+  /** The caller's IAM identity: the ARN of STS GetCallerIdentity for the credentials in use. */
+  principal(): Promise<string>;
 }
 
 export interface CommandOutput {
@@ -45,22 +48,26 @@ export async function approvalCommand(
       exitCode: 2,
     };
   let functionName: string;
+  let principal: string;
   try {
     functionName = await deps.functionName({ stack: values.stack, fn: values.function });
+    principal = await deps.principal();
   } catch (error) {
     return { stdout: '', stderr: `${(error as Error).message}\n`, exitCode: 1 };
   }
-  const result = (await deps.invoke(functionName, {
-    incidentId,
-    decision,
-    decidedBy: values.by ?? deps.user,
-  })) as { outcome?: string; reason?: string; action?: string; step?: number } | null;
+  const result = (await deps.invoke(functionName, { incidentId, decision, decidedBy: principal })) as {
+    outcome?: string;
+    reason?: string;
+    action?: string;
+    step?: number;
+    decidedBy?: string;
+  } | null;
   const json = `${JSON.stringify(result)}\n`;
   if (result?.outcome === 'approved' || result?.outcome === 'rejected')
     return {
       stdout: values.json
         ? json
-        : `${result.outcome}: ${result.action} (step ${result.step}) on incident ${incidentId}\n`,
+        : `${result.outcome}: ${result.action} (step ${result.step}) on incident ${incidentId} by ${result.decidedBy ?? principal}\n`,
       stderr: '',
       exitCode: 0,
     };
@@ -76,7 +83,6 @@ function parse(args: string[]) {
     args,
     allowPositionals: true,
     options: {
-      by: { type: 'string' },
       stack: { type: 'string', default: 'Homeostat' },
       function: { type: 'string' },
       json: { type: 'boolean', default: false },
@@ -84,14 +90,26 @@ function parse(args: string[]) {
   });
 }
 
-/** The real dependencies: CloudFormation for the stack's outputs, Lambda to invoke. */
+/** The caller's IAM identity, as STS reports it for the credentials in use (usual AWS profile/region variables). */
+export async function callerArn(): Promise<string> {
+  const { GetCallerIdentityCommand, STSClient } = await import('@aws-sdk/client-sts');
+  const sts = new STSClient({});
+  try {
+    const { Arn } = await sts.send(new GetCallerIdentityCommand({}));
+    if (!Arn) throw new Error('STS did not say who you are (GetCallerIdentity returned no ARN)');
+    return Arn;
+  } catch (error) {
+    throw new Error(`cannot tell your IAM identity: ${(error as Error).message}`, { cause: error });
+  } finally {
+    sts.destroy();
+  }
+}
+
+/** The real dependencies: CloudFormation for the stack's outputs, STS for who you are, Lambda to invoke. */
 export async function awsApprovalDeps(): Promise<ApprovalDeps> {
-  const [{ userInfo }, { stackOutput, invokeJson }] = await Promise.all([
-    import('node:os'),
-    import('./stack.ts'),
-  ]);
+  const { stackOutput, invokeJson } = await import('./stack.ts');
   return {
-    user: process.env.USER ?? userInfo().username,
+    principal: callerArn,
     async functionName({ stack, fn }) {
       return fn ?? stackOutput(stack, 'ApproveFunctionName');
     },

@@ -147,8 +147,8 @@ export const approvalRequestedDataSchema = z.object({
   parameters: parameters(),
   /** Why the plan chose this action, for the person deciding. */
   reason: z.string(),
-  token: nonEmpty(),
   expiresAt: timestamp(),
+  /** One link per decision, each with its own token (the reject link cannot approve); null without a Function URL. */
   approveUrl: z.nullable(z.string()),
   rejectUrl: z.nullable(z.string()),
 });
@@ -282,7 +282,8 @@ export const eventCatalog: Record<
   'approval.requested': {
     data: approvalRequestedDataSchema,
     publisher: 'plan',
-    description: 'A human must approve; the token is bound to the exact action and expires.',
+    description:
+      'A human must approve: an approve and a reject link, each token bound to its decision, the step and the exact action, and expiring.',
   },
   'action.executed': {
     data: actionExecutedDataSchema,

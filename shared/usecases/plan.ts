@@ -4,7 +4,7 @@
  * plan.approved (to act, or to dry-run), approval.requested (a human
  * decides), or incident.escalated. Every decision is audited with its inputs.
  */
-import { type ApprovalBinding, issueToken } from '../domain/approval.ts';
+import { type ApprovalBinding, issueDecisionTokens } from '../domain/approval.ts';
 import { claimedFault } from '../domain/diagnosis.ts';
 import { escalationFix } from '../domain/effects.ts';
 import { InvalidEventError } from '../domain/errors.ts';
@@ -374,21 +374,24 @@ async function changeFor(
         parameters: d.candidate.parameters,
         policyVersion,
       };
-      const { token, claims } = issueToken(binding, {
+      // One token per decision: the reject link cannot approve. Only their hashes are stored.
+      const issued = issueDecisionTokens(binding, {
         secret: await deps.approvals.secret(),
         now,
         ttlMs: deps.settings.approvalTtlMs,
         nonce: deps.approvals.newNonce(),
+        step: stepNo,
       });
       const baseUrl = deps.approvals.baseUrl;
       return {
         ...base,
         newStep: { ...step, mode: 'approve', status: 'awaiting_approval' },
         approvalRequest: {
-          nonce: claims.nonce,
+          nonce: issued.nonce,
           step: stepNo,
-          bindingHash: claims.binding,
-          expiresAt: new Date(claims.expiresAt),
+          bindingHash: issued.binding,
+          expiresAt: new Date(issued.expiresAt),
+          tokenHashes: issued.hashes,
         },
         incidentPath: ['planned', 'awaiting_approval'],
         envelopes: [
@@ -402,10 +405,9 @@ async function changeFor(
               action: d.candidate.action,
               parameters: d.candidate.parameters,
               reason: `${d.candidate.source}: ${d.candidate.action} for ${incident.title}`,
-              token,
-              expiresAt: claims.expiresAt,
-              approveUrl: baseUrl ? approvalLink(baseUrl, token, 'approve') : null,
-              rejectUrl: baseUrl ? approvalLink(baseUrl, token, 'reject') : null,
+              expiresAt: issued.expiresAt,
+              approveUrl: baseUrl ? approvalLink(baseUrl, issued.tokens.approve, 'approve') : null,
+              rejectUrl: baseUrl ? approvalLink(baseUrl, issued.tokens.reject, 'reject') : null,
             },
           }),
         ],

@@ -63,12 +63,23 @@ export interface StepFields {
 
 export const idempotencyKey = (incidentId: string, step: number) => `${incidentId}:${step}`;
 
+export type ApprovalDecision = 'approved' | 'rejected' | 'expired';
+/** How a decision arrived: a link (Function URL), the CLI (IAM), or the expiry sweep. */
+export type ApprovalVia = 'link' | 'cli' | 'expiry';
+
 export interface ApprovalRequest {
   nonce: string;
   incidentId: string;
   step: number;
   bindingHash: string;
   expiresAt: Date;
+  /** sha256 of each decision's token; null on requests made before there were two. */
+  tokenHashes: { approve: string | null; reject: string | null };
+  decision: ApprovalDecision | null;
+  /** The deciding principal: an IAM ARN (CLI) or "link holder"; null for an expiry. */
+  decidedBy: string | null;
+  decidedAt: Date | null;
+  decidedVia: ApprovalVia | null;
 }
 
 export interface RemediationChange {
@@ -84,9 +95,24 @@ export interface RemediationChange {
   moveStep?: { key: string; from: readonly StepStatus[]; to: StepStatus; fields?: StepFields };
   /** Guard: claim verification check number `check` of the step (each once, in order). */
   claimCheck?: { key: string; check: number };
-  /** Guard: spend an approval request (once, before it expires). */
-  spendApproval?: { nonce: string; decision: 'approved' | 'rejected'; decidedBy: string };
-  approvalRequest?: { nonce: string; step: number; bindingHash: string; expiresAt: Date };
+  /**
+   * Guard: spend an approval request once — a decision before it expires, an
+   * expiry (`decision: 'expired'`, by the sweep) only after.
+   */
+  spendApproval?: {
+    nonce: string;
+    decision: ApprovalDecision;
+    decidedBy: string | null;
+    via: ApprovalVia;
+  };
+  approvalRequest?: {
+    nonce: string;
+    step: number;
+    bindingHash: string;
+    expiresAt: Date;
+    /** sha256 of the approve and the reject token (the tokens themselves are never stored). */
+    tokenHashes: { approve: string; reject: string };
+  };
   /** Move the incident through these states, in order (already there: skipped). */
   incidentPath?: IncidentState[];
   /** Release the service's remediation lease held by this incident. */
@@ -115,8 +141,11 @@ export interface RemediationStore {
   releaseLease(ref: ServiceRef, incidentId: string): Promise<void>;
   recentActions(ref: ServiceRef, since: Date): Promise<{ action: CatalogAction; at: Date }[]>;
   ineffectiveCount(fingerprint: string, since: Date): Promise<number>;
-  openApproval(incidentId: string, now: Date): Promise<ApprovalRequest | null>;
+  /** The incident's newest approval request, decided or not. */
+  latestApproval(incidentId: string): Promise<ApprovalRequest | null>;
   approval(nonce: string): Promise<ApprovalRequest | null>;
+  /** Undecided requests whose expiry has passed at `now`, oldest first (at most `limit`). */
+  expiredApprovals(now: Date, limit: number): Promise<ApprovalRequest[]>;
   pending(causationId: string): Promise<Envelope[]>;
   markPublished(envelopeIds: string[]): Promise<void>;
 }

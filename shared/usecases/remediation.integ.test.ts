@@ -389,7 +389,7 @@ describe('remediation loop', () => {
     expect(await w.desired()).toBe(3);
   });
 
-  it('asks a human: tampered, replayed and expired tokens are refused; approval acts, rejection escalates', async () => {
+  it('asks a human: tampered, replayed, expired and wrong-decision tokens are refused; approval acts, rejection escalates', async () => {
     const w = await world({
       name: 'approves',
       rootCause: 'capacity_shortfall',
@@ -399,36 +399,43 @@ describe('remediation loop', () => {
     expect(await w.plan()).toMatchObject({ outcome: 'awaiting_approval', action: 'scale_out' });
     expect(await w.state()).toBe('awaiting_approval');
     const request = w.last(detailTypes.approvalRequested).detail.data as {
-      token: string;
       approveUrl: string;
+      rejectUrl: string;
     };
     expect(request.approveUrl).toMatch(/^https:\/\/approve\.example\/\?decision=approve&token=/);
+    const tokenOf = (url: string) => new URL(url).searchParams.get('token') as string;
+    const [approveToken, rejectToken] = [tokenOf(request.approveUrl), tokenOf(request.rejectUrl)];
+    expect(approveToken).not.toBe(rejectToken);
     const deps = { store, secret: async () => secret, bus: w.bus, clock };
-    const [version, payload, signature] = request.token.split('.') as [string, string, string];
+    const [version, payload, signature] = approveToken.split('.') as [string, string, string];
     const tampered = `${version}.${payload}.${signature.slice(0, -2)}${signature.endsWith('AA') ? 'BB' : 'AA'}`;
-    expect(
-      await decideApproval({ token: tampered, decision: 'approve', decidedBy: 'eve' }, deps),
-    ).toMatchObject({
+    expect(await decideApproval({ token: tampered, decision: 'approve' }, deps)).toMatchObject({
       outcome: 'refused',
       reason: 'the approval link is tampered',
     });
+    // The reject link with its decision edited to approve (one token served both links before).
+    expect(await decideApproval({ token: rejectToken, decision: 'approve' }, deps)).toMatchObject({
+      outcome: 'refused',
+      reason: expect.stringContaining('this link can only reject'),
+    });
     expect(await w.desired()).toBe(3);
 
-    expect(
-      await decideApproval({ token: request.token, decision: 'approve', decidedBy: 'ana' }, deps),
-    ).toMatchObject({ outcome: 'approved', action: 'scale_out' });
-    expect(
-      await decideApproval({ token: request.token, decision: 'approve', decidedBy: 'ana' }, deps),
-    ).toMatchObject({ outcome: 'refused' });
+    const approved = await decideApproval({ token: approveToken, decision: 'approve' }, deps);
+    expect(approved).toMatchObject({ outcome: 'approved', action: 'scale_out', decidedBy: 'link holder' });
+    // Replayed: the same answer, nothing more happens.
+    expect(await decideApproval({ token: approveToken, decision: 'approve' }, deps)).toEqual(approved);
+    expect(w.published(detailTypes.planApproved)).toHaveLength(1);
     expect(w.last(detailTypes.planApproved).detail.data).toMatchObject({
-      approvedBy: 'ana',
+      approvedBy: 'link holder',
       autonomy: 'approve',
     });
     expect(await w.act()).toMatchObject({ outcome: 'executed' });
     expect(await w.desired()).toBe(5);
-    expect((await w.audit()).some((a) => a.actor === 'human:ana' && a.result === 'approved')).toBe(true);
+    expect((await w.audit()).some((a) => a.actor === 'human:link holder' && a.result === 'approved')).toBe(
+      true,
+    );
 
-    // A second incident: the link expires; the CLI path finds nothing open; a fresh request is rejected.
+    // A second incident: the link expires, for the CLI too; a fresh request is rejected.
     const v = await world({
       name: 'rejects',
       rootCause: 'capacity_shortfall',
@@ -436,17 +443,17 @@ describe('remediation loop', () => {
       autonomy: 'approve',
     });
     await v.plan();
-    const expiring = v.last(detailTypes.approvalRequested).detail.data as { token: string };
+    const expiring = v.last(detailTypes.approvalRequested).detail.data as { approveUrl: string };
     advance(61 * 60_000);
     expect(
-      await decideApproval({ token: expiring.token, decision: 'approve', decidedBy: 'ana' }, deps),
+      await decideApproval({ token: tokenOf(expiring.approveUrl), decision: 'approve' }, deps),
     ).toMatchObject({
       outcome: 'refused',
-      reason: 'the approval link is expired',
+      reason: expect.stringContaining('expired'),
     });
     expect(
       await decideApproval({ incidentId: v.incidentId, decision: 'approve', decidedBy: 'ana' }, deps),
-    ).toMatchObject({ outcome: 'refused' });
+    ).toMatchObject({ outcome: 'refused', reason: expect.stringContaining('expired') });
     await database.pool.query(`UPDATE incidents SET state = 'escalated' WHERE id = $1`, [v.incidentId]);
     const second = await diagnosedIncident('rejects', 'capacity_shortfall', ['scale_out']);
     await planRemediation(
