@@ -13,11 +13,19 @@ import type { WatchedServiceRegistration } from './watched-service.ts';
 
 export interface KnowledgeDatabaseProps {
   /**
-   * Name of the Secrets Manager secret holding the Neon connection string
-   * (postgres://…). Create it before the first deploy; the migrator reads it.
+   * Name of the Secrets Manager secret holding the agents' Neon connection string
+   * (postgres://…, a login in the homeostat_runtime role). Create it before the
+   * first deploy.
    * @default 'homeostat/database-url'
    */
   readonly databaseUrlSecretName?: string;
+  /**
+   * Name of the secret holding the schema owner's connection string, read by the
+   * migrator only. Unset, the migrator uses databaseUrlSecretName (one URL for
+   * both, so the agents run as the owner) and logs so.
+   * @default none
+   */
+  readonly ownerDatabaseUrlSecretName?: string;
   /**
    * host:port of a WebSocket→TCP proxy in front of Postgres. Unset for Neon;
    * the local harness sets it to reach PGlite.
@@ -50,6 +58,8 @@ export interface KnowledgeDatabaseProps {
  */
 export class KnowledgeDatabase extends Construct {
   readonly secret: secretsmanager.ISecret;
+  /** The schema owner's URL, when configured apart (the migrator reads it). */
+  readonly ownerSecret: secretsmanager.ISecret | undefined;
   readonly migrator: AgentFunction;
   readonly trigger: triggers.Trigger;
   readonly embeddingModel: string;
@@ -81,6 +91,13 @@ export class KnowledgeDatabase extends Construct {
       environment: { HOMEOSTAT_WATCHED_SERVICES: JSON.stringify(props.watchedServices ?? []) },
     });
     this.connect(this.migrator.function);
+    this.ownerSecret = props.ownerDatabaseUrlSecretName
+      ? secretsmanager.Secret.fromSecretNameV2(this, 'OwnerDatabaseUrl', props.ownerDatabaseUrlSecretName)
+      : undefined;
+    if (this.ownerSecret) {
+      this.migrator.function.addEnvironment('DATABASE_OWNER_URL_SECRET_ID', this.ownerSecret.secretName);
+      this.ownerSecret.grantRead(this.migrator.function);
+    }
     this.allowEmbedding(this.migrator.function);
     this.trigger = new triggers.Trigger(this, 'MigrateOnDeploy', {
       handler: this.migrator.function,

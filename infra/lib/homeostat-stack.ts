@@ -56,6 +56,7 @@ export class HomeostatStack extends Stack {
     );
     this.database = new KnowledgeDatabase(this, 'KnowledgeDatabase', {
       databaseUrlSecretName: settings.databaseUrlSecretName,
+      ownerDatabaseUrlSecretName: settings.ownerDatabaseUrlSecretName,
       webSocketProxy: settings.databaseWsProxy,
       watchedServices: this.watched.map((w) => w.registration),
       logRetention: settings.logRetentionDays,

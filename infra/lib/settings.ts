@@ -53,6 +53,12 @@ export interface HomeostatSettings {
   readonly busName: string;
   /** Secret holding the Neon URL. Context `homeostat:databaseUrlSecretName`. @default 'homeostat/database-url' */
   readonly databaseUrlSecretName: string;
+  /**
+   * Secret holding the schema owner's URL, for the migrator; the agents then use
+   * databaseUrlSecretName as the runtime role (see the README's database section).
+   * Context `homeostat:ownerDatabaseUrlSecretName`. @default none: the migrator uses the agents' URL
+   */
+  readonly ownerDatabaseUrlSecretName: string | undefined;
   /** WebSocket→TCP proxy for non-Neon Postgres (local harness). Context `homeostat:databaseWsProxy`. */
   readonly databaseWsProxy: string | undefined;
   /**
@@ -120,6 +126,7 @@ export function readSettings(node: Node): HomeostatSettings {
     metricMathAlarms: flag('metricMathAlarms'),
     watchedServices: watchedServices(get('watchedServices')),
     databaseUrlSecretName: text('databaseUrlSecretName', 'homeostat/database-url'),
+    ownerDatabaseUrlSecretName: text('ownerDatabaseUrlSecretName', '') || undefined,
     databaseWsProxy: typeof proxy === 'string' && proxy.length > 0 ? proxy : undefined,
     logRetentionDays: retention,
     embeddingModel: text('embeddingModel', 'amazon.titan-embed-text-v2:0'),
