@@ -33,14 +33,10 @@ import {
   publishPending,
   stepEscalation,
 } from './remediation-context.ts';
-import { idempotencyKey, type RemediationStep } from './remediation-ports.ts';
+import { idempotencyKey, type RemediationStep, type Remediator } from './remediation-ports.ts';
+import { abandonStep } from './undo.ts';
 
 export const actSource = 'homeostat.act';
-
-export interface Remediator {
-  snapshot(ref: ServiceRef, parameterNames: readonly string[]): Promise<PreState>;
-  apply(ref: ServiceRef, operations: readonly Operation[]): Promise<string[]>;
-}
 
 export interface HealthReader {
   read(ref: ServiceRef): Promise<HealthReading>;
@@ -137,11 +133,11 @@ export async function executeAction(event: unknown, deps: ActDeps): Promise<ActR
     if (step.status === 'executing') {
       if (now.getTime() - step.updatedAt.getTime() < deps.settings.sweep.abandonedStepMs)
         throw new StepInProgressError(`step ${key} is being carried out by another delivery`);
-      // A crashed attempt may or may not have acted: verification judges the service as it is.
-      await finish(step, cause, ['unknown: an earlier attempt stopped while executing'], false, now, deps, {
-        uncertain: true,
-      });
-      return skipped('recovered a step left executing; verification will judge it');
+      // A crashed attempt may or may not have acted: undone where provably ours, and escalated (as the sweep does).
+      const reason = await abandonStep(step, actSource, deps);
+      return reason
+        ? { outcome: 'escalated', incidentId, step: stepNo, reason }
+        : skipped('another delivery ended the abandoned step');
     }
     if ((step.status === 'executed' || step.status === 'dry_run') && step.checks === 0 && step.verifyAt)
       await scheduleCheck(step, 1, step.verifyAt, cause.id, deps);

@@ -27,6 +27,7 @@ import {
   type IncidentEscalatedData,
   type IncidentResolvedData,
   type PlanApprovedData,
+  type RemediationFailedData,
   remediationFailedDataSchema,
 } from '../events/catalog.ts';
 import { detailTypes } from '../events/detail-types.ts';
@@ -63,6 +64,51 @@ export type PlanResult =
     }
   | { outcome: 'skipped'; incidentId: string; reason: string };
 
+/**
+ * A remediation.failed moves the plan on only when it speaks of the
+ * incident's latest step, on the same service and action, and that step
+ * really ended failed, no_effect or worse — otherwise a forged (or stale)
+ * event could plan a second action while the first is still being verified.
+ * Refused events are skipped, audited and leave everything as it was.
+ */
+async function unfoundedFailure(
+  failure: Envelope<RemediationFailedData>,
+  deps: PlanDeps,
+): Promise<PlanResult | null> {
+  const { incidentId, step: stepNo, action, service } = failure.data;
+  const latest = (await deps.store.steps(incidentId)).reduce<RemediationStep | undefined>(
+    (a, s) => (a && a.step > s.step ? a : s),
+    undefined,
+  );
+  const reason = !latest
+    ? 'the incident has no remediation step'
+    : latest.step !== stepNo
+      ? `step ${stepNo} is not the incident's latest step (${latest.step})`
+      : latest.action !== action ||
+          latest.service.cluster !== service.cluster ||
+          latest.service.service !== service.service
+        ? `step ${stepNo} is ${latest.action} on ${latest.service.cluster}/${latest.service.service}, not ${action} on ${service.cluster}/${service.service}`
+        : !['failed', 'no_effect', 'worse'].includes(latest.status)
+          ? `step ${stepNo} is ${latest.status}, not failed`
+          : null;
+  if (!reason) return null;
+  await deps.store.commit({
+    incidentId,
+    at: deps.clock.now(),
+    causationId: failure.id,
+    audit: [
+      {
+        actor: planSource,
+        action: 'event.refused',
+        inputs: { eventId: failure.id, type: failure.type, source: failure.source, step: stepNo, action },
+        result: 'refused',
+        detail: { reason: `remediation.failed refused: ${reason}` },
+      },
+    ],
+  });
+  return { outcome: 'skipped', incidentId, reason: `remediation.failed refused: ${reason}` };
+}
+
 /** The event that asks for a plan: the first diagnosis, a failed (and undone) step, or a revised diagnosis. */
 export function parsePlanTrigger(event: unknown) {
   return parseBusEvent(event, {
@@ -95,6 +141,8 @@ export async function planRemediation(event: unknown, deps: PlanDeps): Promise<P
         : 1;
   // A failed step, and fault evidence the diagnosis never saw has arrived since: diagnose again first.
   if (trigger.type === detailTypes.remediationFailed) {
+    const refusal = await unfoundedFailure(trigger.envelope, deps);
+    if (refusal) return refusal;
     const fresh = await deps.store.newEvidence(incidentId);
     if (fresh.length > 0) return requestDiagnosis(incident, cause, trigger.envelope.data.step, fresh, deps);
   }

@@ -8,7 +8,7 @@ import type { DiagnosisProposal } from '../domain/diagnosis.ts';
 import type { IncidentState } from '../domain/incident.ts';
 import type { AuditEntry } from '../domain/knowledge.ts';
 import type { IncidentRecord } from '../domain/ports.ts';
-import type { PreState } from '../domain/remediation.ts';
+import type { Operation, PreState } from '../domain/remediation.ts';
 import type { ServiceRef } from '../domain/signal.ts';
 import type { CatalogAction } from '../domain/taxonomy.ts';
 import type { Envelope } from '../events/envelope.ts';
@@ -122,6 +122,14 @@ export interface RemediationChange {
   timeline?: { kind: string; detail: Record<string, unknown> }[];
   audit?: Omit<AuditEntry, 'incidentId'>[];
   envelopes?: Envelope[];
+}
+
+/** Reads and changes ECS services (adapters/ecs-remediator.ts). */
+export interface Remediator {
+  /** The service now: desired count, revision, deployment configuration, the named parameters' values. */
+  snapshot(ref: ServiceRef, parameterNames: readonly string[]): Promise<PreState>;
+  /** Carries the operations out in order; what each one did, in words. */
+  apply(ref: ServiceRef, operations: readonly Operation[]): Promise<string[]>;
 }
 
 export interface RemediationStore {

@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
-import { DeleteServiceCommand, DescribeServicesCommand, ECSClient } from '@aws-sdk/client-ecs';
+import {
+  DeleteServiceCommand,
+  DescribeServicesCommand,
+  ECSClient,
+  UpdateServiceCommand,
+} from '@aws-sdk/client-ecs';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -578,5 +583,125 @@ describe('remediation loop', () => {
       'action.started',
       'action.failed',
     ]);
+  });
+
+  const setKillSwitch = (value: 'on' | 'off') =>
+    ssm.send(
+      new PutParameterCommand({ Name: killSwitchName, Value: value, Type: 'String', Overwrite: true }),
+    );
+
+  it('does not undo over a person who scaled the service during verification: escalates with what changed', async () => {
+    const w = await world({
+      name: 'human',
+      rootCause: 'capacity_shortfall',
+      actions: ['scale_out', 'restart_service'],
+    });
+    await w.plan();
+    await w.act();
+    expect(await w.desired()).toBe(5);
+    // On call scales to 6 by hand while Homeostat's scale-out is being verified.
+    await ecs.send(new UpdateServiceCommand({ cluster, service: 'human', desiredCount: 6 }));
+    await putAlarm(`${w.prefix}latency`, 'ALARM');
+    expect(await w.verify()).toMatchObject({
+      outcome: 'escalated',
+      reason: expect.stringContaining('desired count is 6, the action left 5'),
+    });
+    expect(await w.desired()).toBe(6); // the person's change stands
+    expect(await w.state()).toBe('escalated');
+    expect(await w.lease()).toBeNull();
+    expect(w.last(detailTypes.remediationFailed).detail.data).toMatchObject({
+      undone: false,
+      outcome: 'worse',
+    });
+    expect(w.published(detailTypes.planApproved)).toHaveLength(1); // nothing further planned
+  });
+
+  it('does not undo while the kill switch is engaged; escalates instead', async () => {
+    const w = await world({ name: 'killundo', rootCause: 'capacity_shortfall', actions: ['scale_out'] });
+    await w.plan();
+    await w.act();
+    await putAlarm(`${w.prefix}latency`, 'ALARM');
+    await setKillSwitch('on');
+    try {
+      expect(await w.verify()).toMatchObject({
+        outcome: 'escalated',
+        reason: expect.stringContaining('kill switch is engaged'),
+      });
+    } finally {
+      await setKillSwitch('off');
+    }
+    expect(await w.desired()).toBe(5);
+    expect(await w.state()).toBe('escalated');
+  });
+
+  it('undoes once when the same check is delivered twice at the same moment', async () => {
+    const w = await world({ name: 'twice', rootCause: 'capacity_shortfall', actions: ['scale_out'] });
+    await w.plan();
+    await w.act();
+    await putAlarm(`${w.prefix}latency`, 'ALARM');
+    const due = asBusEvent((w.scheduled.at(-1) as { envelope: Envelope }).envelope);
+    let updates = 0;
+    const counter = 'countUndoUpdates';
+    ecs.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'UpdateServiceCommand') updates += 1;
+        return next(args);
+      },
+      { step: 'initialize', name: counter },
+    );
+    try {
+      const results = await Promise.all([w.verify(due), w.verify(due)]);
+      expect(results.map((r) => r.outcome).sort()).toEqual(['skipped', 'undone']);
+    } finally {
+      ecs.middlewareStack.remove(counter);
+    }
+    expect(updates).toBe(1); // one undo reached ECS
+    expect(await w.desired()).toBe(3);
+    expect((await w.audit()).filter((a) => a.action === 'action.undone')).toHaveLength(1);
+    expect(new Set(w.published(detailTypes.remediationFailed).map((e) => e.id)).size).toBe(1);
+  });
+
+  it('refuses a forged remediation.failed: no second action while the first is being verified', async () => {
+    const w = await world({
+      name: 'forged',
+      rootCause: 'capacity_shortfall',
+      actions: ['scale_out', 'restart_service'],
+    });
+    await w.plan();
+    await w.act();
+    expect(await w.state()).toBe('verifying');
+    const forged = (data: Record<string, unknown>) =>
+      asBusEvent(
+        buildEnvelope({
+          type: detailTypes.remediationFailed,
+          source: 'homeostat.verify',
+          time: now,
+          incidentId: w.incidentId,
+          causationId: randomUUID(),
+          data: {
+            incidentId: w.incidentId,
+            service: w.ref,
+            step: 1,
+            action: 'scale_out',
+            outcome: 'no_effect',
+            reason: 'forged',
+            undone: true,
+            ...data,
+          },
+        }),
+      );
+    expect(await w.plan(forged({}))).toMatchObject({
+      outcome: 'skipped',
+      reason: 'remediation.failed refused: step 1 is executed, not failed',
+    });
+    expect(await w.plan(forged({ step: 7 }))).toMatchObject({
+      reason: "remediation.failed refused: step 7 is not the incident's latest step (1)",
+    });
+    expect(await w.plan(forged({ action: 'restart_service' }))).toMatchObject({
+      reason: expect.stringContaining('step 1 is scale_out on'),
+    });
+    expect(w.published(detailTypes.planApproved)).toHaveLength(1);
+    expect(await w.state()).toBe('verifying');
+    expect((await w.audit()).filter((a) => a.action === 'event.refused')).toHaveLength(3);
   });
 });

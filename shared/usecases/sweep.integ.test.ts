@@ -14,6 +14,7 @@ import {
 import { createCloudWatchMetricsClient } from '../adapters/cloudwatch.ts';
 import { EcsRemediator } from '../adapters/ecs-remediator.ts';
 import { SsmKillSwitch } from '../adapters/kill-switch.ts';
+import { republishStale } from '../adapters/outbox-relay.ts';
 import { PostgresPerceptionStore } from '../adapters/perception-store.ts';
 import { PostgresRemediationStore } from '../adapters/remediation-store.ts';
 import { ServiceHealthReader } from '../adapters/service-health.ts';
@@ -28,7 +29,7 @@ import type { Envelope } from '../events/envelope.ts';
 import { FakeBus, watched } from '../testing/fakes.ts';
 import { asBusEvent } from '../testing/incidents.ts';
 import { diagnosisCompletedEvent, offlineHypothesis } from '../testing/remediation.ts';
-import { executeAction } from './act.ts';
+import { type ActDeps, executeAction } from './act.ts';
 import { planRemediation } from './plan.ts';
 import { type SweepDeps, sweep } from './sweep.ts';
 
@@ -112,7 +113,7 @@ describe('sweep', () => {
       ...watched(cluster, service, [prefix]),
       minTasks: 1,
       maxTasks: 8,
-      autonomy: { default: 'auto' },
+      autonomy: { default: options.autonomy ?? 'auto' },
     });
     const incidentId = randomUUID();
     const at = now.toISOString();
@@ -130,7 +131,7 @@ describe('sweep', () => {
     const bus = new FakeBus();
     const scheduled: { name: string; envelope: Envelope; at: Date }[] = [];
     const remediator = options.remediator ?? new EcsRemediator(ecs, ssm, new SecretsManagerClient(config));
-    const deps: SweepDeps = {
+    const deps: SweepDeps & ActDeps = {
       store,
       registry,
       serviceState: new ServiceStateReader(ecs, registry, (r, running) => store.lastKnownGood(r, running, 0)),
@@ -149,7 +150,6 @@ describe('sweep', () => {
       },
       scheduleName: verificationScheduleName,
       sweepStore: new PostgresSweepStore(database.pool),
-      expireApprovals: async () => 0,
       republish: async () => 0,
     };
     const plan = () =>
@@ -219,8 +219,29 @@ describe('sweep', () => {
     expect(await audit(w.incidentId)).toEqual([
       'policy.decision auto:scale_out',
       'action.started started',
-      'sweep.abandoned_step escalated',
+      'action.abandoned escalated',
     ]);
+  });
+
+  it('a retried act delivery finds its step abandoned: waits before the deadline, then ends it as the sweep would', async () => {
+    const w = await world('retried', { remediator: diesAfterActing() });
+    await w.plan();
+    await expect(w.act()).rejects.toThrow(/timed out/);
+    w.deps.remediator = new EcsRemediator(ecs, ssm, new SecretsManagerClient(config));
+    // Lambda's retry a minute later: another attempt may still be at work, so it neither acts nor undoes.
+    now = new Date(Date.now() + minutes);
+    await expect(w.act()).rejects.toThrow(/being carried out by another delivery/);
+    expect(await desired('retried')).toBe(5);
+    // The rule's retry after the deadline: undone (the service holds what the action set) and escalated.
+    now = new Date(Date.now() + 6 * minutes);
+    expect(await w.act()).toMatchObject({
+      outcome: 'escalated',
+      reason: expect.stringContaining('undone (desired count set to 3)'),
+    });
+    expect(await desired('retried')).toBe(3);
+    expect((await incidentRow(w.incidentId)).state).toBe('escalated');
+    expect(await w.act()).toMatchObject({ outcome: 'skipped' }); // and once only
+    expect(await desired('retried')).toBe(3);
   });
 
   it('does not undo an abandoned step over a change a person made since; says so in the escalation', async () => {
@@ -247,6 +268,56 @@ describe('sweep', () => {
     expect(repair).toMatchObject({ kind: 'overdue_check', detail: expect.stringContaining('resolved') });
     expect((await incidentRow(w.incidentId)).state).toBe('resolved');
     expect(await desired('unscheduled')).toBe(5); // acted once, kept
+  });
+
+  it('publishes what a failed PutEvents left in the outbox after the change committed', async () => {
+    const w = await world('putevents');
+    const working = w.deps.bus;
+    w.deps.bus = {
+      async publish() {
+        throw new Error('PutEvents: ServiceUnavailable');
+      },
+    };
+    await expect(w.plan()).rejects.toThrow(/PutEvents/);
+    expect(w.bus.published).toHaveLength(0);
+    const pending = async () =>
+      (
+        await database.pool.query(
+          `SELECT envelope ->> 'type' AS type FROM outbox WHERE published_at IS NULL AND envelope ->> 'incidentId' = $1`,
+          [w.incidentId],
+        )
+      ).rows.map((r) => r.type);
+    expect(await pending()).toEqual([detailTypes.planApproved]); // the plan committed; its event waits
+    w.deps.bus = working;
+    w.deps.republish = async (at) =>
+      (await republishStale({ db: database.pool, bus: working, now: at })).published.length;
+    now = new Date(Date.now() + 2 * minutes);
+    expect((await sweep(w.deps)).republished).toBeGreaterThanOrEqual(1);
+    expect(await pending()).toEqual([]);
+    expect(w.bus.published.filter((e) => e.incidentId === w.incidentId).map((e) => e.type)).toEqual([
+      detailTypes.planApproved,
+    ]);
+    // The act agent picks it up as if nothing had happened: one action.
+    expect(await w.act()).toMatchObject({ outcome: 'executed' });
+    expect(await desired('putevents')).toBe(5);
+  });
+
+  it('expires an approval nobody answered: escalated, lease released, nothing acted', async () => {
+    const w = await world('unanswered', { autonomy: 'approve' });
+    expect(await w.plan()).toMatchObject({ outcome: 'awaiting_approval' });
+    expect(await lease('unanswered')).toBe(w.incidentId);
+    now = new Date(Date.now() + 30 * minutes); // within the hour the link is valid
+    expect((await sweep(w.deps)).repairs.filter((r) => r.incidentId === w.incidentId)).toEqual([]);
+    expect((await incidentRow(w.incidentId)).state).toBe('awaiting_approval');
+    now = new Date(Date.now() + 61 * minutes);
+    expect((await sweep(w.deps)).approvalsExpired).toBeGreaterThanOrEqual(1);
+    expect((await incidentRow(w.incidentId)).state).toBe('escalated');
+    expect(await lease('unanswered')).toBeNull();
+    const escalated = w.bus.published.find(
+      (e) => e.type === detailTypes.incidentEscalated && e.incidentId === w.incidentId,
+    );
+    expect(escalated?.data).toMatchObject({ reason: expect.stringContaining('approval expired') });
+    expect(await desired('unanswered')).toBe(3); // nothing acted
   });
 
   it('escalates an incident that stopped making progress, freeing its service for the next incident', async () => {

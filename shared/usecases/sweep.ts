@@ -10,17 +10,19 @@
  * - an incident with no progress past its deadline and nothing in flight:
  *   escalated with what a human should look at, releasing the service's
  *   live-incident slot and lease;
- * - approvals past expiry, and outbox rows unpublished for a minute, through
- *   their own modules.
+ * - approvals past expiry (approve.ts: expired, lease released, escalated),
+ *   and outbox rows unpublished for a minute (the relay), through their own
+ *   modules.
  *
  * Every repair goes through the remediation store's guarded commit, so a
  * sweep racing an agent (or another sweep) changes nothing twice.
  */
-import { intendedAfter } from '../domain/remediation.ts';
 import type { ServiceRef } from '../domain/signal.ts';
 import { verificationDue } from './act.ts';
+import { expireApprovals } from './approve.ts';
 import { publishPending, stepEscalation } from './remediation-context.ts';
-import { undoStep, type VerifyDeps, type VerifyResult, verifyAction, verifySource } from './verify.ts';
+import { abandonStep } from './undo.ts';
+import { type VerifyDeps, type VerifyResult, verifyAction, verifySource } from './verify.ts';
 
 export interface StalledIncident {
   incidentId: string;
@@ -42,8 +44,6 @@ export interface SweepStore {
 
 export interface SweepDeps extends VerifyDeps {
   sweepStore: SweepStore;
-  /** Approvals past expiry: marked expired, lease released, "approval expired" notified. Returns how many. */
-  expireApprovals(now: Date): Promise<number>;
   /** Outbox rows unpublished for a minute: published and marked. Returns how many went out. */
   republish(now: Date): Promise<number>;
 }
@@ -102,7 +102,8 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
     );
     if (repair) result.repairs.push(repair);
   }
-  result.approvalsExpired = (await attempt('approval expiry', () => deps.expireApprovals(now))) ?? 0;
+  result.approvalsExpired =
+    (await attempt('approval expiry', async () => (await expireApprovals(deps, now)).length)) ?? 0;
   result.republished = (await attempt('outbox relay', () => deps.republish(now))) ?? 0;
   return result;
 }
@@ -111,53 +112,8 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
 async function abandonedStep(key: string, deps: SweepDeps): Promise<Repair | null> {
   const step = await deps.store.step(key);
   if (step?.status !== 'executing') return null;
-  const now = deps.clock.now();
-  const dryRun = step.detail.dryRun === true;
-  // The snapshot is stored before anything is applied: without it, nothing was.
-  const undo =
-    dryRun || !step.snapshot
-      ? { operations: [], refused: null }
-      : await undoStep(step, intendedAfter(step.action, step.parameters, step.snapshot), deps);
-  const outcome = undo.refused
-    ? `not undone: ${undo.refused}`
-    : undo.operations.length > 0
-      ? `undone (${undo.operations.join('; ')})`
-      : dryRun
-        ? 'it was a dry run: nothing was changed'
-        : 'nothing had been changed';
-  const service = `${step.service.cluster}/${step.service.service}`;
-  const reason =
-    `the act agent started ${step.action} (step ${step.step}) at ${step.updatedAt.toISOString()} and never finished; ` +
-    `${outcome}. Check ${service}'s deployments and desired count, then decide what it needs.`;
-  const causationId = `sweep:${key}:abandoned`;
-  const committed = await deps.store.commit({
-    incidentId: step.incidentId,
-    at: now,
-    causationId,
-    moveStep: {
-      key,
-      from: ['executing'],
-      to: 'failed',
-      fields: { undone: !undo.refused && undo.operations.length > 0, detail: { abandoned: reason } },
-    },
-    incidentPath: ['escalated'],
-    releaseLease: true,
-    audit: [
-      {
-        actor: verifySource,
-        action: 'sweep.abandoned_step',
-        inputs: { key, action: step.action, parameters: step.parameters },
-        result: 'escalated',
-        detail: { reason, operations: undo.operations, refused: undo.refused },
-      },
-    ],
-    timeline: [{ kind: 'sweep:abandoned_step', detail: { step: step.step, action: step.action, reason } }],
-    envelopes: [stepEscalation(step, verifySource, causationId, reason, now)],
-  });
-  await publishPending(deps, causationId);
-  return committed === 'committed'
-    ? { kind: 'abandoned_step', incidentId: step.incidentId, detail: reason }
-    : null;
+  const reason = await abandonStep(step, verifySource, deps);
+  return reason ? { kind: 'abandoned_step', incidentId: step.incidentId, detail: reason } : null;
 }
 
 /** A check whose schedule never fired (or was never created): run it now, as the schedule would have. */

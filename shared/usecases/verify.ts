@@ -12,14 +12,7 @@ import type { RemediationSettings } from '../config/remediation.ts';
 import { InvalidEventError, ServiceGoneError } from '../domain/errors.ts';
 import { isTerminal } from '../domain/incident.ts';
 import type { Clock, EventPublisher } from '../domain/ports.ts';
-import {
-  alreadyRestored,
-  changedSince,
-  IrreversibleActionError,
-  type PreState,
-  parametersToSnapshot,
-  undoOperations,
-} from '../domain/remediation.ts';
+import type { PreState } from '../domain/remediation.ts';
 import { type HealthReading, type Judgement, judge, nextStep } from '../domain/verification.ts';
 import { parseBusEvent } from '../events/bus-event.ts';
 import {
@@ -29,14 +22,16 @@ import {
 } from '../events/catalog.ts';
 import { detailTypes } from '../events/detail-types.ts';
 import { buildEnvelope, type Envelope } from '../events/envelope.ts';
-import { type HealthReader, type Remediator, type VerificationScheduler, verificationDue } from './act.ts';
+import { type HealthReader, type VerificationScheduler, verificationDue } from './act.ts';
 import { type KillSwitch, publishPending, stepEscalation } from './remediation-context.ts';
 import {
   idempotencyKey,
   type RemediationChange,
   type RemediationStep,
   type RemediationStore,
+  type Remediator,
 } from './remediation-ports.ts';
+import { undoStep } from './undo.ts';
 
 export const verifySource = 'homeostat.verify';
 
@@ -243,61 +238,6 @@ export async function verifyAction(event: unknown, deps: VerifyDeps): Promise<Ve
   const committed = await commitAndPublish(deps, cause, change);
   if (committed === 'duplicate') return skipped('the step moved on while it was being undone');
   return undoReason ? result('escalated', judgement, undoReason) : result('undone', judgement, why);
-}
-
-/**
- * Undoes a step from its pre-state snapshot, unless that would overrule
- * someone: refused (with the reason a human reads) while the kill switch is
- * engaged, when the service no longer holds what the action left (`after`:
- * a person deployed or scaled since), when no reading after the action
- * exists to prove that, or when the action cannot be undone. A service
- * already back at its pre-state (an undo that ran before a crash) needs
- * nothing. An ECS error during the undo is a refusal too: the incident goes
- * to humans rather than retrying an undo over a service in flux.
- */
-export async function undoStep(
-  step: RemediationStep,
-  after: PreState | null | undefined,
-  deps: Pick<VerifyDeps, 'killSwitch' | 'remediator'>,
-): Promise<{ operations: string[]; refused: string | null }> {
-  const refuse = (refused: string) => ({ operations: [], refused });
-  const kill = await deps.killSwitch.read();
-  if (kill.engaged)
-    return refuse(
-      `the kill switch is engaged${kill.reason ? ` (${kill.reason})` : ''}: Homeostat changes nothing, not even an undo`,
-    );
-  let operations: ReturnType<typeof undoOperations>;
-  try {
-    operations = undoOperations(step.action, step.parameters, step.snapshot);
-  } catch (error) {
-    if (error instanceof IrreversibleActionError) return refuse(error.message);
-    throw error;
-  }
-  if (operations.length === 0 || !step.snapshot) return { operations: [], refused: null };
-  try {
-    const now = await deps.remediator.snapshot(
-      step.service,
-      parametersToSnapshot(step.action, step.parameters),
-    );
-    if (alreadyRestored(step.action, step.parameters, step.snapshot, now))
-      return {
-        operations: ['the service already holds its pre-action state: nothing to undo'],
-        refused: null,
-      };
-    if (!after)
-      return refuse(
-        'the state the action left was never read, so an undo could overwrite a change someone else made since',
-      );
-    const changed = changedSince(step.action, step.parameters, after, now);
-    if (changed.length > 0)
-      return refuse(
-        `the service changed after the action (${changed.join('; ')}): someone else acted since, and an undo would overwrite it`,
-      );
-    return { operations: await deps.remediator.apply(step.service, operations), refused: null };
-  } catch (error) {
-    if (error instanceof ServiceGoneError) return refuse(error.message);
-    return refuse(`the undo failed: ${(error as Error).message}`);
-  }
 }
 
 async function commitAndPublish(deps: VerifyDeps, cause: Envelope, change: RemediationChange) {
