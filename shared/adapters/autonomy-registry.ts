@@ -1,9 +1,9 @@
 /** Autonomy per service and action in the registry, changed only by people, every change audited. */
 
-import { inputsHashOf } from '../domain/knowledge.ts';
 import { type Autonomy, autonomyLevels } from '../domain/policy.ts';
 import type { ServiceRef } from '../domain/signal.ts';
 import type { CatalogAction } from '../domain/taxonomy.ts';
+import { appendAudit } from './audit-log.ts';
 import { type Pool, withTransaction } from './database.ts';
 import { type AutonomyRecommendation, toRecommendation } from './learning-store.ts';
 
@@ -84,11 +84,15 @@ export class PostgresAutonomyRegistry {
           )
         : { rows: [] };
       const inputs = { service: ref, action, level };
-      await client.query(
-        `INSERT INTO audit_log (actor, action, inputs_hash, inputs, result, detail)
-         VALUES ($1, 'autonomy.set', $2, $3, $4, $5)`,
-        [by, inputsHashOf(inputs), inputs, level, { before, after, recommendations: closed.rows }],
-      );
+      await appendAudit(client, [
+        {
+          actor: by,
+          action: 'autonomy.set',
+          inputs,
+          result: level,
+          detail: { before, after, recommendations: closed.rows },
+        },
+      ]);
       return { before, after, recommendationsClosed: closed.rows.length };
     });
   }

@@ -1,6 +1,5 @@
 import type { GameDayFacts, GameDayRecord, GameDayScore, Injection } from '../domain/chaos.ts';
 import { type IncidentState, isTerminal } from '../domain/incident.ts';
-import { inputsHashOf } from '../domain/knowledge.ts';
 import type { ServiceRef } from '../domain/signal.ts';
 import type { RootCause } from '../domain/taxonomy.ts';
 import type { Envelope } from '../events/envelope.ts';
@@ -11,6 +10,7 @@ import type {
   NewRun,
   RevertResult,
 } from '../usecases/chaos-ports.ts';
+import { appendAudit } from './audit-log.ts';
 import { type Pool, type PoolClient, withTransaction } from './database.ts';
 import { writeOutbox } from './incident-rows.ts';
 import { markOutboxPublished } from './outbox-relay.ts';
@@ -330,18 +330,15 @@ export class PostgresChaosStore {
     reason: string,
     detail: { reverted: string[]; fisStopped: string[]; fisError: string | null },
   ): Promise<void> {
-    const inputs = { killSwitch: reason };
-    await this.pool.query(
-      `INSERT INTO audit_log (actor, action, inputs_hash, inputs, result, detail) VALUES ($1, $2, $3, $4, $5, $6)`,
-      [
-        'chaos',
-        'chaos.kill_switch',
-        inputsHashOf(inputs),
-        inputs,
-        detail.fisError ? 'partial' : 'stopped',
+    await appendAudit(this.pool, [
+      {
+        actor: 'chaos',
+        action: 'chaos.kill_switch',
+        inputs: { killSwitch: reason },
+        result: detail.fisError ? 'partial' : 'stopped',
         detail,
-      ],
-    );
+      },
+    ]);
   }
 
   /** What scoring needs: the run and the first incident it caused. */
@@ -501,8 +498,5 @@ async function audit(
   detail: Record<string, unknown>,
 ) {
   const inputs = { experimentId: run.id, experiment: run.experiment, kind: run.kind, service: run.target };
-  await client.query(
-    `INSERT INTO audit_log (actor, action, inputs_hash, inputs, result, detail) VALUES ($1, $2, $3, $4, $5, $6)`,
-    [actor, action, inputsHashOf(inputs), inputs, result, detail],
-  );
+  await appendAudit(client, [{ actor, action, inputs, result, detail }]);
 }

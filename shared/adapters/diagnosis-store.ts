@@ -1,7 +1,6 @@
 import { claimedFault } from '../domain/diagnosis.ts';
 import { InvalidEventError } from '../domain/errors.ts';
 import { assertTransition } from '../domain/incident.ts';
-import { inputsHashOf } from '../domain/knowledge.ts';
 import { redactDeep } from '../domain/redaction.ts';
 import type { Envelope } from '../events/envelope.ts';
 import type {
@@ -10,6 +9,7 @@ import type {
   DiagnosisStore,
   DiagnosisToRecord,
 } from '../usecases/diagnose.ts';
+import { appendAudit } from './audit-log.ts';
 import { type Pool, type PoolClient, withTransaction } from './database.ts';
 import { type IncidentRow, pendingOutbox, toRecord, writeOutbox, writeTimeline } from './incident-rows.ts';
 
@@ -129,16 +129,14 @@ export class PostgresDiagnosisStore implements DiagnosisStore {
       model: diagnosis.model,
       revision,
     };
-    await client.query(
-      `INSERT INTO audit_log (actor, action, incident_id, inputs_hash, inputs, result, detail)
-         VALUES ($1, 'diagnose', $2, $3, $4, $5, $6)`,
-      [
+    await appendAudit(client, [
+      {
         actor,
-        incident.id,
-        inputsHashOf(inputs),
+        action: 'diagnose',
+        incidentId: incident.id,
         inputs,
-        diagnosis.insufficientEvidence ? 'insufficient_evidence' : (top?.rootCause ?? 'none'),
-        {
+        result: diagnosis.insufficientEvidence ? 'insufficient_evidence' : (top?.rootCause ?? 'none'),
+        detail: {
           hypotheses: diagnosis.hypotheses.map((h) => ({
             rootCause: h.rootCause,
             confidence: h.confidence,
@@ -149,8 +147,8 @@ export class PostgresDiagnosisStore implements DiagnosisStore {
           costUsd: diagnosis.costUsd,
           fallbackReason: diagnosis.fallbackReason,
         },
-      ],
-    );
+      },
+    ]);
   }
 
   async beginRevision(

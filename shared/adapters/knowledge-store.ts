@@ -9,7 +9,6 @@ import {
   contentHashOf,
   type Edge,
   InvalidKnowledgeError,
-  inputsHashOf,
   type KnowledgeNode,
   type NodeInput,
   type NodeKind,
@@ -21,6 +20,7 @@ import {
   toVectorLiteral,
 } from '../domain/knowledge.ts';
 import type { RootCause } from '../domain/taxonomy.ts';
+import { appendAudit } from './audit-log.ts';
 import { type Pool, type PoolClient, withTransaction } from './database.ts';
 
 /** What the store holds for a node: enough to decide whether to re-embed it. */
@@ -518,21 +518,8 @@ export class PostgresKnowledgeStore {
 
   /** Appends to the audit log (which refuses updates and deletes). */
   async audit(entry: AuditEntry): Promise<{ id: number; inputsHash: string }> {
-    const inputsHash = inputsHashOf(entry.inputs);
-    const { rows } = await this.pool.query(
-      `INSERT INTO audit_log (actor, action, incident_id, inputs_hash, inputs, result, detail)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-      [
-        entry.actor,
-        entry.action,
-        entry.incidentId ?? null,
-        inputsHash,
-        entry.inputs,
-        entry.result,
-        entry.detail ?? {},
-      ],
-    );
-    return { id: Number(rows[0].id), inputsHash };
+    const [written] = await appendAudit(this.pool, [entry]);
+    return written as { id: number; inputsHash: string };
   }
 
   async auditTrail(incidentId: string) {

@@ -1,7 +1,6 @@
 import type { ActionParameters } from '../domain/actions.ts';
 import type { DiagnosisProposal } from '../domain/diagnosis.ts';
 import { assertTransition, isTerminal } from '../domain/incident.ts';
-import { inputsHashOf } from '../domain/knowledge.ts';
 import type { IncidentRecord } from '../domain/ports.ts';
 import type { PreState } from '../domain/remediation.ts';
 import type { ServiceRef } from '../domain/signal.ts';
@@ -22,6 +21,7 @@ export { idempotencyKey };
 
 import type { QueryResult, QueryResultRow } from '@neondatabase/serverless';
 import { newFaultEvidence, type SignalSeen } from '../domain/rediagnosis.ts';
+import { appendAudit } from './audit-log.ts';
 import { type Pool, type PoolClient, withTransaction } from './database.ts';
 import { type IncidentRow, pendingOutbox, toRecord, writeOutbox, writeTimeline } from './incident-rows.ts';
 import { recordSteadyRevision } from './steady-revisions.ts';
@@ -262,20 +262,10 @@ export class PostgresRemediationStore implements RemediationStore {
       client,
       (c.timeline ?? []).map((t) => ({ incidentId, at, kind: t.kind, detail: t.detail })),
     );
-    for (const entry of c.audit ?? [])
-      await client.query(
-        `INSERT INTO audit_log (actor, action, incident_id, inputs_hash, inputs, result, detail)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-        [
-          entry.actor,
-          entry.action,
-          incidentId,
-          inputsHashOf(entry.inputs),
-          entry.inputs,
-          entry.result,
-          entry.detail ?? {},
-        ],
-      );
+    await appendAudit(
+      client,
+      (c.audit ?? []).map((entry) => ({ ...entry, incidentId })),
+    );
     await writeOutbox(
       client,
       (c.envelopes ?? []).map((envelope) => ({ causationId: c.causationId, envelope })),

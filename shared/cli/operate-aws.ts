@@ -33,14 +33,14 @@ export async function awsOperateDeps(
     { PostgresIncidentViews },
     { PostgresAutonomyRegistry },
     { SSMClient },
-    { inputsHashOf },
+    { appendAudit },
     { isEngagedValue },
     { readParameter, writeParameter },
   ] = await Promise.all([
     import('../adapters/incident-views.ts'),
     import('../adapters/autonomy-registry.ts'),
     import('@aws-sdk/client-ssm'),
-    import('../domain/knowledge.ts'),
+    import('../adapters/audit-log.ts'),
     import('../adapters/kill-switch.ts'),
     import('../adapters/parameters.ts'),
   ]);
@@ -74,10 +74,9 @@ export async function awsOperateDeps(
         // The audit log records who pulled the switch, when the database is reachable.
         const inputs = { parameter: name, value: on ? 'on' : 'off' };
         try {
-          await (await pool()).query(
-            `INSERT INTO audit_log (actor, action, inputs_hash, inputs, result) VALUES ($1, 'kill_switch.set', $2, $3, $4)`,
-            [by, inputsHashOf(inputs), inputs, on ? 'engaged' : 'released'],
-          );
+          await appendAudit(await pool(), [
+            { actor: by, action: 'kill_switch.set', inputs, result: on ? 'engaged' : 'released' },
+          ]);
         } catch (error) {
           process.stderr.write(
             `warning: the kill switch is ${on ? 'on' : 'off'}, but the audit log could not be written: ${(error as Error).message}\n`,

@@ -102,7 +102,7 @@ describe('sweep', () => {
   /** A watched service (3 tasks, its errors alarm in ALARM) with an incident diagnosed as a capacity shortfall. */
   async function world(
     service: string,
-    options: { remediator?: EcsRemediator; failSchedule?: boolean } = {},
+    options: { remediator?: EcsRemediator; failSchedule?: boolean; autonomy?: 'auto' | 'approve' } = {},
   ) {
     now = new Date();
     const ref: ServiceRef = { cluster, service };
