@@ -147,6 +147,27 @@ describe('perception against Postgres', () => {
     ).toEqual([]);
   });
 
+  it('after a no-fault incident closed with its alarm still in ALARM, a real fault opens a new incident', async () => {
+    const svc = await newService();
+    clock.set(at(10));
+    const first = await perceive(alarm(svc, 'ALARM', 0), deps());
+    const firstId = 'incidentId' in first ? first.incidentId : null;
+    // The diagnosis found no fault: the plan agent closed it (self_resolved); the alarm never goes back to OK.
+    await query(`UPDATE incidents SET state = 'self_resolved', closed_at = $2 WHERE id = $1`, [
+      firstId,
+      at(11),
+    ]);
+    clock.set(at(40));
+    const oom = await perceive(taskStoppedEvent({ ...svc, time: at(39) }), deps());
+    expect(oom.outcome).toBe('opened');
+    expect('incidentId' in oom ? oom.incidentId : null).not.toBe(firstId);
+    const live = await query(
+      `SELECT id FROM incidents WHERE cluster = $1 AND service = $2 AND state NOT IN ('resolved', 'failed', 'escalated', 'self_resolved')`,
+      [svc.cluster, svc.service],
+    );
+    expect(live.map((r) => r.id)).toEqual(['incidentId' in oom ? oom.incidentId : null]);
+  });
+
   it('treats a redelivered event as a no-op', async () => {
     const svc = await newService();
     const event = alarm(svc, 'ALARM', 70);

@@ -244,6 +244,35 @@ describe('sweep', () => {
     expect(await desired('retried')).toBe(3);
   });
 
+  it('a database connection dropped after acting: no second action on redelivery; the sweep ends it', async () => {
+    const w = await world('dbdrop');
+    await w.plan();
+    // The connection drops when act records the step executed (after ECS changed the service).
+    const real = w.deps.store;
+    w.deps.store = Object.assign(Object.create(real) as PostgresRemediationStore, {
+      commit: async (change: Parameters<PostgresRemediationStore['commit']>[0]) => {
+        if (change.moveStep?.to === 'executed')
+          throw Object.assign(new Error('Connection terminated unexpectedly'), { code: '57P01' });
+        return real.commit(change);
+      },
+    });
+    await expect(w.act()).rejects.toThrow(/Connection terminated/);
+    w.deps.store = real;
+    expect(await desired('dbdrop')).toBe(5);
+    // Lambda retries at once: the step is executing, so nothing acts again.
+    await expect(w.act()).rejects.toThrow(/being carried out by another delivery/);
+    expect(await desired('dbdrop')).toBe(5);
+    now = new Date(Date.now() + 6 * minutes);
+    const [repair] = (await sweep(w.deps)).repairs.filter((r) => r.incidentId === w.incidentId);
+    expect(repair?.kind).toBe('abandoned_step');
+    expect((await incidentRow(w.incidentId)).state).toBe('escalated');
+    expect(await audit(w.incidentId)).toEqual([
+      'policy.decision auto:scale_out',
+      'action.started started',
+      'action.abandoned escalated',
+    ]);
+  });
+
   it('does not undo an abandoned step over a change a person made since; says so in the escalation', async () => {
     const w = await world('abandoned-human', { remediator: diesAfterActing() });
     await w.plan();
