@@ -178,6 +178,12 @@ export interface JudgementFacts {
   failedStops: number;
   /** Tasks pending while the service runs below its desired count: placement is already behind. */
   tasksPending: boolean;
+  /**
+   * Alarms on a metric that counts failures users see (5XX, errors, faults, unhealthy hosts) still
+   * in ALARM — and, where the series was read, still counting — as `name (metric)`. A service whose
+   * tasks all run is not healthy while these fire.
+   */
+  userErrorsFiring: string[];
 }
 
 /** The mechanism the evidence shows, what it rests on, and the human fix. */

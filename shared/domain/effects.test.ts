@@ -24,6 +24,7 @@ const quiet: JudgementFacts = {
   benignStops: 0,
   failedStops: 0,
   tasksPending: false,
+  userErrorsFiring: [],
 };
 
 const judgement = (mechanism: Mechanism | null, facts: Partial<JudgementFacts> = {}): Judgement => ({

@@ -211,5 +211,6 @@ export function evidenceShowsFault(judgement: Judgement | undefined): string | n
   if (f.startFailure) return 'tasks fail before starting';
   if (f.repeatedCrash) return 'tasks crash again and again';
   if (f.placementFailure) return 'tasks cannot be placed';
+  if (f.userErrorsFiring?.length) return `${f.userErrorsFiring.join(', ')} still firing`;
   return null;
 }

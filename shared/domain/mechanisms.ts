@@ -40,6 +40,8 @@ export const mechanisms = [
   'credentials_rejected',
   'downstream_bound',
   'cpu_bound',
+  'fd_limit',
+  'clock_skew',
   // Not faults: ECS or the platform did what it was asked to.
   'shutdown_kill',
   'spot_interruption',
@@ -379,6 +381,33 @@ export const mechanismSpecs: Readonly<Record<Mechanism, MechanismSpec>> = {
     canFix: ['scale_out'],
     cannotFix: { increase_memory: memoryCannot, rotate_secret_and_redeploy: rotateCannot },
     fix: 'add tasks (or CPU per task) and review the autoscaling target',
+  },
+  fd_limit: {
+    rootCause: 'config_error',
+    summary:
+      'a process has used every file descriptor its nofile ulimit allows: new connections and files fail',
+    canFix: [],
+    cannotFix: {
+      restart_service: 'new tasks start with the same nofile limit and fill it again under the same load',
+      increase_memory: memoryCannot,
+      rotate_secret_and_redeploy: rotateCannot,
+      switch_to_fallback: 'the limit is in the task, not in a dependency',
+    },
+    fix: "raise the container's ulimits nofile (softLimit and hardLimit) in the task definition and redeploy; if open descriptors grow without load, find the leak (sockets or files never closed)",
+  },
+  clock_skew: {
+    rootCause: 'config_error',
+    summary:
+      "the host's clock is off by more than AWS accepts (5 minutes): every signed AWS request is refused",
+    canFix: [],
+    cannotFix: {
+      restart_service: 'a task placed on the same host gets the same clock',
+      rollback_task_definition: 'the clock is the host’s, not the revision’s',
+      scale_out: scaleCannot,
+      increase_memory: memoryCannot,
+      rotate_secret_and_redeploy: 'the credential is valid; the request time is wrong',
+    },
+    fix: "sync the container instances' clocks (chrony with the Amazon Time Sync Service at 169.254.169.123) or drain and replace the instances whose clock drifted",
   },
   shutdown_kill: {
     rootCause: 'no_fault',

@@ -660,3 +660,110 @@ describe('benign stops never hide a real one', () => {
     expect(p.judgement?.facts).toMatchObject({ benignStops: 1, failedStops: 1 });
   });
 });
+
+describe('a healthy task count is not a healthy service', () => {
+  const firing = (name: string, metricName: string, classification: 'fault' | 'recovery' = 'fault') =>
+    evidence('signals', {
+      signals: [
+        {
+          kind: 'alarm',
+          name,
+          classification,
+          reason: 'Threshold Crossed: 1 datapoint was greater than the threshold (5.0)',
+          occurredAt: '2026-11-20T10:00:00Z',
+          occurrences: 1,
+          attributes: { metricName },
+        },
+      ],
+    });
+
+  // API Gateway's documented 5XXError metric (a source other than any scenario), every task running.
+  it('escalates, never "no fault", while an alarm on a user-facing error metric still fires', () => {
+    const p = offlineProposal(
+      investigation(
+        healthyService(),
+        firing('orders-api-5xx', '5XXError'),
+        metrics({ '5XXError': [0, 2, 6, 9, 14], CPUUtilization: [30, 31, 30, 32, 31] }),
+      ),
+    );
+    expect(p.insufficientEvidence).toBe(true);
+    expect(p.recommendedActions).toEqual(['escalate']);
+    expect(p.judgement?.facts.userErrorsFiring).toEqual(['orders-api-5xx (5XXError)']);
+    expect(p.judgement?.fix).toMatch(/access logs/);
+  });
+
+  it('still calls a steady service under an absorbed load alarm, or an error alarm whose count is back at 0, no fault', () => {
+    const cases: [ReturnType<typeof firing>, Record<string, number[]>][] = [
+      [firing('api-requests-high', 'RequestCount'), { RequestCount: [100, 120, 400, 420, 410] }],
+      [firing('api-target-5xx', 'HTTPCode_Target_5XX_Count'), { HTTPCode_Target_5XX_Count: [0, 4, 9, 2, 0] }],
+      [
+        firing('api-target-5xx', 'HTTPCode_Target_5XX_Count', 'recovery'),
+        { HTTPCode_Target_5XX_Count: [3, 3] },
+      ],
+    ];
+    for (const [alarm, series] of cases) {
+      const p = offlineProposal(investigation(healthyService(), alarm, metrics(series)));
+      expect(p.hypotheses[0]?.rootCause).toBe('no_fault');
+    }
+  });
+
+  // Amazon ECS: service MemoryUtilization is memory in use over memory reserved, so a task using more
+  // than its memoryReservation (soft limit) reads above 100% with no hard limit there to kill it.
+  it('does not read memory utilisation above 100% with no kills as a memory fault', () => {
+    const p = offlineProposal(
+      investigation(healthyService(), metrics({ MemoryUtilization: [104, 118, 133, 151, 166, 180] })),
+    );
+    expect(p.hypotheses[0]?.rootCause).toBe('no_fault');
+    const atLimit = offlineProposal(
+      investigation(healthyService(), metrics({ MemoryUtilization: [91, 94, 96, 98, 99, 99] })),
+    );
+    expect(atLimit.hypotheses[0]?.rootCause).toBe('oom');
+  });
+});
+
+describe('a dependency that came back', () => {
+  // Celery on RabbitMQ (kombu's own wording, not Redis), an SQS-fed backlog: a different broker and
+  // metric from the case that revealed the kind.
+  const kombu = logs(
+    '[2026-11-20 09:41:02,113: ERROR/MainProcess] consumer: Cannot connect to amqp://guest:**@rabbitmq:5672//: [Errno 111] Connection refused.',
+    'Trying again in 4.00 seconds... (2/100)',
+    '[2026-11-20 09:41:31,870: INFO/MainProcess] Connected to amqp://guest:**@rabbitmq:5672//',
+  );
+
+  it('restarts consumers that never resumed after the reconnect while the backlog grows and CPU idles', () => {
+    const p = offlineProposal(
+      investigation(
+        healthyService(),
+        kombu,
+        metrics({
+          ApproximateNumberOfMessagesVisible: [40, 55, 60, 380, 900, 1500],
+          CPUUtilization: [35, 33, 30, 3, 2, 2],
+        }),
+      ),
+    );
+    expect(p.hypotheses[0]).toMatchObject({ rootCause: 'dependency_failure', mechanism: 'hung_process' });
+    expect(p.recommendedActions[0]).toBe('restart_service');
+  });
+
+  it('keeps the dependency as the cause while it is still refusing, or while the consumers keep up', () => {
+    const refusing = offlineProposal(
+      investigation(
+        healthyService(),
+        logs('consumer: Cannot connect to amqp://guest:**@rabbitmq:5672//: [Errno 111] Connection refused.'),
+        metrics({
+          ApproximateNumberOfMessagesVisible: [40, 55, 60, 380, 900, 1500],
+          CPUUtilization: [35, 33, 30, 3, 2, 2],
+        }),
+      ),
+    );
+    expect(refusing.hypotheses[0]?.mechanism).toBe('dependency_unavailable');
+    const draining = offlineProposal(
+      investigation(
+        healthyService(),
+        kombu,
+        metrics({ ApproximateNumberOfMessagesVisible: [900, 700, 400, 200, 90, 40] }),
+      ),
+    );
+    expect(draining.hypotheses[0]?.mechanism).toBe('dependency_unavailable');
+  });
+});

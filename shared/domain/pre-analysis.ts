@@ -381,6 +381,10 @@ export function analyse(inv: Investigation): Analysis {
     );
   } else if (
     memory &&
+    // Service MemoryUtilization is memory in use over memory reserved: above 100% the tasks run past a
+    // soft reservation (memoryReservation, or page cache on EC2) with no hard limit there to kill them.
+    // Without kills that is not a memory fault (Amazon ECS service utilization metrics).
+    (memoryPeak ?? 0) <= 100 &&
     (shape === 'at_ceiling' || (shape === 'growing' && lastVersusBaseline(memory.values).peak >= 95))
   ) {
     add('oom', 0.55, [memory.id], 'memory utilisation at the limit, no kills seen yet', memoryMechanism);
@@ -455,6 +459,18 @@ export function analyse(inv: Investigation): Analysis {
       'the service cannot reach a dependency',
       'dependency_unavailable',
     );
+    // The dependency came back (the client logged a reconnection after its last error), yet the work
+    // piles up with the service idle: the consumers never resumed after the reconnect — a fresh task does.
+    const back = reconnectedAfterErrors(inv);
+    const backlog = backlogGrowing(inv);
+    if (back && backlog && cpuNowFor(inv) === 'flat_or_falling')
+      add(
+        'dependency_failure',
+        0.8,
+        [back, backlog],
+        'the dependency is reachable again (the client reconnected after its errors), but the backlog keeps growing while the service idles: its consumers stopped and never resumed',
+        'hung_process',
+      );
     // Right after a deploy that changed the environment, the new settings (an endpoint, a port) are the suspect.
     if (deploy && diff && revisionChanges.includes('environment'))
       add(
@@ -602,6 +618,7 @@ export function analyse(inv: Investigation): Analysis {
       tasksPending: Boolean(
         svc && svc.facts.pendingCount > 0 && svc.facts.runningCount < svc.facts.desiredCount,
       ),
+      userErrorsFiring: userErrorsFiring(inv),
     },
     fix: signature?.fix ?? (mechanism ? mechanismSpecs[mechanism].fix : null),
     // What ECS said that nothing explained: quoted to the human an escalation reaches.
@@ -626,16 +643,76 @@ function benignMechanism(benign: { task: StoppedTask }[]): Mechanism {
     : 'shutdown_kill';
 }
 
-/** Alarms whose latest state change (in this incident's signals) is into ALARM. */
-function firingAlarms(inv: Investigation): { id: string; name: string }[] {
-  const latest = new Map<string, { id: string; name: string; at: string; fault: boolean }>();
+/** A client's words for a connection made again (Celery/Kombu, Redis and AMQP clients, JDBC pools, Node drivers). */
+const reconnected = /\b(re)?connected to\b|\breconnected\b|connection (re-?)?established|connection restored/i;
+
+/** The logs evidence where the last dependency error is followed by a reconnection line; null when none. */
+function reconnectedAfterErrors(inv: Investigation): string | null {
+  for (const e of find(inv, 'logs')) {
+    const lines = e.facts.lines;
+    const lastError = lines.findLastIndex((l) => patterns.dependency.test(l));
+    if (lastError >= 0 && lines.slice(lastError + 1).some((l) => reconnected.test(l))) return e.id;
+  }
+  return null;
+}
+
+/** A queue or backlog metric (SQS's ApproximateNumberOfMessagesVisible, a broker's queue length, consumer lag) at least doubled. */
+function backlogGrowing(inv: Investigation): string | null {
+  for (const e of find(inv, 'metrics'))
+    for (const [name, values] of Object.entries(e.facts.series))
+      if (/Queue|Backlog|MessagesVisible|Lag\b|ConsumerLag/i.test(name) && risen(values, 2)) return e.id;
+  return null;
+}
+
+const cpuNowFor = (inv: Investigation) => {
+  const cpu = metric(inv, 'CPUUtilization');
+  return cpu ? cpuShape(cpu.values) : null;
+};
+
+/** Alarms whose latest state change (in this incident's signals) is into ALARM, with the metric they watch. */
+function firingAlarms(inv: Investigation): { id: string; name: string; metricName: string | null }[] {
+  const latest = new Map<
+    string,
+    { id: string; name: string; metricName: string | null; at: string; fault: boolean }
+  >();
   for (const e of find(inv, 'signals'))
     for (const s of e.facts.signals.filter((x) => x.kind === 'alarm')) {
       const seen = latest.get(s.name);
+      const metricName = typeof s.attributes.metricName === 'string' ? s.attributes.metricName : null;
       if (!seen || s.occurredAt >= seen.at)
-        latest.set(s.name, { id: e.id, name: s.name, at: s.occurredAt, fault: s.classification === 'fault' });
+        latest.set(s.name, {
+          id: e.id,
+          name: s.name,
+          metricName,
+          at: s.occurredAt,
+          fault: s.classification === 'fault',
+        });
     }
-  return [...latest.values()].filter((a) => a.fault).map(({ id, name }) => ({ id, name }));
+  return [...latest.values()].filter((a) => a.fault).map(({ id, name, metricName }) => ({ id, name, metricName }));
+}
+
+/**
+ * Metrics that count failures users see, by AWS's documented names — Application Load Balancer
+ * `HTTPCode_ELB_5XX_Count`, `HTTPCode_ELB_502_Count`, `HTTPCode_Target_5XX_Count`,
+ * `TargetConnectionErrorCount`, `RejectedConnectionCount`, `UnHealthyHostCount`; API Gateway
+ * `5XXError`; Lambda `Errors`; App Runner `5xxStatusResponses` — and application counters named
+ * for errors, faults or failures. Load and utilisation metrics (requests, CPU, memory) are not:
+ * an alarm on them with every task healthy may be load the service absorbs.
+ */
+export const userErrorMetric = /5XX|5\d\d|Error|Fault|Fail|UnHealthyHost|Rejected/i;
+
+/**
+ * Alarms on user-facing error metrics still in ALARM, as `name (metric)`. Where the metric's series
+ * was read, its last minute must still count errors: a series back at zero is a symptom that ended.
+ */
+function userErrorsFiring(inv: Investigation): string[] {
+  return firingAlarms(inv)
+    .filter((a) => a.metricName !== null && userErrorMetric.test(a.metricName))
+    .filter((a) => {
+      const series = metric(inv, a.metricName ?? '');
+      return !series || (series.values.at(-1) ?? 0) > 0;
+    })
+    .map((a) => `${a.name} (${a.metricName})`);
 }
 
 /** What a diff changed, as the effect model names it. */
@@ -760,7 +837,8 @@ export function offlineProposal(inv: Investigation): DiagnosisProposal {
     service && service.facts.runningCount >= service.facts.desiredCount && service.facts.status === 'ACTIVE';
   // Nothing failed: no stops, or only benign ones (a shutdown SIGKILL, a Spot interruption, ECS's own stops).
   const benignOnly = judgement.facts.benignStops > 0 && judgement.facts.failedStops === 0;
-  if (healthy && judgement.facts.failedStops === 0) {
+  const firingErrors = judgement.facts.userErrorsFiring;
+  if (healthy && judgement.facts.failedStops === 0 && firingErrors.length === 0) {
     const cited = [service.id, ...find(inv, 'metrics').map((m) => m.id)];
     return {
       hypotheses: [
@@ -780,6 +858,9 @@ export function offlineProposal(inv: Investigation): DiagnosisProposal {
       judgement,
     };
   }
+  if (firingErrors.length > 0 && !judgement.fix)
+    // Every task runs, yet users get errors: the failure is in the requests, not in ECS.
+    judgement.fix = `${firingErrors.join(', ')} still firing while ECS shows the service's tasks running: the errors are in the requests, not the tasks. Read the load balancer's access logs (elb_status_code against target_status_code: a 502 with target "-" is the load balancer losing its connection to the target, e.g. an application keep-alive timeout shorter than the load balancer's idle timeout), the application's error logs and its dependencies' error rates`;
   return { hypotheses: [], recommendedActions: ['escalate'], insufficientEvidence: true, judgement };
 }
 

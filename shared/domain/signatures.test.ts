@@ -190,13 +190,52 @@ const documented: [message: string, where: 'task' | 'event', signature: string, 
   ['ERROR: toomanyrequests: Too Many Requests.', 'task', 'pull-rate-limit', 'task_cannot_pull_image'],
 ];
 
+/**
+ * Messages a running task writes to its log, in the wording of the page that documents them: the
+ * kernel's EMFILE as errno(3) and Node.js word it (the limit is the nofile ulimit, ECS API Ulimit), the
+ * IAM guide's Signature Version 4 troubleshooting, and the ElastiCache Knowledge Center (Redis's own
+ * wording and redis-py's).
+ */
+const documentedLogs: [message: string, signature: string, page: string][] = [
+  [
+    "Error: EMFILE: too many open files, open '/app/static/index.html'",
+    'open-files-limit',
+    'errno(3), Node.js',
+  ],
+  ['java.io.IOException: Too many open files', 'open-files-limit', 'errno(3)'],
+  [
+    'Signature expired: 20130524T000000Z is now earlier than 20130524T001500Z (20130524T002000Z - 15 min.)',
+    'clock-skew',
+    'signature-v4-troubleshooting',
+  ],
+  [
+    'An error occurred (RequestTimeTooSkewed) when calling the PutObject operation: The difference between the request time and the current time is too large.',
+    'clock-skew',
+    'Amazon S3 error responses',
+  ],
+  [
+    "(error) OOM command not allowed when used memory > 'maxmemory'.",
+    'redis-maxmemory',
+    'oom-command-not-allowed-redis',
+  ],
+  [
+    "redis.exceptions.OutOfMemoryError: command not allowed when used memory > 'maxmemory'.",
+    'redis-maxmemory',
+    'redis.io OOM error',
+  ],
+];
+
 describe('the ECS failure signature catalog', () => {
   it.each(documented)('%s → %s', (message, where, id) => {
     expect(signatureFor(message, where)?.id).toBe(id);
   });
 
+  it.each(documentedLogs)('log: %s → %s', (message, id) => {
+    expect(signatureFor(message, 'log')?.id).toBe(id);
+  });
+
   it('has a documented message for every signature', () => {
-    const covered = new Set(documented.map(([, , id]) => id));
+    const covered = new Set([...documented.map(([, , id]) => id), ...documentedLogs.map(([, id]) => id)]);
     expect(signatures.map((s) => s.id).filter((id) => !covered.has(id))).toEqual([]);
   });
 

@@ -274,6 +274,38 @@ export const signatures: readonly FailureSignature[] = [
     fix: 'no instance has room for the task: add instances (raise the Auto Scaling group maximum), use a smaller task size, or relax placement constraints',
     source: serviceEvents,
   },
+  // — Limits outside memory and CPU that a running task hits.
+  {
+    // The kernel's EMFILE ("Too many open files", errno(3)) from any runtime: Node's
+    // "EMFILE: too many open files", Java's "IOException: Too many open files", Go's "accept4: too many open files".
+    id: 'open-files-limit',
+    pattern: /\bEMFILE\b|too many open files/i,
+    where: 'any',
+    mechanism: 'fd_limit',
+    confidence: 0.85,
+    source: 'https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Ulimit.html',
+  },
+  {
+    // AWS refuses a request signed more than 5 minutes away from its own clock (Signature Version 4).
+    id: 'clock-skew',
+    pattern:
+      /Signature not yet current|Signature expired: \d{8}T\d{6}Z is now earlier than|RequestTimeTooSkewed/i,
+    where: 'log',
+    mechanism: 'clock_skew',
+    confidence: 0.85,
+    source: 'https://docs.aws.amazon.com/IAM/latest/UserGuide/signature-v4-troubleshooting.html',
+  },
+  // — Dependencies that answer with a refusal of their own.
+  {
+    // Redis (ElastiCache) at maxmemory with nothing it may evict: every write is refused.
+    id: 'redis-maxmemory',
+    pattern: /command not allowed when used memory > ?'?maxmemory/i,
+    where: 'log',
+    mechanism: 'dependency_unavailable',
+    confidence: 0.85,
+    fix: 'the Redis (ElastiCache) node is full and refuses writes: set a maxmemory-policy that evicts (allkeys-lru), give keys a TTL, or move to a larger node type; restarting or scaling the service changes nothing',
+    source: 'https://repost.aws/knowledge-center/oom-command-not-allowed-redis',
+  },
   // — Not faults.
   {
     id: 'spot-interruption',
