@@ -67,7 +67,14 @@ export class PostgresIncidentViews {
       explanation: string;
       evidenceIds: string[];
     } | null;
-    const evidence = (r.evidence ?? []) as Array<{ id: string; summary: string }>;
+    const evidence = (r.evidence ?? []) as Array<{
+      id: string;
+      kind: string;
+      source: string;
+      summary: string;
+      untrusted?: boolean;
+    }>;
+    const cited = evidence.filter((e) => top?.evidenceIds?.includes(e.id));
     const promotions = r.promotions as Array<{ action: string; from: string; to: string; evidence: number }>;
     return {
       incidentId: r.id,
@@ -85,7 +92,15 @@ export class PostgresIncidentViews {
             component: top.component,
             confidence: top.confidence,
             explanation: top.explanation,
-            evidence: evidence.filter((e) => top.evidenceIds?.includes(e.id)).map((e) => e.summary),
+            evidence: cited.map((e) => e.summary),
+            citations: cited.map((e) => ({
+              id: e.id,
+              kind: e.kind,
+              source: e.source,
+              summary: e.summary,
+              // Older rows lack the flag: whatever a log or an event may have written is untrusted.
+              untrusted: e.untrusted ?? true,
+            })),
             provider: r.provider,
             model: r.model,
             mechanism: r.mechanism ?? null,

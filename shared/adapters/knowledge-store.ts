@@ -104,6 +104,35 @@ const toNode = (r: KnowledgeNode): KnowledgeNode => ({
   fingerprint: r.fingerprint,
 });
 
+/** A runbook as stored: its chunks' texts in order (each section keeps its heading line). */
+export interface StoredRunbook {
+  id: string;
+  /** The runbook's title (its first chunk's title is the title itself, or "title — heading"). */
+  title: string;
+  categories: string[];
+  actions: string[];
+  source: string;
+  chunks: string[];
+}
+
+const toStoredRunbook = (
+  id: string,
+  chunkTitle: string,
+  payload: Record<string, unknown>,
+  chunks: string[],
+): StoredRunbook => {
+  const heading = typeof payload.heading === 'string' ? payload.heading : '';
+  const suffix = ` — ${heading}`;
+  return {
+    id,
+    title: heading && chunkTitle.endsWith(suffix) ? chunkTitle.slice(0, -suffix.length) : chunkTitle,
+    categories: Array.isArray(payload.categories) ? (payload.categories as string[]) : [],
+    actions: Array.isArray(payload.actions) ? (payload.actions as string[]) : [],
+    source: typeof payload.source === 'string' ? payload.source : '',
+    chunks,
+  };
+};
+
 /** Reciprocal rank fusion constant (the usual 60: damps the head of each list). */
 const rrfK = 60;
 
@@ -196,6 +225,33 @@ export class PostgresKnowledgeStore {
       [ref.kind, ref.key],
     );
     return rows[0] ? toNode(rows[0]) : null;
+  }
+
+  /** The runbooks the knowledge base holds (bundled and ingested), by id, from their chunks. */
+  async runbooks(): Promise<StoredRunbook[]> {
+    const { rows } = await this.pool.query(
+      `SELECT DISTINCT ON (payload->>'runbook') payload->>'runbook' AS id, title, payload
+         FROM knowledge_nodes WHERE kind = 'runbook'
+        ORDER BY payload->>'runbook', (payload->>'ordinal')::int`,
+    );
+    return rows.map((r) => toStoredRunbook(r.id, r.title, r.payload, []));
+  }
+
+  /** One runbook put back together from its chunks, in order; null when there is none by that id. */
+  async runbook(id: string): Promise<StoredRunbook | null> {
+    const { rows } = await this.pool.query(
+      `SELECT title, content, payload FROM knowledge_nodes
+        WHERE kind = 'runbook' AND payload->>'runbook' = $1 ORDER BY (payload->>'ordinal')::int`,
+      [id],
+    );
+    const first = rows[0];
+    if (!first) return null;
+    return toStoredRunbook(
+      id,
+      first.title,
+      first.payload,
+      rows.map((r) => r.content as string),
+    );
   }
 
   /** Removes a runbook's chunks from `keepChunks` on (the runbook got shorter). */

@@ -45,43 +45,9 @@ export async function explainEvent(
   } catch (error) {
     return { exitCode: 2, stdout: '', stderr: `not JSON: ${(error as Error).message}\n` };
   }
-  const filled = withEnvelopeDefaults(event, options.now?.() ?? new Date());
-  event = filled.event;
-  let explanation: Explanation;
-  try {
-    const parsed = parseInbound(event);
-    if (parsed.status === 'unknown') {
-      explanation = {
-        kind: 'ignored',
-        cluster: null,
-        service: null,
-        fingerprint: null,
-        signal: null,
-        watched: null,
-        reason: `Homeostat does not handle ${parsed.source} "${parsed.detailType}"`,
-        missing: filled.missing,
-      };
-    } else {
-      const signal = toSignal(parsed.inbound, event);
-      const service = signal.service;
-      const mechanism = signal.attributes.benignMechanism as BenignMechanism | undefined;
-      explanation = {
-        kind: signal.classification,
-        ...(mechanism ? { reason: benignMechanismText[mechanism] } : {}),
-        cluster: service?.cluster ?? null,
-        service: service?.service ?? null,
-        fingerprint: fingerprintOf(service, symptomKey(signal)),
-        signal: { ...signal, occurredAt: signal.occurredAt.toISOString(), raw: undefined },
-        watched:
-          service && options.isWatched ? await options.isWatched(service.cluster, service.service) : null,
-        missing: filled.missing,
-      };
-    }
-  } catch (error) {
-    if (error instanceof InvalidEventError)
-      return { exitCode: 1, stdout: '', stderr: `invalid event: ${error.message}\n` };
-    throw error;
-  }
+  const read = await explainParsedEvent(event, options);
+  if (!read.ok) return { exitCode: 1, stdout: '', stderr: `invalid event: ${read.error}\n` };
+  const { explanation } = read;
   if (options.json) return { exitCode: 0, stdout: `${JSON.stringify(explanation, null, 2)}\n`, stderr: '' };
   const lines = [
     `kind:        ${explanation.kind}${explanation.reason ? ` (${explanation.reason})` : ''}`,
@@ -94,4 +60,53 @@ export async function explainEvent(
   ];
   if (explanation.signal) lines.push('signal:', JSON.stringify(explanation.signal, null, 2));
   return { exitCode: 0, stdout: `${lines.join('\n')}\n`, stderr: '' };
+}
+
+/** How Homeostat reads one event already parsed from JSON (the CLI and the MCP tool explain_event). */
+export async function explainParsedEvent(
+  input: unknown,
+  options: {
+    isWatched?: (cluster: string, service: string) => Promise<boolean>;
+    now?: () => Date;
+  },
+): Promise<{ ok: true; explanation: Explanation } | { ok: false; error: string }> {
+  const filled = withEnvelopeDefaults(input, options.now?.() ?? new Date());
+  const event = filled.event;
+  try {
+    const parsed = parseInbound(event);
+    if (parsed.status === 'unknown')
+      return {
+        ok: true,
+        explanation: {
+          kind: 'ignored',
+          cluster: null,
+          service: null,
+          fingerprint: null,
+          signal: null,
+          watched: null,
+          reason: `Homeostat does not handle ${parsed.source} "${parsed.detailType}"`,
+          missing: filled.missing,
+        },
+      };
+    const signal = toSignal(parsed.inbound, event);
+    const service = signal.service;
+    const mechanism = signal.attributes.benignMechanism as BenignMechanism | undefined;
+    return {
+      ok: true,
+      explanation: {
+        kind: signal.classification,
+        ...(mechanism ? { reason: benignMechanismText[mechanism] } : {}),
+        cluster: service?.cluster ?? null,
+        service: service?.service ?? null,
+        fingerprint: fingerprintOf(service, symptomKey(signal)),
+        signal: { ...signal, occurredAt: signal.occurredAt.toISOString(), raw: undefined },
+        watched:
+          service && options.isWatched ? await options.isWatched(service.cluster, service.service) : null,
+        missing: filled.missing,
+      },
+    };
+  } catch (error) {
+    if (error instanceof InvalidEventError) return { ok: false, error: error.message };
+    throw error;
+  }
 }

@@ -1,8 +1,10 @@
 /**
  * The operator CLI: `npx homeostat <command>` — incidents, show, approve,
- * reject, kill-switch, autonomy, knowledge, explain-event, scenarios, report, chaos.
+ * reject, kill-switch, autonomy, knowledge, explain-event, scenarios, report,
+ * chaos, mcp.
  */
 import { readFile } from 'node:fs/promises';
+import { mcpUsage } from '../mcp/stdio.ts';
 import { approvalCommand, approvalUsage, awsApprovalDeps } from './approve.ts';
 import { chaosUsage } from './chaos.ts';
 import { explainEvent } from './explain-event.ts';
@@ -16,7 +18,7 @@ commands:
 ${operateUsage}${reportUsage}${chaosUsage}  scenarios [file|dir] [--json]      run the scenario suite against the local stack (npm run scenarios)
   explain-event <file|->  [--json]   how Homeostat interprets one raw EventBridge event
                                      (DATABASE_URL set: also whether the service is watched)
-${knowledgeUsage}${approvalUsage}
+${knowledgeUsage}${approvalUsage}${mcpUsage}
 Every command that reaches AWS uses the usual AWS profile/region variables (AWS_ENDPOINT_URL for
 the local stack) and the stack named by --stack (default Homeostat). The database: DATABASE_URL
 (+ DATABASE_WS_PROXY, as printed by npm run local:up), DATABASE_URL_SECRET_ID, or the stack's secret. The knowledge commands need the database: DATABASE_URL (+ DATABASE_WS_PROXY for the local
@@ -176,6 +178,14 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   if (command === 'scenarios') return runScenarios(rest);
+  if (command === 'mcp') {
+    try {
+      return await (await import('../mcp/stdio.ts')).serveStdio(rest);
+    } catch (error) {
+      process.stderr.write(`${(error as Error).name}: ${(error as Error).message}\n`);
+      return 1;
+    }
+  }
   if (command === 'explain-event') {
     const json = rest.includes('--json');
     const path = rest.find((a) => !a.startsWith('--'));

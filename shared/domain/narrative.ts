@@ -32,6 +32,8 @@ export interface IncidentStory {
     explanation: string;
     /** Summaries of the evidence the top hypothesis cites (may quote logs: untrusted text). */
     evidence: string[];
+    /** The same evidence with its id, kind and whether it quotes the workload (logs, service events). */
+    citations?: { id: string; kind: string; source: string; summary: string; untrusted: boolean }[];
     provider: string;
     model: string | null;
     /** How it fails (mechanisms.ts) and what a human should do; null on older diagnoses. */
