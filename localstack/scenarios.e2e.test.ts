@@ -142,7 +142,7 @@ describe('the public scenario suite (offline diagnosis)', () => {
 });
 
 /**
- * The unseen set (localstack/scenarios-unseen: built by a fresh helper from
+ * The unseen sets (localstack/scenarios-unseen and -2: each built by a fresh helper from
  * public reports the team had not read, never tuned to) runs in the suite and
  * is scored apart: no accuracy bar here (tuning to it would spoil it; its
  * figures go in the closing notes), but every executed action still passed the policy.
@@ -152,9 +152,10 @@ describe('the unseen scenario set (scored apart)', () => {
   let files: string[];
 
   beforeAll(async () => {
-    const dir = join(projectRoot, 'localstack', 'scenarios-unseen');
-    files = readdirSync(dir).filter((f) => f.endsWith('.json'));
-    ({ results } = await runScenarios([dir]));
+    // Two blind sets, each written by a fresh helper: u* (issue 17) and v* (issue 18's round).
+    const dirs = ['scenarios-unseen', 'scenarios-unseen-2'].map((d) => join(projectRoot, 'localstack', d));
+    files = dirs.flatMap((dir) => readdirSync(dir).filter((f) => f.endsWith('.json')));
+    ({ results } = await runScenarios(dirs));
   });
 
   it('scores every unseen scenario (at least five, from reports outside the team)', () => {
