@@ -767,3 +767,38 @@ describe('a dependency that came back', () => {
     expect(draining.hypotheses[0]?.mechanism).toBe('dependency_unavailable');
   });
 });
+
+describe('a placement failure the scheduler got past', () => {
+  // Amazon ECS service event messages (developer guide wording), newest first as DescribeServices lists them.
+  const unable =
+    '(service api) was unable to place a task because no container instance met all of its requirements. The closest matching (container-instance 6f2b0a0e-35d5-4c8b-9a63-8d0d8e3c7a11) has insufficient CPU units available. For more information, see the Troubleshooting section.';
+
+  it('is no fault once the service reached a steady state after it, every task running', () => {
+    const p = offlineProposal(
+      investigation(
+        healthyService(2),
+        events(
+          '(service api) has reached a steady state.',
+          '(service api) has started 1 tasks: (task 9d3c).',
+          unable,
+        ),
+      ),
+    );
+    expect(p.hypotheses[0]?.rootCause).toBe('no_fault');
+    expect(p.judgement?.facts.placementFailure).toBe(false);
+  });
+
+  it('is still a placement failure when it is the newest word, or tasks are missing', () => {
+    for (const p of [
+      offlineProposal(
+        investigation(healthyService(2), events(unable, '(service api) has reached a steady state.')),
+      ),
+      offlineProposal(
+        investigation(healthyService(2, 1), events('(service api) has reached a steady state.', unable)),
+      ),
+    ]) {
+      expect(p.hypotheses[0]?.rootCause).toBe('capacity_shortfall');
+      expect(p.judgement?.facts.placementFailure).toBe(true);
+    }
+  });
+});

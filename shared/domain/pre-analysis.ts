@@ -316,9 +316,12 @@ export function analyse(inv: Investigation): Analysis {
   const claimed = new Set(matches.map((m) => m.text));
   const bySignature = new Map<string, (typeof matches)[number][]>();
   for (const m of matches) bySignature.set(m.signature.id, [...(bySignature.get(m.signature.id) ?? []), m]);
+  const placementOver = placementResolved(inv);
   for (const [, group] of bySignature) {
     const sig = group[0]?.signature;
     if (!sig || mechanismSpecs[sig.mechanism].rootCause === 'no_fault') continue;
+    // The scheduler placed the tasks after all: the failure was a rolling deploy waiting for room.
+    if (sig.mechanism === 'placement_capacity' && placementOver) continue;
     // A 137 with an OOM reason is conclusive; the OOM signature's mechanism still follows the memory shape.
     const mechanism =
       sig.mechanism === 'undersized_memory' && shape === 'growing' ? 'memory_leak' : sig.mechanism;
@@ -601,7 +604,7 @@ export function analyse(inv: Investigation): Analysis {
         failed.some(({ task }) => patterns.startFailure.test(`${task.stopCode} ${task.stoppedReason}`)) ||
         matches.some((m) => m.where !== 'log' && patterns.startFailure.test(m.text)),
       repeatedCrash: crashed >= 2,
-      placementFailure: matches.some((m) => m.signature.mechanism === 'placement_capacity'),
+      placementFailure: !placementOver && matches.some((m) => m.signature.mechanism === 'placement_capacity'),
       memory: shape,
       memoryPeak: memoryPeak === null || Number.isNaN(memoryPeak) ? null : memoryPeak,
       cpu: cpuNow,
@@ -643,8 +646,38 @@ function benignMechanism(benign: { task: StoppedTask }[]): Mechanism {
     : 'shutdown_kill';
 }
 
+/**
+ * The service reached a steady state (or its deployment completed) after its latest placement failure,
+ * with every desired task running: during a rolling deployment on a full cluster the scheduler cannot
+ * place the new task until an old one stops, says so, then places it (Amazon ECS service event
+ * messages: "unable to place a task" then "has reached a steady state"). ECS lists service events
+ * newest first; signals carry their time.
+ */
+function placementResolved(inv: Investigation): boolean {
+  const svc = find(inv, 'service')[0];
+  if (!svc || svc.facts.runningCount < svc.facts.desiredCount) return false;
+  const placement = /was unable to place a task|SERVICE_TASK_PLACEMENT_FAILURE/i;
+  const steady = /has reached a steady state|SERVICE_STEADY_STATE|SERVICE_DEPLOYMENT_COMPLETED/i;
+  for (const e of find(inv, 'service_events')) {
+    const newestPlacement = e.facts.messages.findIndex((m) => placement.test(m));
+    const newestSteady = e.facts.messages.findIndex((m) => steady.test(m));
+    if (newestPlacement >= 0) return newestSteady >= 0 && newestSteady < newestPlacement;
+  }
+  const signals = find(inv, 'signals').flatMap((e) => e.facts.signals);
+  const latest = (pattern: RegExp) =>
+    signals
+      .filter((x) => pattern.test(x.name))
+      .map((x) => x.occurredAt)
+      .sort()
+      .at(-1);
+  const placed = latest(placement);
+  const settled = latest(steady);
+  return placed !== undefined && settled !== undefined && settled >= placed;
+}
+
 /** A client's words for a connection made again (Celery/Kombu, Redis and AMQP clients, JDBC pools, Node drivers). */
-const reconnected = /\b(re)?connected to\b|\breconnected\b|connection (re-?)?established|connection restored/i;
+const reconnected =
+  /\b(re)?connected to\b|\breconnected\b|connection (re-?)?established|connection restored/i;
 
 /** The logs evidence where the last dependency error is followed by a reconnection line; null when none. */
 function reconnectedAfterErrors(inv: Investigation): string | null {
@@ -688,7 +721,9 @@ function firingAlarms(inv: Investigation): { id: string; name: string; metricNam
           fault: s.classification === 'fault',
         });
     }
-  return [...latest.values()].filter((a) => a.fault).map(({ id, name, metricName }) => ({ id, name, metricName }));
+  return [...latest.values()]
+    .filter((a) => a.fault)
+    .map(({ id, name, metricName }) => ({ id, name, metricName }));
 }
 
 /**
