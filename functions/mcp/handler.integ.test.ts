@@ -1,5 +1,4 @@
 import { ECSClient } from '@aws-sdk/client-ecs';
-import { CreateEventBusCommand, EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
@@ -88,8 +87,6 @@ describe('homeostat mcp over Streamable HTTP (the Lambda handler)', () => {
 
   beforeAll(async () => {
     database = await startMigratedDatabase();
-    const busName = uniqueName('mcp-http-bus');
-    await new EventBridgeClient(emulatorClientConfig()).send(new CreateEventBusCommand({ Name: busName }));
     await createEcsService(new ECSClient(emulatorClientConfig()), cluster, 'api', 2);
     await new PostgresPerceptionStore(database.pool, {}, 0).registerService({
       cluster,
@@ -115,7 +112,6 @@ describe('homeostat mcp over Streamable HTTP (the Lambda handler)', () => {
       AWS_SECRET_ACCESS_KEY: 'test',
       DATABASE_URL: database.db.url,
       DATABASE_WS_PROXY: database.db.wsProxy ?? '',
-      HOMEOSTAT_BUS_NAME: busName,
       HOMEOSTAT_KILL_SWITCH_PARAMETER: `/homeostat-test/${cluster}/kill-switch`,
     });
     client = new Client({ name: 'homeostat-http-test', version: '1.0.0' });
@@ -158,7 +154,18 @@ describe('homeostat mcp over Streamable HTTP (the Lambda handler)', () => {
       parameters: { desiredCount: 4 },
     });
     expect(requested.isError, text(requested)).toBeFalsy();
-    expect(requested.structuredContent).toMatchObject({ outcome: 'awaiting_approval', step: 1 });
+    // The bus lets only the agents publish: approval.requested waits in the outbox for the relay.
+    expect(requested.structuredContent).toMatchObject({
+      outcome: 'awaiting_approval',
+      step: 1,
+      published: false,
+    });
+    const outbox = await database.pool.query(
+      `SELECT envelope ->> 'type' AS type, envelope ->> 'source' AS source, published_at FROM outbox`,
+    );
+    expect(outbox.rows).toEqual([
+      { type: 'approval.requested', source: 'homeostat.plan', published_at: null },
+    ]);
     const step = await database.pool.query(
       'SELECT status, detail FROM remediation_steps WHERE incident_id = $1',
       [incidentId],

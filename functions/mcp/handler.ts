@@ -63,7 +63,6 @@ export function createHandler(deps: () => Promise<HomeostatMcpDeps>) {
 }
 
 const envSchema = envWithDatabase({
-  HOMEOSTAT_BUS_NAME: z.string().check(z.minLength(1)),
   HOMEOSTAT_KILL_SWITCH_PARAMETER: z.string().check(z.minLength(1)),
   HOMEOSTAT_REMEDIATION: z._default(z.string(), ''),
 });

@@ -79,7 +79,13 @@ export async function awsMcpDeps(options: {
   const killSwitchParameter = lazyAsync(
     async () => process.env.HOMEOSTAT_KILL_SWITCH_PARAMETER || stackOutput(stack, 'KillSwitchParameterName'),
   );
-  const busName = lazyAsync(async () => process.env.HOMEOSTAT_BUS_NAME || stackOutput(stack, 'BusName'));
+  // The bus lets only the agents publish their events: the Lambda (no HOMEOSTAT_BUS_NAME) leaves
+  // approval.requested to the outbox relay; a person's process tries, and falls back to the relay too.
+  const busName = lazyAsync(async () =>
+    options.mode === 'stdio'
+      ? process.env.HOMEOSTAT_BUS_NAME || stackOutput(stack, 'BusName')
+      : process.env.HOMEOSTAT_BUS_NAME || null,
+  );
   const ecs = new ECSClient(clientDefaults);
   const ssm = new SSMClient(clientDefaults);
   const events = createEventBridgeClient();
@@ -118,6 +124,7 @@ export async function awsMcpDeps(options: {
       const p = await pool();
       const store = new PostgresRemediationStore(p);
       const registry = new PostgresPerceptionStore(p);
+      const bus = await busName();
       return requestRemediation(request, {
         store,
         registry,
@@ -127,7 +134,7 @@ export async function awsMcpDeps(options: {
         killSwitch: new SsmKillSwitch(ssm, await killSwitchParameter(), 0),
         settings,
         approvals: linklessApprovals,
-        bus: new EventBridgePublisher(events, await busName()),
+        ...(bus ? { bus: new EventBridgePublisher(events, bus) } : {}),
         clock: systemClock,
       });
     },

@@ -29,15 +29,18 @@ import { catalogActions, isCatalogAction } from '../domain/taxonomy.ts';
 import type { ApprovalRequestedData } from '../events/catalog.ts';
 import { detailTypes } from '../events/detail-types.ts';
 import { buildEnvelope } from '../events/envelope.ts';
-import { type ApprovalIssuer, approvalLink } from './plan.ts';
+import { type ApprovalIssuer, approvalLink, planSource } from './plan.ts';
 import { type PolicyInputs, policyContextFor, publishPending } from './remediation-context.ts';
 import type { RemediationStep } from './remediation-ports.ts';
 
-export const requestSource = 'homeostat.mcp';
-
 export interface RemediationRequestDeps extends PolicyInputs {
   approvals: ApprovalIssuer;
-  bus: EventPublisher;
+  /**
+   * Where approval.requested goes out now; absent (or refusing, as the bus's
+   * resource policy refuses people and the MCP function), the outbox relay
+   * publishes it within a minute or two.
+   */
+  bus?: EventPublisher;
   clock: Clock;
 }
 
@@ -62,7 +65,7 @@ export type RemediationRequestResult =
       expiresAt: string;
       approveUrl: string | null;
       rejectUrl: string | null;
-      /** False when the bus refused approval.requested: it waits in the outbox for the relay. */
+      /** False when approval.requested was not published now: it waits in the outbox for the relay. */
       published: boolean;
     }
   | {
@@ -275,7 +278,8 @@ export async function requestRemediation(
     ],
     envelopes: [
       buildEnvelope<ApprovalRequestedData>({
-        source: requestSource,
+        // The plan path's own event, as the plan agent publishes it (and as the outbox relay may).
+        source: planSource,
         time: now,
         incidentId,
         correlationId: incidentId,
@@ -298,11 +302,14 @@ export async function requestRemediation(
   // The plan agent (or another request) got there first: the incident moved on.
   if (committed === 'duplicate')
     return refused('the incident changed while the request was being filed; look again', incidentId);
-  // Stored with its event: a bus failure leaves approval.requested to the outbox relay.
-  const published = await publishPending(deps, causationId).then(
-    () => true,
-    () => false,
-  );
+  // Stored with its event: no bus, or a bus that refuses, leaves approval.requested to the outbox relay.
+  const bus = deps.bus;
+  const published = bus
+    ? await publishPending({ store: deps.store, bus }, causationId).then(
+        () => true,
+        () => false,
+      )
+    : false;
   return {
     outcome: 'awaiting_approval',
     incidentId,
