@@ -1,5 +1,6 @@
 import { isAbsolute } from 'node:path';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { type CfnResource, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -7,7 +8,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { type AgentName, agentEntry, bundleAliases, bundleSettings, projectRoot } from '../bundling.ts';
-import { NagSuppressions } from '../nag.ts';
+import { NagSuppressions, suppressWildcards } from '../nag.ts';
 
 export interface AgentFunctionProps {
   /** Folder under functions/ holding handler.ts. */
@@ -22,6 +23,8 @@ export interface AgentFunctionProps {
   readonly memorySize?: number;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
+  /** Caps concurrent executions (and keeps them available to this function). @default unreserved */
+  readonly reservedConcurrentExecutions?: number;
   /**
    * Extra folders copied next to the bundle: a path relative to the project
    * root (copied under the same name), or `{ from, to }` where `from` may be absolute.
@@ -63,6 +66,9 @@ export class AgentFunction extends Construct {
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: props.memorySize ?? 512,
+      ...(props.reservedConcurrentExecutions !== undefined
+        ? { reservedConcurrentExecutions: props.reservedConcurrentExecutions }
+        : {}),
       timeout: props.timeout ?? Duration.seconds(30),
       tracing: lambda.Tracing.ACTIVE,
       logGroup: this.logGroup,
@@ -109,20 +115,60 @@ export class AgentFunction extends Construct {
           ],
         },
         {
-          id: 'AwsSolutions-IAM5',
-          reason: 'X-Ray PutTraceSegments/PutTelemetryRecords do not support resource-level permissions.',
-          appliesTo: ['Resource::*'],
-        },
-        {
           id: 'AwsSolutions-L1',
           reason: 'Pinned to nodejs22.x: the runtime the project builds, tests and benchmarks against.',
         },
       ],
       true,
     );
+    // Active tracing put the X-Ray statement in the default policy; every other statement on `*` goes
+    // through allow(), into a policy of its own, so this suppression hides X-Ray and nothing else.
+    suppressWildcards(
+      this.defaultPolicy,
+      ['*'],
+      'xray:PutTraceSegments and xray:PutTelemetryRecords (active tracing): X-Ray defines no resource type or condition key for them.',
+    );
     NagSuppressions.addResourceSuppressions(this.deadLetterQueue, [
       { id: 'AwsSolutions-SQS3', reason: 'This queue is itself the dead-letter queue of the agent.' },
     ]);
+  }
+
+  /** The function's role. */
+  get role(): iam.IRole {
+    if (!this.function.role) throw new Error(`${this.node.path} has no role`);
+    return this.function.role;
+  }
+
+  /** The role's default policy (where grants and addToRolePolicy write). */
+  get defaultPolicy(): iam.Policy {
+    return this.role.node.findChild('DefaultPolicy') as iam.Policy;
+  }
+
+  /**
+   * Allows `statement`, and says why where it is broader than one resource.
+   * On `*` (an action AWS lets no policy scope by resource) it goes into a
+   * policy of its own whose cdk-nag suppression names its actions, so no
+   * suppression hides another statement; a wildcard ARN stays in the default
+   * policy with a suppression for exactly that ARN.
+   */
+  allow(statement: iam.PolicyStatement, why?: string): void {
+    const wildcards = statement.resources.filter((r) => r.includes('*'));
+    if (wildcards.length > 0 && !why) throw new Error(`${statement.sid}: say why ${wildcards} is needed`);
+    if (statement.resources.includes('*')) {
+      if (!statement.sid) throw new Error('a statement on * needs a sid');
+      if (statement.resources.length > 1)
+        throw new Error(`${statement.sid}: keep * in a statement of its own`);
+      const policy = new iam.Policy(this, `Unscoped${statement.sid}`, { statements: [statement] });
+      policy.attachToRole(this.role);
+      // The function (not its role, a child of the same construct) waits for the policy.
+      (this.function.node.defaultChild as CfnResource).addResourceDependency(
+        policy.node.defaultChild as CfnResource,
+      );
+      suppressWildcards(policy, ['*'], `${statement.actions.join(', ')}: ${why}`);
+      return;
+    }
+    this.function.addToRolePolicy(statement);
+    if (wildcards.length > 0 && why) suppressWildcards(this.defaultPolicy, wildcards, why);
   }
 
   /** Lets the agent dead-letter the events it rejects itself, with the reason (HOMEOSTAT_DEAD_LETTER_QUEUE_URL). */

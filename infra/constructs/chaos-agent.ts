@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as fis from 'aws-cdk-lib/aws-fis';
@@ -11,11 +11,15 @@ import type { ChaosConfig } from '../../shared/config/chaos.ts';
 import { chaosOptInTag, type FisAction } from '../../shared/domain/chaos.ts';
 import type { ChaosRunRequest } from '../../shared/events/chaos-commands.ts';
 import { detailTypes } from '../../shared/events/detail-types.ts';
-import { NagSuppressions } from '../nag.ts';
+import { NagSuppressions, suppressWildcards } from '../nag.ts';
 import { AgentFunction } from './agent-function.ts';
-import type { HomeostatBus } from './homeostat-bus.ts';
+import { anyTaskDefinition, clusterArn, passRolesToEcsTasks, tasksOfCluster } from './ecs-permissions.ts';
+import { agentSources, type HomeostatBus } from './homeostat-bus.ts';
 import type { KnowledgeDatabase } from './knowledge-database.ts';
-import { passTaskRolesToEcs } from './remediation-agents.ts';
+import type { WatchedServiceProps } from './watched-service.ts';
+
+/** The tag on every revision (and FIS experiment) chaos creates: the experiment's id. */
+export const chaosExperimentTag = 'homeostat:chaos-experiment';
 
 export interface ChaosAgentProps {
   readonly bus: HomeostatBus;
@@ -24,6 +28,8 @@ export interface ChaosAgentProps {
   /** The kill switch stops chaos too. */
   readonly killSwitch: ssm.IStringParameter;
   readonly logRetention?: logs.RetentionDays;
+  /** The declared watched services: a bad_deployment target's task roles are the only ones chaos may pass. @default none */
+  readonly watchedServices?: readonly WatchedServiceProps[];
 }
 
 /** Closed incidents' learning, which completes a chaos experiment's game-day score. */
@@ -84,7 +90,7 @@ export class ChaosAgent extends Construct {
     const fn = this.agent.function;
     this.agent.deadLetterOwnRejections();
     props.database.connect(fn);
-    props.bus.grantPublish(fn);
+    props.bus.grantPublish(this.agent.role, [agentSources.chaos]);
     props.killSwitch.grantRead(fn);
 
     this.schedulerRole = new iam.Role(this, 'SchedulerRole', {
@@ -97,7 +103,7 @@ export class ChaosAgent extends Construct {
     this.agent.deadLetterQueue.grantSendMessages(this.schedulerRole);
     this.schedulerRole.grantPassRole(fn.grantPrincipal);
     fn.addEnvironment('HOMEOSTAT_SCHEDULER_ROLE_ARN', this.schedulerRole.roleArn);
-    fn.addToRolePolicy(
+    this.agent.allow(
       new iam.PolicyStatement({
         sid: 'ScheduleReverts',
         actions: ['scheduler:CreateSchedule'],
@@ -109,8 +115,9 @@ export class ChaosAgent extends Construct {
           }),
         ],
       }),
+      'Revert schedules are named per run at run time, under the homeostat-chaos-revert- prefix.',
     );
-    this.grantTargets(config);
+    this.grantTargets(config, props.watchedServices ?? []);
     this.createFisTemplates(config);
 
     this.schedules = config.experiments.flatMap((e) => {
@@ -163,45 +170,20 @@ export class ChaosAgent extends Construct {
       targets: [new targets.LambdaFunction(fn, delivery)],
     });
 
-    NagSuppressions.addResourceSuppressions(
-      fn,
-      [
-        {
-          id: 'AwsSolutions-IAM5',
-          reason:
-            'Tasks are stopped only in the configured targets’ clusters (ecs:cluster condition); task-definition, list and describe calls and FIS experiments have no resource-level scoping before they exist; revert schedules are limited to the homeostat-chaos-revert- prefix.',
-          appliesTo: [
-            'Resource::*',
-            { regex: '/^Resource::arn:<AWS::Partition>:(scheduler|fis|secretsmanager):.*\\*$/' },
-            { regex: '/^Resource::arn:<AWS::Partition>:secretsmanager:.*-\\?\\?\\?\\?\\?\\?$/' },
-          ],
-        },
-      ],
-      true,
-    );
-    NagSuppressions.addResourceSuppressions(
-      this.schedulerRole,
-      [
-        {
-          id: 'AwsSolutions-IAM5',
-          reason:
-            'Invoking the chaos agent includes its versions (function:name:*), as grantInvoke writes it.',
-          appliesTo: [{ regex: '/^Resource::<.*ChaosFunction.*\\.Arn>:\\*$/' }],
-        },
-      ],
-      true,
+    suppressWildcards(
+      this.schedulerRole.node.findChild('DefaultPolicy'),
+      [`${fn.functionArn}:*`],
+      'Invoking the chaos agent includes its versions (function:name:*), as grantInvoke writes it.',
     );
   }
 
   /** Exactly what the configured experiments need, on their targets only. */
-  private grantTargets(config: ChaosConfig) {
+  private grantTargets(config: ChaosConfig, watched: readonly WatchedServiceProps[]) {
     const stack = Stack.of(this);
-    const fn = this.agent.function;
     const experiments = config.experiments;
-    fn.addToRolePolicy(
+    this.agent.allow(
       new iam.PolicyStatement({
         sid: 'ReadTargets',
-        // List/Describe calls and DescribeTaskDefinition have no useful resource-level scoping.
         actions: [
           'ecs:DescribeServices',
           'ecs:ListTasks',
@@ -211,13 +193,12 @@ export class ChaosAgent extends Construct {
         ],
         resources: ['*'],
       }),
+      'read-only guardrail checks (targets, their tasks, revisions and alarms); ListTasks, DescribeTaskDefinition and DescribeAlarms have no resource-level permissions.',
     );
     if (experiments.length === 0) return;
     const serviceArn = (cluster: string, service: string) =>
       stack.formatArn({ service: 'ecs', resource: 'service', resourceName: `${cluster}/${service}` });
-    const clusterArn = (cluster: string) =>
-      stack.formatArn({ service: 'ecs', resource: 'cluster', resourceName: cluster });
-    fn.addToRolePolicy(
+    this.agent.allow(
       new iam.PolicyStatement({
         sid: 'ChangeOptedInTargets',
         actions: ['ecs:UpdateService'],
@@ -225,32 +206,75 @@ export class ChaosAgent extends Construct {
         conditions: { StringEquals: { [`aws:ResourceTag/${chaosOptInTag.key}`]: chaosOptInTag.value } },
       }),
     );
-    if (experiments.some((e) => e.fault.kind === 'stop_tasks'))
-      fn.addToRolePolicy(
+    const stopping = [
+      ...new Set(experiments.filter((e) => e.fault.kind === 'stop_tasks').map((e) => e.target.cluster)),
+    ];
+    if (stopping.length > 0)
+      this.agent.allow(
         new iam.PolicyStatement({
           sid: 'StopTasksOfTargets',
           actions: ['ecs:StopTask'],
-          resources: ['*'],
+          resources: stopping.map((c) => tasksOfCluster(this, c)),
+          conditions: { ArnEquals: { 'ecs:cluster': stopping.map((c) => clusterArn(this, c)) } },
+        }),
+        "Tasks are created at run time: any task of the stop_tasks targets' clusters only (also the ecs:cluster condition).",
+      );
+    const breaking = experiments.filter((e) => e.fault.kind === 'bad_deployment');
+    if (breaking.length > 0) {
+      const onlyTheExperimentTag = { 'ForAllValues:StringEquals': { 'aws:TagKeys': [chaosExperimentTag] } };
+      this.agent.allow(
+        new iam.PolicyStatement({
+          sid: 'RegisterBrokenRevisions',
+          actions: ['ecs:RegisterTaskDefinition'],
+          resources: [anyTaskDefinition(this)],
           conditions: {
-            ArnEquals: { 'ecs:cluster': [...new Set(experiments.map((e) => clusterArn(e.target.cluster)))] },
+            Null: { [`aws:RequestTag/${chaosExperimentTag}`]: 'false' },
+            ...onlyTheExperimentTag,
+            StringEqualsIfExists: { 'ecs:privileged': 'false' },
           },
         }),
+        `A broken revision of the target's family, known only at run time; only revisions tagged ${chaosExperimentTag} (request-tag conditions), without privileged containers.`,
       );
-    if (experiments.some((e) => e.fault.kind === 'bad_deployment')) {
-      fn.addToRolePolicy(
+      // Tagging on creation only: it can tag nothing that exists (homeostat:managed, homeostat:chaos).
+      this.agent.allow(
         new iam.PolicyStatement({
-          sid: 'BrokenRevisions',
-          actions: ['ecs:RegisterTaskDefinition', 'ecs:DeregisterTaskDefinition', 'ecs:TagResource'],
+          sid: 'TagRevisionsOnRegistration',
+          actions: ['ecs:TagResource'],
+          resources: [anyTaskDefinition(this)],
+          conditions: {
+            StringEquals: { 'ecs:CreateAction': 'RegisterTaskDefinition' },
+            ...onlyTheExperimentTag,
+          },
+        }),
+        `Only while registering a revision (ecs:CreateAction) and only the ${chaosExperimentTag} tag.`,
+      );
+      this.agent.allow(
+        new iam.PolicyStatement({
+          sid: 'RetireBrokenRevisions',
+          actions: ['ecs:DeregisterTaskDefinition'],
           resources: ['*'],
         }),
+        'the revert retires the broken revision it registered; ECS defines no resource type or condition key for DeregisterTaskDefinition.',
       );
-      fn.addToRolePolicy(passTaskRolesToEcs());
+      const roles = breaking.flatMap((e) => {
+        const declared = watched.find(
+          (w) => w.cluster === e.target.cluster && w.service === e.target.service,
+        );
+        if (!declared?.taskRoles?.length)
+          Annotations.of(this).addWarningV2(
+            `homeostat:chaos-roles-${e.name}`,
+            `bad_deployment ${e.name}: ${e.target.cluster}/${e.target.service} declares no taskRoles in homeostat:watchedServices; registering its broken revision is refused if its task definition has a task or execution role.`,
+          );
+        return declared?.taskRoles ?? [];
+      });
+      const pass = passRolesToEcsTasks(this, roles);
+      if (pass) this.agent.allow(pass);
     }
     const parameters = experiments.flatMap((e) =>
       e.fault.kind === 'break_dependency' ? [e.fault.parameterName] : [],
     );
     if (parameters.length > 0)
-      fn.addToRolePolicy(
+      this.agent.allow(
         new iam.PolicyStatement({
           sid: 'DependencyParameters',
           actions: ['ssm:GetParameter', 'ssm:PutParameter', 'ssm:DeleteParameter'],
@@ -310,7 +334,7 @@ export class ChaosAgent extends Construct {
             targets: { Tasks: 'Tasks' },
           },
         },
-        tags: { Name: `homeostat-chaos-${e.name}`, 'homeostat:chaos-experiment': e.name },
+        tags: { Name: `homeostat-chaos-${e.name}`, [chaosExperimentTag]: e.name },
       });
       this.fisTemplates[e.name] = template;
     }
@@ -320,7 +344,7 @@ export class ChaosAgent extends Construct {
         Object.fromEntries(Object.entries(this.fisTemplates).map(([name, t]) => [name, t.attrId])),
       ),
     );
-    fn.addToRolePolicy(
+    this.agent.allow(
       new iam.PolicyStatement({
         sid: 'RunFisExperiments',
         actions: ['fis:StartExperiment', 'fis:GetExperiment', 'fis:StopExperiment', 'fis:TagResource'],
@@ -331,6 +355,7 @@ export class ChaosAgent extends Construct {
           stack.formatArn({ service: 'fis', resource: 'experiment', resourceName: '*' }),
         ],
       }),
+      "Experiments start from this stack's templates only; each experiment's id exists only once it is started.",
     );
   }
 }

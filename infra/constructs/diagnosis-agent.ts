@@ -6,10 +6,9 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { detailTypes } from '../../shared/events/detail-types.ts';
 import type { DiagnosisSettings } from '../lib/settings.ts';
-import { NagSuppressions } from '../nag.ts';
 import { AgentFunction } from './agent-function.ts';
 import { bedrockModelArns } from './bedrock-models.ts';
-import type { HomeostatBus } from './homeostat-bus.ts';
+import { agentSources, type HomeostatBus } from './homeostat-bus.ts';
 import type { KnowledgeDatabase } from './knowledge-database.ts';
 
 export interface DiagnosisAgentProps {
@@ -69,10 +68,12 @@ export class DiagnosisAgent extends Construct {
     this.agent.deadLetterOwnRejections();
     props.database.connect(fn);
     props.database.allowEmbedding(fn);
-    props.bus.grantPublish(fn);
+    props.bus.grantPublish(this.agent.role, [agentSources.diagnose]);
 
     const stack = Stack.of(this);
-    fn.addToRolePolicy(
+    const unknownUntilIncident =
+      'Read-only: the watched services, their tasks, alarms and log groups are known only when an incident opens.';
+    this.agent.allow(
       new iam.PolicyStatement({
         sid: 'ReadEcsServicesAndTasks',
         actions: ['ecs:DescribeServices', 'ecs:ListTasks', 'ecs:DescribeTasks'],
@@ -82,16 +83,17 @@ export class DiagnosisAgent extends Construct {
           stack.formatArn({ service: 'ecs', resource: 'container-instance', resourceName: '*' }),
         ],
       }),
+      unknownUntilIncident,
     );
-    fn.addToRolePolicy(
+    this.agent.allow(
       new iam.PolicyStatement({
         sid: 'ReadTaskDefinitionsAndMetricData',
-        // Neither supports resource-level permissions.
         actions: ['ecs:DescribeTaskDefinition', 'cloudwatch:GetMetricData'],
         resources: ['*'],
       }),
+      'read-only; neither supports resource-level permissions.',
     );
-    fn.addToRolePolicy(
+    this.agent.allow(
       new iam.PolicyStatement({
         sid: 'ReadAlarms',
         actions: ['cloudwatch:DescribeAlarms'],
@@ -104,8 +106,9 @@ export class DiagnosisAgent extends Construct {
           }),
         ],
       }),
+      unknownUntilIncident,
     );
-    fn.addToRolePolicy(
+    this.agent.allow(
       new iam.PolicyStatement({
         sid: 'ReadServiceLogs',
         actions: ['logs:FilterLogEvents'],
@@ -118,15 +121,17 @@ export class DiagnosisAgent extends Construct {
           }),
         ],
       }),
+      unknownUntilIncident,
     );
     if (s.provider === 'bedrock') {
       const models = [s.fastModel, ...(s.strongModel ? [s.strongModel] : [])];
-      fn.addToRolePolicy(
+      this.agent.allow(
         new iam.PolicyStatement({
           sid: 'ConverseWithConfiguredModels',
           actions: ['bedrock:InvokeModel'],
           resources: models.flatMap((model) => bedrockModelArns(stack, model)),
         }),
+        'The configured models only; an inference profile routes to its model in any of its regions.',
       );
     }
 
@@ -148,25 +153,5 @@ export class DiagnosisAgent extends Construct {
       eventPattern: diagnosisRequestedPattern,
       targets: [target()],
     });
-
-    NagSuppressions.addResourceSuppressions(
-      fn,
-      [
-        {
-          id: 'AwsSolutions-IAM5',
-          reason:
-            'Read-only: the watched services, their tasks, alarms and log groups are not known at deploy time; DescribeTaskDefinition and GetMetricData have no resource-level permissions; the secret ARN suffix is random; an inference profile may route to any region.',
-          appliesTo: [
-            'Resource::*',
-            { regex: '/^Resource::arn:<AWS::Partition>:ecs:.*\\/\\*$/' },
-            { regex: '/^Resource::arn:<AWS::Partition>:cloudwatch:.*:alarm:\\*$/' },
-            { regex: '/^Resource::arn:<AWS::Partition>:logs:.*:log-group:\\*$/' },
-            { regex: '/^Resource::arn:<AWS::Partition>:secretsmanager:.*-\\?\\?\\?\\?\\?\\?$/' },
-            { regex: '/^Resource::arn:<AWS::Partition>:bedrock:\\*:.*$/' },
-          ],
-        },
-      ],
-      true,
-    );
   }
 }

@@ -7,7 +7,7 @@ import type { LearningConfig } from '../../shared/config/learning.ts';
 import type { RemediationConfig } from '../../shared/config/remediation.ts';
 import { detailTypes } from '../../shared/events/detail-types.ts';
 import { AgentFunction } from './agent-function.ts';
-import type { HomeostatBus } from './homeostat-bus.ts';
+import { agentSources, type HomeostatBus } from './homeostat-bus.ts';
 import type { KnowledgeDatabase } from './knowledge-database.ts';
 
 export interface LearnAgentProps {
@@ -52,7 +52,7 @@ export class LearnAgent extends Construct {
     this.agent.deadLetterOwnRejections();
     props.database.connect(this.agent.function);
     props.database.allowEmbedding(this.agent.function);
-    props.bus.grantPublish(this.agent.function);
+    props.bus.grantPublish(this.agent.role, [agentSources.learn]);
     new events.Rule(this, 'Trigger', {
       description: 'Failed steps and closed incidents to the Homeostat learn agent',
       eventBus: props.bus.bus,

@@ -10,7 +10,6 @@ import type * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import type { LearningConfig, NotificationConfig } from '../../shared/config/learning.ts';
 import { detailTypes } from '../../shared/events/detail-types.ts';
-import { NagSuppressions } from '../nag.ts';
 import { AgentFunction } from './agent-function.ts';
 import { bedrockModelArns } from './bedrock-models.ts';
 import type { HomeostatBus } from './homeostat-bus.ts';
@@ -90,22 +89,13 @@ export class Notifications extends Construct {
 
     const model = props.learning.narrativeModel;
     if (model) {
-      fn.addToRolePolicy(
+      this.agent.allow(
         new iam.PolicyStatement({
+          sid: 'NarrateWithConfiguredModel',
           actions: ['bedrock:InvokeModel'],
           resources: bedrockModelArns(Stack.of(this), model),
         }),
-      );
-      NagSuppressions.addResourceSuppressions(
-        fn,
-        [
-          {
-            id: 'AwsSolutions-IAM5',
-            reason: 'An inference profile may route the one narrative model to any region.',
-            appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:bedrock:\\*:.*$/' }],
-          },
-        ],
-        true,
+        'The one narrative model; an inference profile routes to its model in any of its regions.',
       );
     }
 

@@ -6,9 +6,8 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { NagSuppressions } from '../nag.ts';
 import { AgentFunction } from './agent-function.ts';
-import type { HomeostatBus } from './homeostat-bus.ts';
+import { agentSources, type HomeostatBus } from './homeostat-bus.ts';
 import type { KnowledgeDatabase } from './knowledge-database.ts';
 
 export interface PerceptionAgentProps {
@@ -96,16 +95,17 @@ export class PerceptionAgent extends Construct {
       }),
     );
     props.database.connect(fn);
-    props.bus.grantPublish(fn);
+    props.bus.grantPublish(this.agent.role, [agentSources.perceive]);
     const stack = Stack.of(this);
-    fn.addToRolePolicy(
+    this.agent.allow(
       new iam.PolicyStatement({
         sid: 'DescribeEcsServices',
         actions: ['ecs:DescribeServices'],
         resources: [stack.formatArn({ service: 'ecs', resource: 'service', resourceName: '*' })],
       }),
+      'Read-only: the services behind alarms and ECS events are known only when they arrive.',
     );
-    fn.addToRolePolicy(
+    this.agent.allow(
       new iam.PolicyStatement({
         sid: 'ReadAlarmTags',
         actions: ['cloudwatch:ListTagsForResource'],
@@ -118,6 +118,7 @@ export class PerceptionAgent extends Construct {
           }),
         ],
       }),
+      'Read-only: any alarm of the account may carry homeostat:cluster/service tags.',
     );
     const delivery = { deadLetterQueue: deadLetters, retryAttempts: 8, maxEventAge: Duration.hours(2) };
     const target = () => new targets.SqsQueue(this.queue, delivery);
@@ -142,27 +143,5 @@ export class PerceptionAgent extends Construct {
       schedule: events.Schedule.rate(Duration.minutes(1)),
       targets: [new targets.LambdaFunction(fn, delivery)],
     });
-    NagSuppressions.addResourceSuppressions(
-      fn,
-      [
-        {
-          id: 'AwsSolutions-IAM5',
-          reason:
-            'DescribeServices and ListTagsForResource are read-only and the watched services and their alarms are not known at deploy time; the secret ARN suffix is random.',
-          appliesTo: [
-            {
-              regex:
-                '/^Resource::arn:<AWS::Partition>:ecs:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):service\\/\\*$/',
-            },
-            { regex: '/^Resource::arn:<AWS::Partition>:secretsmanager:.*-\\?\\?\\?\\?\\?\\?$/' },
-            {
-              regex:
-                '/^Resource::arn:<AWS::Partition>:cloudwatch:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):alarm:\\*$/',
-            },
-          ],
-        },
-      ],
-      true,
-    );
   }
 }

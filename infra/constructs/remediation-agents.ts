@@ -8,12 +8,20 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import type { RemediationConfig } from '../../shared/config/remediation.ts';
-import { actionCatalog } from '../../shared/domain/actions.ts';
+import { actionCatalog, maxMemoryMiB } from '../../shared/domain/actions.ts';
 import { detailTypes } from '../../shared/events/detail-types.ts';
-import { NagSuppressions } from '../nag.ts';
+import { NagSuppressions, suppressWildcards } from '../nag.ts';
 import { AgentFunction } from './agent-function.ts';
-import type { HomeostatBus } from './homeostat-bus.ts';
+import {
+  anyTaskDefinition,
+  clusterArn,
+  passRolesToEcsTasks,
+  taskDefinitionArns,
+  tasksOfCluster,
+} from './ecs-permissions.ts';
+import { agentSources, type HomeostatBus, relaySources } from './homeostat-bus.ts';
 import type { KnowledgeDatabase } from './knowledge-database.ts';
+import type { WatchedServiceProps } from './watched-service.ts';
 
 export interface RemediationAgentsProps {
   readonly bus: HomeostatBus;
@@ -23,7 +31,15 @@ export interface RemediationAgentsProps {
   readonly killSwitchParameterName?: string;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * The declared watched services: their clusters, maintenance tasks and task
+   * roles are all the act agent may stop tasks in, run, and pass. @default none
+   */
+  readonly watchedServices?: readonly WatchedServiceProps[];
 }
+
+/** Concurrent executions reserved for (and capping) the approval function behind its public URL. */
+export const approvalConcurrency = 5;
 
 /** What the plan agent answers: a diagnosis (first or revised), or a step that failed and was undone. */
 export const planTriggerPattern: events.EventPattern = {
@@ -36,15 +52,6 @@ export const planApprovedPattern: events.EventPattern = {
   source: ['homeostat.plan', 'homeostat.approve'],
   detailType: [detailTypes.planApproved],
 };
-
-/** Registering a task definition passes its task and execution roles, to ECS tasks only. */
-export const passTaskRolesToEcs = () =>
-  new iam.PolicyStatement({
-    sid: 'PassTaskRolesToEcs',
-    actions: ['iam:PassRole'],
-    resources: ['*'],
-    conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
-  });
 
 /** The tag a service must carry for Homeostat to change it (enforced by IAM, not only by code). */
 export const managedTag = { key: 'homeostat:managed', value: 'true' };
@@ -93,7 +100,8 @@ export class RemediationAgents extends Construct {
       });
       a.deadLetterOwnRejections();
       props.database.connect(a.function);
-      props.bus.grantPublish(a.function);
+      // verify also relays what the other agents left unpublished in the outbox.
+      props.bus.grantPublish(a.role, name === 'verify' ? relaySources : [agentSources[name]]);
       this.killSwitch.grantRead(a.function);
       return a;
     };
@@ -117,13 +125,15 @@ export class RemediationAgents extends Construct {
       agent: 'approve',
       description: 'Homeostat approvals: signed links (Function URL) and the CLI',
       logRetention: props.logRetention,
+      // Anyone may call the URL: a flood is throttled here instead of taking the account's concurrency.
+      reservedConcurrentExecutions: approvalConcurrency,
       environment: {
         HOMEOSTAT_BUS_NAME: props.bus.bus.eventBusName,
         HOMEOSTAT_APPROVAL_SECRET_ARN: this.approvalSecret.secretArn,
       },
     });
     props.database.connect(this.approve.function);
-    props.bus.grantPublish(this.approve.function);
+    props.bus.grantPublish(this.approve.role, [agentSources.approve]);
     // The signed, expiring, single-use token is the credential; IAM auth would need signed browser requests.
     this.approvalUrl = this.approve.function.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
     this.approvalSecret.grantRead(this.approve.function);
@@ -141,7 +151,7 @@ export class RemediationAgents extends Construct {
     for (const a of [this.act, this.verify]) {
       a.function.addEnvironment('HOMEOSTAT_SCHEDULER_ROLE_ARN', this.schedulerRole.roleArn);
       this.schedulerRole.grantPassRole(a.function.grantPrincipal);
-      a.function.addToRolePolicy(
+      a.allow(
         new iam.PolicyStatement({
           sid: 'ScheduleVerification',
           actions: ['scheduler:CreateSchedule'],
@@ -153,11 +163,14 @@ export class RemediationAgents extends Construct {
             }),
           ],
         }),
+        'Verification schedules are named per incident and step at run time, under the homeostat-verify- prefix.',
       );
-      this.grantActions(a.function);
     }
+    const declared = props.watchedServices ?? [];
+    this.grantActions(this.act, declared);
+    this.grantUndo(this.verify, declared);
     this.act.function.addEnvironment('HOMEOSTAT_VERIFY_FUNCTION_ARN', this.verify.function.functionArn);
-    this.grantRead(this.plan.function);
+    this.grantRead(this.plan);
 
     const rule = (ruleId: string, description: string, pattern: events.EventPattern, target: AgentFunction) =>
       new events.Rule(this, ruleId, {
@@ -193,48 +206,10 @@ export class RemediationAgents extends Construct {
       ],
     });
 
-    for (const fn of [this.plan, this.act, this.verify].map((a) => a.function))
-      NagSuppressions.addResourceSuppressions(
-        fn,
-        [
-          {
-            id: 'AwsSolutions-IAM5',
-            reason:
-              'The watched services, their task definitions, alarms and fallback parameters are registered at run time; ECS task-definition and RunTask calls have no resource-level scoping by service; mutations on services require the homeostat:managed tag; schedules are limited to the homeostat-verify- prefix.',
-            appliesTo: [
-              'Resource::*',
-              {
-                regex:
-                  '/^Resource::arn:<AWS::Partition>:(ecs|cloudwatch|ssm|secretsmanager|scheduler):.*\\*$/',
-              },
-              { regex: '/^Resource::arn:<AWS::Partition>:secretsmanager:.*-\\?\\?\\?\\?\\?\\?$/' },
-            ],
-          },
-        ],
-        true,
-      );
-    NagSuppressions.addResourceSuppressions(
-      this.approve.function,
-      [
-        {
-          id: 'AwsSolutions-IAM5',
-          reason: 'The database secret ARN ends in a random suffix.',
-          appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:secretsmanager:.*-\\?\\?\\?\\?\\?\\?$/' }],
-        },
-      ],
-      true,
-    );
-    NagSuppressions.addResourceSuppressions(
-      this.schedulerRole,
-      [
-        {
-          id: 'AwsSolutions-IAM5',
-          reason:
-            'Invoking the verify agent includes its versions (function:name:*), as grantInvoke writes it.',
-          appliesTo: [{ regex: '/^Resource::<.*VerifyFunction.*\\.Arn>:\\*$/' }],
-        },
-      ],
-      true,
+    suppressWildcards(
+      this.schedulerRole.node.findChild('DefaultPolicy'),
+      [`${this.verify.function.functionArn}:*`],
+      'Invoking the verify agent includes its versions (function:name:*), as grantInvoke writes it.',
     );
     NagSuppressions.addResourceSuppressions(this.approvalSecret, [
       {
@@ -244,59 +219,115 @@ export class RemediationAgents extends Construct {
     ]);
   }
 
-  /** Reading what the policy needs: services, task definitions. */
-  private grantRead(fn: lambda.IFunction) {
-    const stack = Stack.of(this);
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadServices',
-        actions: ['ecs:DescribeServices'],
-        resources: [stack.formatArn({ service: 'ecs', resource: 'service', resourceName: '*' })],
-      }),
-    );
-    fn.addToRolePolicy(
+  /** Reading what the policy needs: services, task definitions, alarms. */
+  private grantRead(agent: AgentFunction) {
+    this.readServices(agent);
+    agent.allow(
       new iam.PolicyStatement({
         sid: 'ReadTaskDefinitionsAndAlarms',
-        // DescribeTaskDefinition has no resource-level permissions.
         actions: ['ecs:DescribeTaskDefinition', 'cloudwatch:DescribeAlarms'],
         resources: ['*'],
       }),
+      'read-only; neither supports resource-level permissions.',
     );
   }
 
-  /** Exactly the catalog's IAM: mutations only on services tagged homeostat:managed=true. */
-  private grantActions(fn: lambda.IFunction) {
+  private readServices(agent: AgentFunction) {
+    agent.allow(
+      new iam.PolicyStatement({
+        sid: 'ReadServices',
+        actions: ['ecs:DescribeServices'],
+        resources: [Stack.of(this).formatArn({ service: 'ecs', resource: 'service', resourceName: '*' })],
+      }),
+      'Read-only: services may be registered at run time (the registry), so any service of the account and region.',
+    );
+  }
+
+  /** Changes to services tagged homeostat:managed=true (and their fallback parameters): act, and verify's undo. */
+  private grantManagedChanges(agent: AgentFunction, declared: readonly WatchedServiceProps[]) {
     const stack = Stack.of(this);
-    this.grantRead(fn);
-    const needed = new Set([...actionCatalog.values()].flatMap((a) => a.iam));
-    const service = stack.formatArn({ service: 'ecs', resource: 'service', resourceName: '*' });
-    fn.addToRolePolicy(
+    const managed = { StringEquals: { [`aws:ResourceTag/${managedTag.key}`]: managedTag.value } };
+    agent.allow(
       new iam.PolicyStatement({
         sid: 'ChangeManagedServices',
         actions: ['ecs:UpdateService'],
-        resources: [service],
-        conditions: { StringEquals: { [`aws:ResourceTag/${managedTag.key}`]: managedTag.value } },
+        resources: [stack.formatArn({ service: 'ecs', resource: 'service', resourceName: '*' })],
+        conditions: managed,
       }),
+      'Any service of the account and region, but only while tagged homeostat:managed=true (aws:ResourceTag condition).',
     );
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        sid: 'TasksOfManagedClusters',
-        actions: ['ecs:StopTask', 'ecs:DescribeTasks', 'ecs:RunTask', 'ecs:RegisterTaskDefinition'].filter(
-          (a) => needed.has(a),
-        ),
-        resources: ['*'],
-      }),
-    );
-    fn.addToRolePolicy(passTaskRolesToEcs());
-    fn.addToRolePolicy(
+    agent.allow(
       new iam.PolicyStatement({
         sid: 'FallbackParameters',
         actions: ['ssm:GetParameter', 'ssm:PutParameter', 'ssm:DeleteParameter'],
         resources: [stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: '*' })],
-        conditions: { StringEquals: { [`aws:ResourceTag/${managedTag.key}`]: managedTag.value } },
+        conditions: managed,
       }),
+      'Fallback parameters are registered at run time; only parameters tagged homeostat:managed=true (aws:ResourceTag condition).',
     );
-    fn.addToRolePolicy(
+    // Deploying a revision (a rollback, an undo, a new memory size) passes its task and execution roles.
+    const pass = passRolesToEcsTasks(
+      this,
+      declared.flatMap((w) => w.taskRoles ?? []),
+    );
+    if (pass) agent.allow(pass);
+  }
+
+  /**
+   * Exactly the catalog's IAM, scoped to what is declared: services only while
+   * tagged homeostat:managed=true; tasks stopped only in the watched services'
+   * clusters; only the declared maintenance task definitions run, each in its
+   * service's cluster; revisions registered within the catalog's memory bound.
+   */
+  private grantActions(agent: AgentFunction, declared: readonly WatchedServiceProps[]) {
+    const stack = Stack.of(this);
+    const needed = new Set([...actionCatalog.values()].flatMap((a) => a.iam));
+    this.grantRead(agent);
+    this.grantManagedChanges(agent, declared);
+    const clusters = [...new Set(declared.map((w) => w.cluster))];
+    const inClusters = (names: string[]) => ({
+      ArnEquals: { 'ecs:cluster': names.map((c) => clusterArn(this, c)) },
+    });
+    if (clusters.length > 0)
+      agent.allow(
+        new iam.PolicyStatement({
+          sid: 'TasksOfWatchedClusters',
+          actions: ['ecs:StopTask', 'ecs:DescribeTasks'].filter((a) => needed.has(a)),
+          resources: clusters.map((c) => tasksOfCluster(this, c)),
+          conditions: inClusters(clusters),
+        }),
+        "Tasks are created at run time: any task of the watched services' clusters only (also the ecs:cluster condition).",
+      );
+    for (const [n, cluster] of clusters.entries()) {
+      const tasks = declared
+        .filter((w) => w.cluster === cluster)
+        .flatMap((w) => w.maintenanceTasks ?? [])
+        .flatMap((t) => taskDefinitionArns(this, t));
+      if (tasks.length === 0 || !needed.has('ecs:RunTask')) continue;
+      agent.allow(
+        new iam.PolicyStatement({
+          sid: `RunMaintenanceTasks${n}`,
+          actions: ['ecs:RunTask'],
+          resources: [...new Set(tasks)],
+          conditions: inClusters([cluster]),
+        }),
+        "A maintenance task declared by family runs its latest revision (family:*); only in its service's cluster (ecs:cluster).",
+      );
+    }
+    if (needed.has('ecs:RegisterTaskDefinition'))
+      agent.allow(
+        new iam.PolicyStatement({
+          sid: 'RegisterBoundedRevisions',
+          actions: ['ecs:RegisterTaskDefinition'],
+          resources: [anyTaskDefinition(this)],
+          conditions: {
+            NumericLessThanEquals: { 'ecs:task-memory': String(maxMemoryMiB) },
+            StringEqualsIfExists: { 'ecs:privileged': 'false' },
+          },
+        }),
+        `increase_memory registers a revision of the running service's family, known only at run time; at most ${maxMemoryMiB} MiB and no privileged container (conditions), carrying only roles it may pass.`,
+      );
+    agent.allow(
       new iam.PolicyStatement({
         sid: 'RotateManagedSecrets',
         actions: ['secretsmanager:RotateSecret', 'secretsmanager:DescribeSecret'],
@@ -310,6 +341,26 @@ export class RemediationAgents extends Construct {
         ],
         conditions: { StringEquals: { [`aws:ResourceTag/${managedTag.key}`]: managedTag.value } },
       }),
+      'Rotatable secrets are registered at run time; only secrets tagged homeostat:managed=true (aws:ResourceTag condition).',
     );
+  }
+
+  /**
+   * What an undo needs (shared/domain/remediation.ts undoOperations): set the
+   * desired count back, redeploy the snapshot revision, restore a fallback
+   * parameter; and what verification reads (services, alarms). It never runs,
+   * stops or registers anything, nor rotates a secret.
+   */
+  private grantUndo(agent: AgentFunction, declared: readonly WatchedServiceProps[]) {
+    this.readServices(agent);
+    agent.allow(
+      new iam.PolicyStatement({
+        sid: 'ReadAlarms',
+        actions: ['cloudwatch:DescribeAlarms'],
+        resources: ['*'],
+      }),
+      'read-only; it has no resource-level permissions (alarms are read by name prefix).',
+    );
+    this.grantManagedChanges(agent, declared);
   }
 }

@@ -9,6 +9,8 @@ export interface WatchedServiceRegistration {
   readonly alarmPrefixes: string[];
   readonly minTasks: number;
   readonly maxTasks: number;
+  /** The declared maintenance tasks (run_task checks against them; the migrator registers them). */
+  readonly maintenanceTasks?: string[];
 }
 
 export interface WatchedServiceProps {
@@ -28,6 +30,22 @@ export interface WatchedServiceProps {
   readonly minTasks?: number;
   /** @default 10 */
   readonly maxTasks?: number;
+  /**
+   * One-off maintenance tasks `run_task` may start in the service's cluster: a
+   * task-definition `family` (its latest ACTIVE revision), `family:revision`,
+   * or a task-definition ARN. Registered for the policy, and the only task
+   * definitions the act agent may run. @default none (run_task is refused)
+   */
+  readonly maintenanceTasks?: string[];
+  /**
+   * The task and execution roles of the service's task definitions and of its
+   * maintenance tasks (ARNs, or role names in this account): the only roles
+   * the act agent may pass to ECS (increase_memory registers a revision with
+   * them, run_task starts a maintenance task with them), verify to redeploy
+   * a snapshot revision, and chaos to register a bad_deployment revision.
+   * @default none (actions that pass a role are refused by IAM)
+   */
+  readonly taskRoles?: string[];
   /** Thresholds of the standard alarms. */
   readonly thresholds?: {
     /** @default 85 (%) */ readonly cpuPercent?: number;
@@ -157,6 +175,7 @@ export class WatchedService extends Construct {
       alarmPrefixes: [prefix, ...(props.alarmNamePrefixes ?? []), ...named],
       minTasks: props.minTasks ?? 1,
       maxTasks: props.maxTasks ?? 10,
+      ...(props.maintenanceTasks?.length ? { maintenanceTasks: [...props.maintenanceTasks] } : {}),
     };
   }
 }

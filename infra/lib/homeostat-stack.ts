@@ -42,7 +42,12 @@ export class HomeostatStack extends Stack {
           ...props.settings,
           watchedServices: [
             ...props.settings.watchedServices,
-            { cluster: sample.cluster, service: sample.service, targetGroup: sample.targetGroup },
+            {
+              cluster: sample.cluster,
+              service: sample.service,
+              targetGroup: sample.targetGroup,
+              taskRoles: sample.taskRoles,
+            },
           ],
           chaos: {
             ...props.settings.chaos,
@@ -81,6 +86,7 @@ export class HomeostatStack extends Stack {
       settings: settings.remediation,
       killSwitchParameterName: settings.killSwitchParameterName,
       logRetention: settings.logRetentionDays,
+      watchedServices: settings.watchedServices,
     });
     const r = this.remediation;
     this.learn = new LearnAgent(this, 'Learning', {
@@ -104,6 +110,7 @@ export class HomeostatStack extends Stack {
       config: settings.chaos,
       killSwitch: r.killSwitch,
       logRetention: settings.logRetentionDays,
+      watchedServices: settings.watchedServices,
     });
     const agents = {
       perceive: this.perception.agent,

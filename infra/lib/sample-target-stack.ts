@@ -2,6 +2,7 @@ import { CfnOutput, Duration, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as patterns from 'aws-cdk-lib/aws-ecs-patterns';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
 import { type ChaosConfig, parseChaosConfig } from '../../shared/config/chaos.ts';
@@ -76,6 +77,16 @@ export class SampleTargetStack extends Stack {
       description:
         'Homeostat sample: the endpoint GET /dependency calls (the break_dependency experiment points it elsewhere)',
     });
+    // Named roles: the Homeostat stack may pass exactly these to ECS (increase_memory, bad_deployment)
+    // without a cross-stack reference.
+    const ecsTasks = new iam.ServicePrincipal('ecs-tasks.amazonaws.com');
+    const taskRoleName = `${clusterName}-web-task`;
+    const executionRoleName = `${clusterName}-web-execution`;
+    const taskRole = new iam.Role(this, 'TaskRole', { roleName: taskRoleName, assumedBy: ecsTasks });
+    const executionRole = new iam.Role(this, 'ExecutionRole', {
+      roleName: executionRoleName,
+      assumedBy: ecsTasks,
+    });
     this.service = new patterns.ApplicationLoadBalancedFargateService(this, 'Web', {
       cluster: this.cluster,
       serviceName: 'web',
@@ -92,6 +103,8 @@ export class SampleTargetStack extends Stack {
         image: ecs.ContainerImage.fromRegistry('public.ecr.aws/docker/library/node:22-alpine'),
         command: ['node', '-e', server],
         containerPort: 8080,
+        taskRole,
+        executionRole,
         secrets: {
           FAULT: ecs.Secret.fromSsmParameter(this.faultParameter),
           DEPENDENCY_URL: ecs.Secret.fromSsmParameter(this.dependencyParameter),
@@ -121,10 +134,6 @@ export class SampleTargetStack extends Stack {
         id: 'AwsSolutions-ECS2',
         reason: 'The environment holds no secret: FAULT and DEPENDENCY_URL are toggles.',
       },
-      {
-        id: 'AwsSolutions-IAM5',
-        reason: 'The task execution role reads its own log stream and parameters, as CDK writes it.',
-      },
     ]);
 
     // Plain names (not tokens): they go into the chaos configuration as JSON.
@@ -136,6 +145,7 @@ export class SampleTargetStack extends Stack {
         loadBalancerFullName: this.service.loadBalancer.loadBalancerFullName,
       },
       dependencyParameterName: `${prefix}/dependency-url`,
+      taskRoles: [taskRoleName, executionRoleName],
     };
   }
 }
@@ -145,6 +155,8 @@ export interface SampleTarget {
   service: string;
   targetGroup: { targetGroupFullName: string; loadBalancerFullName: string };
   dependencyParameterName: string;
+  /** Names of the service's task and execution roles. */
+  taskRoles: string[];
 }
 
 /** The sample's experiments: every kind the emulator-free account can run, schedules declared but disabled. */

@@ -183,12 +183,19 @@ function watchedServices(value: unknown): WatchedServiceProps[] {
   const list = typeof value === 'string' ? (JSON.parse(value) as unknown) : (value ?? []);
   if (!Array.isArray(list))
     throw new Error('context homeostat:watchedServices must be an array of {cluster, service, …}');
+  const strings = (value: unknown) =>
+    value === undefined || (Array.isArray(value) && value.every((v) => typeof v === 'string' && v !== ''));
   for (const entry of list) {
     if (typeof entry?.cluster !== 'string' || typeof entry?.service !== 'string') {
       throw new Error(
         `context homeostat:watchedServices: every entry needs cluster and service, got ${JSON.stringify(entry)}`,
       );
     }
+    for (const key of ['maintenanceTasks', 'taskRoles'] as const)
+      if (!strings(entry[key]))
+        throw new Error(
+          `context homeostat:watchedServices: ${entry.cluster}/${entry.service} ${key} must be a list of names or ARNs`,
+        );
   }
   return list as WatchedServiceProps[];
 }
