@@ -531,9 +531,11 @@ describe('homeostat mcp (stdio, the SDK client)', () => {
     ]);
     const incident = await database.pool.query('SELECT state FROM incidents WHERE id = $1', [liveId]);
     expect(incident.rows[0]?.state).toBe('awaiting_approval');
-    const asked = await approvals.next<{ data: Record<string, unknown> }>(
+    const asked = await approvals.next<{ source: string; data: Record<string, unknown> }>(
       (d) => d.data.incidentId === liveId,
     );
+    // The plan path's own event: the outbox relay may publish it where the bus refuses the requester.
+    expect(asked.source).toBe('homeostat.plan');
     expect(asked.data).toMatchObject({
       step: 1,
       action: 'scale_out',
