@@ -1,5 +1,10 @@
-/** Emulator fixtures shared by the tests and the demo: an ECS service, and a queue capturing bus events. */
+/** Emulator fixtures shared by the tests and the demo: an ECS service, an alarm in a given state, and a queue capturing bus events. */
 import { randomUUID } from 'node:crypto';
+import {
+  type CloudWatchClient,
+  PutMetricAlarmCommand,
+  SetAlarmStateCommand,
+} from '@aws-sdk/client-cloudwatch';
 import {
   CreateClusterCommand,
   CreateServiceCommand,
@@ -26,6 +31,25 @@ import { waitFor } from './harness.ts';
 export const uniqueName = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
 
 type ClientConfig = ReturnType<typeof localClientConfig>;
+
+/** Creates (or updates) a metric alarm named `name` and sets it to `state`, as CloudWatch would. */
+export async function putAlarmInState(cloudwatch: CloudWatchClient, name: string, state: 'ALARM' | 'OK') {
+  await cloudwatch.send(
+    new PutMetricAlarmCommand({
+      AlarmName: name,
+      Namespace: 'Test',
+      MetricName: name,
+      Statistic: 'Sum',
+      Period: 60,
+      EvaluationPeriods: 1,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanThreshold',
+    }),
+  );
+  await cloudwatch.send(
+    new SetAlarmStateCommand({ AlarmName: name, StateValue: state, StateReason: 'test' }),
+  );
+}
 
 /** Registers a task definition and creates a service in the emulator's ECS control plane. */
 export async function createEcsService(

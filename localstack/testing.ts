@@ -4,7 +4,7 @@ import { localClientConfig } from './deploy-local.ts';
 import { captureEvents as captureOn, type EventCapture } from './fixtures.ts';
 import type { startMigratedDatabase } from './migrate-local.ts';
 
-export { createEcsService, type EventCapture, uniqueName } from './fixtures.ts';
+export { createEcsService, type EventCapture, putAlarmInState, uniqueName } from './fixtures.ts';
 
 export const emulatorEndpoint = () => inject('emulatorEndpoint');
 export const emulatorClientConfig = () => localClientConfig(emulatorEndpoint());

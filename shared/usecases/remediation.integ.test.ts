@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import {
   DeleteServiceCommand,
   DescribeServicesCommand,
@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createEcsService,
   emulatorClientConfig,
+  putAlarmInState,
   startMigratedDatabase,
   type TestDatabase,
   uniqueName,
@@ -190,23 +191,7 @@ describe('remediation loop', () => {
   const describe_ = async (service: string) =>
     (await ecs.send(new DescribeServicesCommand({ cluster, services: [service] }))).services?.[0];
 
-  async function putAlarm(name: string, state: 'ALARM' | 'OK') {
-    await cloudwatch.send(
-      new PutMetricAlarmCommand({
-        AlarmName: name,
-        Namespace: 'Test',
-        MetricName: name,
-        Statistic: 'Sum',
-        Period: 60,
-        EvaluationPeriods: 1,
-        Threshold: 1,
-        ComparisonOperator: 'GreaterThanThreshold',
-      }),
-    );
-    await cloudwatch.send(
-      new SetAlarmStateCommand({ AlarmName: name, StateValue: state, StateReason: 'test' }),
-    );
-  }
+  const putAlarm = (name: string, state: 'ALARM' | 'OK') => putAlarmInState(cloudwatch, name, state);
 
   async function diagnosedIncident(service: string, rootCause: RootCause, actions: CatalogAction[]) {
     const id = randomUUID();

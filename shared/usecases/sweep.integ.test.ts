@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DescribeServicesCommand, ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createEcsService,
   emulatorClientConfig,
+  putAlarmInState,
   startMigratedDatabase,
   type TestDatabase,
   uniqueName,
@@ -81,23 +82,7 @@ describe('sweep', () => {
       )
     ).rows[0]?.incident_id ?? null;
 
-  async function putAlarm(name: string, state: 'ALARM' | 'OK') {
-    await cloudwatch.send(
-      new PutMetricAlarmCommand({
-        AlarmName: name,
-        Namespace: 'Test',
-        MetricName: name,
-        Statistic: 'Sum',
-        Period: 60,
-        EvaluationPeriods: 1,
-        Threshold: 1,
-        ComparisonOperator: 'GreaterThanThreshold',
-      }),
-    );
-    await cloudwatch.send(
-      new SetAlarmStateCommand({ AlarmName: name, StateValue: state, StateReason: 'test' }),
-    );
-  }
+  const putAlarm = (name: string, state: 'ALARM' | 'OK') => putAlarmInState(cloudwatch, name, state);
 
   /** A watched service (3 tasks, its errors alarm in ALARM) with an incident diagnosed as a capacity shortfall. */
   async function world(
