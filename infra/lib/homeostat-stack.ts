@@ -6,6 +6,7 @@ import { EventSchemas } from '../constructs/event-schemas.ts';
 import { HomeostatBus } from '../constructs/homeostat-bus.ts';
 import { KnowledgeDatabase } from '../constructs/knowledge-database.ts';
 import { LearnAgent } from '../constructs/learn-agent.ts';
+import { McpServer } from '../constructs/mcp-server.ts';
 import { Notifications } from '../constructs/notifications.ts';
 import { OperationsDashboard } from '../constructs/operations-dashboard.ts';
 import { PerceptionAgent } from '../constructs/perception-agent.ts';
@@ -33,6 +34,8 @@ export class HomeostatStack extends Stack {
   readonly operations: OperationsDashboard;
   readonly watched: WatchedService[];
   readonly schemas: EventSchemas | undefined;
+  /** Homeostat over MCP behind an IAM-authorised Function URL; context `homeostat:mcp` (default off). */
+  readonly mcp: McpServer | undefined;
 
   constructor(scope: Construct, id: string, props: HomeostatStackProps) {
     super(scope, id, props);
@@ -131,6 +134,14 @@ export class HomeostatStack extends Stack {
     });
     // Agents start only on a migrated schema.
     this.database.trigger.executeBefore(...Object.values(agents).map((a) => a.function));
+    this.mcp = [true, 'true'].includes(this.node.tryGetContext('homeostat:mcp'))
+      ? new McpServer(this, 'Mcp', {
+          database: this.database,
+          killSwitch: r.killSwitch,
+          remediation: settings.remediation,
+          logRetention: settings.logRetentionDays,
+        })
+      : undefined;
 
     new CfnOutput(this, 'BusName', { value: this.bus.bus.eventBusName });
     new CfnOutput(this, 'PerceptionFunctionName', { value: this.perception.agent.function.functionName });
@@ -155,5 +166,9 @@ export class HomeostatStack extends Stack {
     new CfnOutput(this, 'DashboardName', { value: this.operations.dashboard.dashboardName });
     new CfnOutput(this, 'DatabaseUrlSecretName', { value: settings.databaseUrlSecretName });
     new CfnOutput(this, 'MigratorFunctionName', { value: this.database.migrator.function.functionName });
+    if (this.mcp) {
+      new CfnOutput(this, 'McpUrl', { value: this.mcp.url.url });
+      new CfnOutput(this, 'McpFunctionName', { value: this.mcp.agent.function.functionName });
+    }
   }
 }
