@@ -71,7 +71,8 @@ export const killSwitchInput = z.strictObject({
 
 // ---- outputs ------------------------------------------------------------------------------------
 
-const incidentSummary = z.object({
+/** What every view of an incident says of it first. */
+const incidentHead = {
   id: z.string(),
   uri: z.string(),
   cluster: z.string(),
@@ -80,6 +81,10 @@ const incidentSummary = z.object({
   title: untrustedText,
   openedAt: iso,
   closedAt: z.nullable(iso),
+};
+
+const incidentSummary = z.object({
+  ...incidentHead,
   rootCause: z.nullable(z.string()),
   actions: z.array(z.string()),
   chaosExperimentId: z.nullable(z.string()),
@@ -97,14 +102,7 @@ const step = z.object({
 
 export const incidentOutput = z.object({
   incident: z.object({
-    id: z.string(),
-    uri: z.string(),
-    cluster: z.string(),
-    service: z.string(),
-    state: z.string(),
-    title: untrustedText,
-    openedAt: iso,
-    closedAt: z.nullable(iso),
+    ...incidentHead,
     signalCount: z.int(),
     chaosExperimentId: z.nullable(z.string()),
   }),
@@ -231,15 +229,8 @@ export const reportOutput = z.object({
   costPerDay: z.array(z.object({ day: z.string(), usd: z.number(), tokens: z.number() })),
   incidents: z.array(
     z.object({
-      id: z.string(),
-      uri: z.string(),
-      cluster: z.string(),
-      service: z.string(),
-      state: z.string(),
-      title: untrustedText,
+      ...incidentHead,
       rootCause: z.nullable(z.string()),
-      openedAt: iso,
-      closedAt: z.nullable(iso),
       costUsd: z.number(),
       steps: z.array(step),
     }),

@@ -6,7 +6,7 @@
 
 import type { RemediationSettings } from '../config/remediation.ts';
 import type { ServiceState } from '../domain/actions.ts';
-import type { PolicyContext } from '../domain/policy.ts';
+import { type PolicyContext, policyVersion } from '../domain/policy.ts';
 import type { EventPublisher, IncidentRecord, WatchedServiceRecord } from '../domain/ports.ts';
 import type { ServiceRef } from '../domain/signal.ts';
 import type { IncidentEscalatedData } from '../events/catalog.ts';
@@ -68,6 +68,23 @@ export async function policyContextFor(
       chaos: incident.chaosExperimentId ? { experimentId: incident.chaosExperimentId, autonomy: null } : null,
       settings: settings.policy,
     },
+  };
+}
+
+/** What a policy decision records of its context in the audit log (with the decision's own inputs). */
+export function policyAuditInputs(context: Extract<PolicyContextResult, { ok: true }>) {
+  const { ctx } = context;
+  return {
+    killSwitch: ctx.killSwitch,
+    killSwitchReason: context.killSwitchReason,
+    autonomy: ctx.autonomy,
+    allowedActions: ctx.allowedActions,
+    recentActions: ctx.recentActions.length,
+    ineffectiveRemediations: ctx.ineffectiveRemediations,
+    leaseHeldBy: ctx.leaseHeldBy,
+    chaos: ctx.chaos,
+    service: ctx.service,
+    policyVersion,
   };
 }
 

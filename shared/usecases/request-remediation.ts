@@ -30,7 +30,12 @@ import type { ApprovalRequestedData } from '../events/catalog.ts';
 import { detailTypes } from '../events/detail-types.ts';
 import { buildEnvelope } from '../events/envelope.ts';
 import { type ApprovalIssuer, approvalLink, planSource } from './plan.ts';
-import { type PolicyInputs, policyContextFor, publishPending } from './remediation-context.ts';
+import {
+  type PolicyInputs,
+  policyAuditInputs,
+  policyContextFor,
+  publishPending,
+} from './remediation-context.ts';
 import type { RemediationStep } from './remediation-ports.ts';
 
 export interface RemediationRequestDeps extends PolicyInputs {
@@ -185,16 +190,7 @@ export async function requestRemediation(
     parameters,
     requestedBy,
     reason: request.reason ?? null,
-    killSwitch: ctx.killSwitch,
-    killSwitchReason: context.killSwitchReason,
-    autonomy: ctx.autonomy,
-    allowedActions: ctx.allowedActions,
-    recentActions: ctx.recentActions.length,
-    ineffectiveRemediations: ctx.ineffectiveRemediations,
-    leaseHeldBy: ctx.leaseHeldBy,
-    chaos: ctx.chaos,
-    service: ctx.service,
-    policyVersion,
+    ...policyAuditInputs(context),
   };
   const actor = `mcp:${requestedBy}`;
   // A policy refusal is a decision like the plan agent's: audited with its inputs, nothing else written.
