@@ -187,6 +187,8 @@ describe('homeostat mcp (stdio, the SDK client)', () => {
       cluster,
       service: 'api',
       state: 'escalated',
+      // An application signal's name becomes the title: the application wrote it.
+      title: `${injection} on ${cluster}/api`,
       openedAt: new Date(Date.now() - 2 * 86_400_000),
       closedAfterMs: 60_000,
       rootCause: 'crash_loop',
@@ -329,6 +331,10 @@ describe('homeostat mcp (stdio, the SDK client)', () => {
     const first = resource.contents[0] as { text: string; mimeType: string };
     expect(first.mimeType).toBe('application/json');
     onlyAsUntrustedData(JSON.parse(first.text));
+    // Titles are signal names: wherever an incident is listed, they come wrapped.
+    onlyAsUntrustedData((await call('list_incidents', {})).structuredContent);
+    onlyAsUntrustedData((await call('get_report', { since: '7d' })).structuredContent);
+    onlyAsUntrustedData((await call('get_incident', { incidentId: closedId })).structuredContent);
     // The same text in an ECS event handed to explain_event comes back wrapped too.
     const explained = await call('explain_event', {
       event: taskStoppedEvent({ cluster, service: 'api', stoppedReason: injection }),

@@ -130,7 +130,8 @@ export const incidentOutput = z.object({
     z.object({
       recurrence: z.number(),
       recurring: z.boolean(),
-      recommendation: z.nullable(z.string()),
+      /** Quotes the incident's title. */
+      recommendation: z.nullable(untrustedText),
       promotions: z.array(z.string()),
     }),
   ),

@@ -160,7 +160,13 @@ export async function incidentDetail(deps: HomeostatMcpDeps, id: string): Promis
     escalation: story.escalation ?? null,
     steps: story.steps,
     cost: { inputTokens: story.tokens.input, outputTokens: story.tokens.output, usd: story.costUsd },
-    learning: story.learning,
+    learning: story.learning
+      ? {
+          ...story.learning,
+          recommendation:
+            story.learning.recommendation === null ? null : untrusted(story.learning.recommendation),
+        }
+      : null,
     timeline: timeline.map((t) => ({
       at: t.at.toISOString(),
       kind: t.kind,
@@ -499,7 +505,11 @@ export function createHomeostatMcpServer(deps: HomeostatMcpDeps): McpServer {
           'turning the kill switch off needs your own credentials (ssm:PutParameter on the switch): ' +
             'npx homeostat kill-switch off, or the stdio server (npx homeostat mcp)',
         );
-      if (state !== 'status') await deps.killSwitch.set(state === 'on', `mcp:${await deps.principal()}`);
+      if (state !== 'status') {
+        // Turning it on never waits on knowing who asks: the audit says so when STS could not.
+        const by = await deps.principal().catch(() => 'unidentified caller');
+        await deps.killSwitch.set(state === 'on', `mcp:${by}`);
+      }
       return ok(await deps.killSwitch.read());
     },
   );
