@@ -14,6 +14,7 @@ import {
 import { DescribeServicesCommand, DescribeTaskDefinitionCommand, type ECSClient } from '@aws-sdk/client-ecs';
 import type { IncidentBrief } from '../domain/diagnosis.ts';
 import { type AnyFinding, type EvidenceTool, redact } from '../domain/evidence.ts';
+import { reconnectionLine } from '../domain/pre-analysis.ts';
 import type { ServiceRef } from '../domain/signal.ts';
 
 /** Minutes of data before the first signal that the metrics and logs tools read. */
@@ -196,7 +197,10 @@ export class CloudWatchLogsTool implements EvidenceTool {
     }
     if (events.length === 0) return { missing: `no log events in ${logGroup} around the incident` };
     const latestFirst = [...events].sort((a, b) => (b.timestamp ?? 0) - (a.timestamp ?? 0));
-    const errors = latestFirst.filter((e) => errorLike.test(e.message ?? ''));
+    // Errors, and the reconnections that may follow them: a dependency that came back is evidence too.
+    const errors = latestFirst.filter(
+      (e) => errorLike.test(e.message ?? '') || reconnectionLine.test(e.message ?? ''),
+    );
     const chosen = errors.length > 0 ? errors : latestFirst;
     const lines = [...new Set(chosen.map((e) => redact((e.message ?? '').trim())).filter(Boolean))].slice(
       0,

@@ -68,6 +68,7 @@ export interface EvidenceFacts {
   stopped_tasks: { tasks: StoppedTask[] };
   /** One value per minute, oldest first, per metric name. */
   metrics: { series: Record<string, number[]> };
+  /** Error lines (and reconnections after them), newest first. */
   logs: { logGroup: string; lines: string[] };
   signals: {
     signals: {

@@ -724,10 +724,11 @@ describe('a healthy task count is not a healthy service', () => {
 describe('a dependency that came back', () => {
   // Celery on RabbitMQ (kombu's own wording, not Redis), an SQS-fed backlog: a different broker and
   // metric from the case that revealed the kind.
+  // Newest first, as the logs tool gives them.
   const kombu = logs(
-    '[2026-11-20 09:41:02,113: ERROR/MainProcess] consumer: Cannot connect to amqp://guest:**@rabbitmq:5672//: [Errno 111] Connection refused.',
-    'Trying again in 4.00 seconds... (2/100)',
     '[2026-11-20 09:41:31,870: INFO/MainProcess] Connected to amqp://guest:**@rabbitmq:5672//',
+    'Trying again in 4.00 seconds... (2/100)',
+    '[2026-11-20 09:41:02,113: ERROR/MainProcess] consumer: Cannot connect to amqp://guest:**@rabbitmq:5672//: [Errno 111] Connection refused.',
   );
 
   it('restarts consumers that never resumed after the reconnect while the backlog grows and CPU idles', () => {
@@ -749,7 +750,12 @@ describe('a dependency that came back', () => {
     const refusing = offlineProposal(
       investigation(
         healthyService(),
-        logs('consumer: Cannot connect to amqp://guest:**@rabbitmq:5672//: [Errno 111] Connection refused.'),
+        // The reconnection is older than the newest refusal: it dropped again.
+        logs(
+          'consumer: Cannot connect to amqp://guest:**@rabbitmq:5672//: [Errno 111] Connection refused.',
+          'Connected to amqp://guest:**@rabbitmq:5672//',
+          'consumer: Cannot connect to amqp://guest:**@rabbitmq:5672//: [Errno 111] Connection refused.',
+        ),
         metrics({
           ApproximateNumberOfMessagesVisible: [40, 55, 60, 380, 900, 1500],
           CPUUtilization: [35, 33, 30, 3, 2, 2],

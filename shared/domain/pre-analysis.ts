@@ -462,16 +462,17 @@ export function analyse(inv: Investigation): Analysis {
       'the service cannot reach a dependency',
       'dependency_unavailable',
     );
-    // The dependency came back (the client logged a reconnection after its last error), yet the work
-    // piles up with the service idle: the consumers never resumed after the reconnect — a fresh task does.
+    // The dependency came back (the client logged a reconnection after its last error), yet the alarm
+    // fires on with the work piling up or the service idle: the consumers never resumed after the
+    // reconnect — a fresh task does, and a fallback away from a reachable dependency would not.
     const back = reconnectedAfterErrors(inv);
     const backlog = backlogGrowing(inv);
-    if (back && backlog && cpuNowFor(inv) === 'flat_or_falling')
+    if (back && (backlog || cpuNowFor(inv) === 'flat_or_falling'))
       add(
         'dependency_failure',
         0.8,
-        [back, backlog],
-        'the dependency is reachable again (the client reconnected after its errors), but the backlog keeps growing while the service idles: its consumers stopped and never resumed',
+        [back, ...(backlog ? [backlog] : [])],
+        'the dependency is reachable again (the client reconnected after its errors), but the symptom stays while the service idles: its consumers stopped and never resumed',
         'hung_process',
       );
     // Right after a deploy that changed the environment, the new settings (an endpoint, a port) are the suspect.
@@ -675,16 +676,19 @@ function placementResolved(inv: Investigation): boolean {
   return placed !== undefined && settled !== undefined && settled >= placed;
 }
 
-/** A client's words for a connection made again (Celery/Kombu, Redis and AMQP clients, JDBC pools, Node drivers). */
-const reconnected =
+/**
+ * A client's words for a connection made again (Celery/Kombu, Redis and AMQP clients, JDBC pools, Node
+ * drivers). The logs tool keeps such lines next to the error lines, so a recovery is visible.
+ */
+export const reconnectionLine =
   /\b(re)?connected to\b|\breconnected\b|connection (re-?)?established|connection restored/i;
 
-/** The logs evidence where the last dependency error is followed by a reconnection line; null when none. */
+/** The logs evidence (lines newest first) where a reconnection is newer than the newest dependency error. */
 function reconnectedAfterErrors(inv: Investigation): string | null {
   for (const e of find(inv, 'logs')) {
     const lines = e.facts.lines;
-    const lastError = lines.findLastIndex((l) => patterns.dependency.test(l));
-    if (lastError >= 0 && lines.slice(lastError + 1).some((l) => reconnected.test(l))) return e.id;
+    const newestError = lines.findIndex((l) => patterns.dependency.test(l));
+    if (newestError > 0 && lines.slice(0, newestError).some((l) => reconnectionLine.test(l))) return e.id;
   }
   return null;
 }
