@@ -19,6 +19,7 @@ export const agentNames = [
   'notify',
   'chaos',
   'migrator',
+  'mcp',
 ] as const;
 export type AgentName = (typeof agentNames)[number];
 

@@ -5,7 +5,6 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import type { RemediationConfig } from '../../shared/config/remediation.ts';
-import type { AgentName } from '../bundling.ts';
 import { AgentFunction } from './agent-function.ts';
 import type { KnowledgeDatabase } from './knowledge-database.ts';
 
@@ -36,7 +35,7 @@ export class McpServer extends Construct {
     super(scope, id);
     this.agent = new AgentFunction(this, 'Server', {
       // functions/mcp/handler.ts (not one of the event-driven agents bundling.ts lists for `npm run build`).
-      agent: 'mcp' as AgentName,
+      agent: 'mcp',
       description: 'Homeostat over MCP: investigate incidents, request remediations a person approves',
       logRetention: props.logRetention,
       timeout: Duration.seconds(30),

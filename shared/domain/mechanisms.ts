@@ -37,6 +37,7 @@ export const mechanisms = [
   'health_check_coupling',
   'health_check_misconfigured',
   'dependency_unavailable',
+  'dependency_full',
   'credentials_rejected',
   'downstream_bound',
   'cpu_bound',
@@ -355,6 +356,20 @@ export const mechanismSpecs: Readonly<Record<Mechanism, MechanismSpec>> = {
       rollback_task_definition: 'the failing dependency is not in the revision',
     },
     fix: 'restore the dependency (check its health, connection limits and throttling) or switch the service to its fallback',
+  },
+  dependency_full: {
+    rootCause: 'dependency_failure',
+    summary:
+      'a dependency answers but refuses the work: its own capacity setting is exhausted (a cache at maxmemory)',
+    canFix: [],
+    cannotFix: {
+      restart_service: 'new tasks meet the same full dependency',
+      scale_out: 'more tasks send more writes to the full dependency',
+      increase_memory: "the memory that is full is the dependency's, not the task's",
+      rollback_task_definition: 'the full dependency is not in the revision',
+      rotate_secret_and_redeploy: 'the dependency accepts the credential; it refuses the write',
+    },
+    fix: 'free or grow the dependency: an eviction policy or TTLs for a cache, a larger node type, or lower write volume',
   },
   credentials_rejected: {
     rootCause: 'secret_invalid',

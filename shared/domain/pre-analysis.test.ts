@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { evidence, healthyService, investigation, stopped } from '../testing/investigations.ts';
+import { serviceState } from '../testing/remediation.ts';
 import { claimedFault } from './diagnosis.ts';
+import { assessAction } from './effects.ts';
 import { offlineProposal, preAnalyse } from './pre-analysis.ts';
 
 const deployedMinutesAgo = (minutes: number, rolloutState: string | null = 'IN_PROGRESS') =>
@@ -806,5 +808,25 @@ describe('a placement failure the scheduler got past', () => {
       expect(p.hypotheses[0]?.rootCause).toBe('capacity_shortfall');
       expect(p.judgement?.facts.placementFailure).toBe(true);
     }
+  });
+});
+
+describe('a dependency that answers but refuses', () => {
+  // The ElastiCache Knowledge Center's wording of Redis's refusal at maxmemory, as redis-py raises it.
+  it('escalates a full cache with its fix: no fallback, restart or scaling changes a full dependency', () => {
+    const p = offlineProposal(
+      investigation(
+        healthyService(),
+        logs("redis.exceptions.OutOfMemoryError: command not allowed when used memory > 'maxmemory'."),
+      ),
+    );
+    expect(p.hypotheses[0]).toMatchObject({ rootCause: 'dependency_failure', mechanism: 'dependency_full' });
+    expect(p.judgement?.fix).toMatch(/maxmemory-policy/);
+    for (const action of ['switch_to_fallback', 'restart_service', 'scale_out', 'increase_memory'] as const)
+      expect(
+        assessAction(action, p.judgement, serviceState({ fallback: { parameterName: '/p', value: 'v' } }))
+          .applicable,
+        action,
+      ).toBe(false);
   });
 });

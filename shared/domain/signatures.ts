@@ -301,7 +301,7 @@ export const signatures: readonly FailureSignature[] = [
     id: 'redis-maxmemory',
     pattern: /command not allowed when used memory > ?'?maxmemory/i,
     where: 'log',
-    mechanism: 'dependency_unavailable',
+    mechanism: 'dependency_full',
     confidence: 0.85,
     fix: 'the Redis (ElastiCache) node is full and refuses writes: set a maxmemory-policy that evicts (allkeys-lru), give keys a TTL, or move to a larger node type; restarting or scaling the service changes nothing',
     source: 'https://repost.aws/knowledge-center/oom-command-not-allowed-redis',

@@ -32,7 +32,12 @@ import {
 } from '../events/catalog.ts';
 import { detailTypes } from '../events/detail-types.ts';
 import { buildEnvelope, type Envelope } from '../events/envelope.ts';
-import { type PolicyInputs, policyContextFor, publishPending } from './remediation-context.ts';
+import {
+  type PolicyInputs,
+  policyAuditInputs,
+  policyContextFor,
+  publishPending,
+} from './remediation-context.ts';
 import type { RemediationChange, RemediationStep } from './remediation-ports.ts';
 
 export const planSource = 'homeostat.plan';
@@ -262,16 +267,7 @@ async function decide(
     rootCause: claim?.rootCause ?? null,
     candidates: list.map((c) => ({ action: c.action, parameters: c.parameters, source: c.source })),
     tried: [...tried],
-    killSwitch: ctx.killSwitch,
-    killSwitchReason: context.killSwitchReason,
-    autonomy: ctx.autonomy,
-    allowedActions: ctx.allowedActions,
-    recentActions: ctx.recentActions.length,
-    ineffectiveRemediations: ctx.ineffectiveRemediations,
-    leaseHeldBy: ctx.leaseHeldBy,
-    chaos: ctx.chaos,
-    service: ctx.service,
-    policyVersion,
+    ...policyAuditInputs(context),
   };
   const detail = {
     // The effect model's refusals: each with the fact that ruled it out.
