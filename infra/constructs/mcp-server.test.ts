@@ -1,9 +1,9 @@
 import { App, Aspects } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { HomeostatStack } from '#infra/lib/homeostat-stack.ts';
-import { readSettings } from '#infra/lib/settings.ts';
-import { AwsSolutionsChecks } from '#infra/nag.ts';
+import { HomeostatStack } from '../lib/homeostat-stack.ts';
+import { readSettings } from '../lib/settings.ts';
+import { AwsSolutionsChecks } from '../nag.ts';
 
 type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
 
