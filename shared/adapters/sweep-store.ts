@@ -35,7 +35,9 @@ export class PostgresSweepStore implements SweepStore {
   }
 
   async stalledIncidents(before: Date, limit: number): Promise<StalledIncident[]> {
-    // Awaiting approval is left to the approval's expiry; a step in flight to the two queries above.
+    // A request still waiting for a person is left to its expiry; a step in flight to the two queries
+    // above. An approved request whose action never ran (the act agent's event lost) is stalled too,
+    // counted from the decision.
     const { rows } = await this.pool.query<{
       id: string;
       cluster: string;
@@ -44,12 +46,15 @@ export class PostgresSweepStore implements SweepStore {
       progress_at: Date;
     }>(
       `SELECT i.id, i.cluster, i.service, i.state,
-              greatest(i.state_changed_at, coalesce(max(s.updated_at), i.state_changed_at)) AS progress_at
-         FROM incidents i LEFT JOIN remediation_steps s ON s.incident_id = i.id
-        WHERE i.state NOT IN ${live} AND i.state <> 'awaiting_approval' AND i.state_changed_at < $1
+              greatest(i.state_changed_at, max(s.updated_at), max(a.decided_at)) AS progress_at
+         FROM incidents i
+         LEFT JOIN remediation_steps s ON s.incident_id = i.id
+         LEFT JOIN approvals a ON a.incident_id = i.id
+        WHERE i.state NOT IN ${live} AND i.state_changed_at < $1
         GROUP BY i.id
-       HAVING coalesce(max(s.updated_at), i.state_changed_at) < $1
+       HAVING greatest(i.state_changed_at, max(s.updated_at), max(a.decided_at)) < $1
           AND NOT bool_or(coalesce(s.status IN ('executing', 'executed', 'dry_run'), false))
+          AND NOT bool_or(coalesce(a.nonce IS NOT NULL AND a.decision IS NULL, false))
         ORDER BY progress_at LIMIT $2`,
       [before.toISOString(), limit],
     );

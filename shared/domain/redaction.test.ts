@@ -435,6 +435,41 @@ const leaky: [what: string, line: string, secrets: string[], kept: string[]][] =
     ['ocs-Kx7Pq2Lm9'],
     ['oauth2-proxy --client-id=web --client-secret='],
   ],
+  // What a skeptical review found leaking (each shape from its language's or vendor's documentation).
+  ['a Ruby hash rocket', 'config: {"password"=>"rb-H4shR0cket"}', ['rb-H4shR0cket'], ['{"password"=>']],
+  ['a Ruby symbol key', 'connect(:password=>"sym-P4ss")', ['sym-P4ss'], ['connect(:password=>']],
+  ['a Go short declaration', 'password := "go-Sh0rtDecl"', ['go-Sh0rtDecl'], ['password := ']],
+  [
+    'an XML element',
+    '<dataSource><password>xml-Elem3nt</password></dataSource>',
+    ['xml-Elem3nt'],
+    ['<password>'],
+  ],
+  ['a PW abbreviation', 'export DB_PW=pw-Abbr3v', ['pw-Abbr3v'], ['export DB_PW=']],
+  [
+    'an ECS container definition environment entry',
+    'environment: [{"name":"DB_PASSWORD","value":"ecs-EnvV4lue"},{"name":"LOG_LEVEL","value":"debug"}]',
+    ['ecs-EnvV4lue'],
+    ['"name":"DB_PASSWORD"', '{"name":"LOG_LEVEL","value":"debug"}'],
+  ],
+  [
+    'an OpenAI project key',
+    j('OPENAI key sk-', 'proj-', 'Ab12Cd34Ef56Gh78Ij90Kl12Mn34'),
+    [j('sk-', 'proj-', 'Ab12Cd34Ef56Gh78Ij90Kl12Mn34')],
+    ['OPENAI key'],
+  ],
+  [
+    'an Anthropic key',
+    j('using sk-', 'ant-api03-', 'Zy98Xw76Vu54Ts32Rq10Po98Nm76'),
+    [j('ant-api03-', 'Zy98Xw76Vu54Ts32Rq10Po98Nm76')],
+    ['using'],
+  ],
+  [
+    'a Vault service token',
+    j('VAULT_TOKEN is hv', 's.CAESIJqWx7Lm2Np4Qr6St8Uv0Wx'),
+    [j('hv', 's.CAESIJqWx7Lm2Np4Qr6St8Uv0Wx')],
+    ['VAULT_TOKEN is'],
+  ],
 ];
 
 /** Lines that must pass unchanged: diagnosis matches on them. */

@@ -32,6 +32,7 @@ const alreadyRedacted = (value: string) => value.startsWith('[redacted');
 
 /** A last word that makes a key secret on its own. */
 const secretWords = new Set([
+  'pw',
   'pwd',
   'pass',
   'auth',
@@ -122,6 +123,20 @@ const rules: Rule[] = [
   [/\bnpm_[A-Za-z0-9]{36}\b/g, '[redacted-npm-token]'],
   [/\bSG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}/g, '[redacted-sendgrid-key]'],
   [/\beyJ[\w-]{10,}\.[\w-]{10,}(?:\.[\w-]*)?/g, '[redacted-jwt]'],
+  // OpenAI (sk-proj-, sk-svcacct-, sk-) and Anthropic (sk-ant-) API keys; HashiCorp Vault tokens (hvs./hvb./hvr.).
+  [/\bsk-(?:proj-|svcacct-|ant-[a-z0-9]+-)?[A-Za-z0-9_-]{20,}/g, '[redacted-api-key]'],
+  [/\bhv[sbr]\.[A-Za-z0-9_-]{20,}/g, '[redacted-vault-token]'],
+  // ECS's own shape for environment and secrets: {"name": "DB_PASSWORD", "value": "…"}.
+  [
+    /("name"\s*:\s*"([^"\n]+)"\s*,\s*"value"\s*:\s*")((?:[^"\\\n]|\\.)*)(")/g,
+    (whole, head, name, value, tail) =>
+      isSecretKey(name) && !alreadyRedacted(value) ? `${head}${mark}${tail}` : whole,
+  ],
+  // XML and HTML-ish elements named for a secret: <password>…</password>.
+  [
+    /<([A-Za-z_][\w.-]*)>([^<\n]+)<\/\1>/g,
+    (whole, tag, value) => (isSecretKey(tag) && !alreadyRedacted(value) ? `<${tag}>${mark}</${tag}>` : whole),
+  ],
   // Authorization headers: the scheme stays, the credentials go.
   [
     new RegExp(
@@ -154,7 +169,7 @@ const rules: Rule[] = [
  * is judged by isSecretKey; the value (group 6) is quoted, escaped-quoted or bare.
  */
 const assignment =
-  /(?<![\w.\-\\])(\\?["'])?(--?)?([A-Za-z_][\w.-]*)(\\?["'])?([ \t]*[:=][ \t]*|[ \t]+)(\\"(?:(?!\\").)*\\"|"(?:[^"\\\n]|\\.)*"|'[^'\n]*'|(?![{[])[^\s"'`,;&\\]+)/g;
+  /(?<![\w.\-\\])(\\?["'])?(--?)?([A-Za-z_][\w.-]*)(\\?["'])?([ \t]*(?::=|=>|[:=])[ \t]*|[ \t]+)(\\"(?:(?!\\").)*\\"|"(?:[^"\\\n]|\\.)*"|'[^'\n]*'|(?![{[])[^\s"'`,;&\\]+)/g;
 
 function redactAssignments(text: string): string {
   let out = '';

@@ -580,11 +580,21 @@ describe('homeostat mcp (stdio, the SDK client)', () => {
     }
   });
 
-  it('approves through the approval function as the caller, and rejects only what is open', async () => {
+  it('approves through the approval function as the caller (never their own request), and rejects only what is open', async () => {
     const rejected = await call('reject', { incidentId: closedId });
     expect(rejected.isError).toBe(true);
     expect(text(rejected)).toContain(`incident ${closedId} has no approval request`);
 
+    // The caller requested this step (request_remediation above): they cannot approve it too.
+    const own = await call('approve', { incidentId: liveId });
+    expect(own.isError).toBe(true);
+    expect(text(own)).toContain('cannot approve it too: another person must');
+    // Had a colleague requested it, the caller's approval goes through.
+    await database.pool.query(
+      `UPDATE remediation_steps SET detail = detail || '{"requestedBy": "arn:aws:iam::000000000000:user/colleague"}'
+        WHERE incident_id = $1 AND step = 1`,
+      [liveId],
+    );
     const approved = await call('approve', { incidentId: liveId });
     expect(approved.isError, text(approved)).toBeFalsy();
     expect(approved.structuredContent).toMatchObject({

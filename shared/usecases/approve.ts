@@ -165,6 +165,14 @@ export async function decideApproval(request: DecisionRequest, deps: ApproveDeps
   const incidentId = step.incidentId;
   const via: ApprovalVia = 'token' in request ? 'link' : 'cli';
   const principal = 'token' in request ? linkHolder : request.decidedBy;
+  // Separation of duties: whoever asked for an action (through MCP) cannot be the one who approves it.
+  const requester = typeof step.detail?.requestedBy === 'string' ? step.detail.requestedBy : null;
+  if (approved && requester !== null && requester === principal)
+    return {
+      outcome: 'refused',
+      reason: `${principal} requested step ${step.step} (${step.action}) and cannot approve it too: another person must`,
+      incidentId,
+    };
   const causationId = decisionCause(approval.nonce);
   const common = { source: approveSource, time: now, incidentId, correlationId: incidentId, causationId };
   const note =

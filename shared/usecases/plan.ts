@@ -22,6 +22,7 @@ import { parseBusEvent } from '../events/bus-event.ts';
 import {
   type ApprovalRequestedData,
   type DiagnosisRequestedData,
+  type DiagnosisRevisedData,
   diagnosisCompletedDataSchema,
   diagnosisRevisedDataSchema,
   type IncidentEscalatedData,
@@ -70,17 +71,20 @@ export type PlanResult =
   | { outcome: 'skipped'; incidentId: string; reason: string };
 
 /**
- * A remediation.failed moves the plan on only when it speaks of the
- * incident's latest step, on the same service and action, and that step
- * really ended failed, no_effect or worse — otherwise a forged (or stale)
- * event could plan a second action while the first is still being verified.
- * Refused events are skipped, audited and leave everything as it was.
+ * A follow-up — remediation.failed, or diagnosis.revised after a failed step —
+ * moves the plan on only when it speaks of the incident's latest step, on its
+ * service (and, for a failure, its action), and that step really ended
+ * failed, no_effect or worse. Otherwise a forged (or stale) event could plan
+ * a second action while the first is still being verified. Refused events
+ * are skipped, audited and leave everything as it was.
  */
-async function unfoundedFailure(
-  failure: Envelope<RemediationFailedData>,
+async function unfoundedFollowUp(
+  event: Envelope<RemediationFailedData> | Envelope<DiagnosisRevisedData>,
   deps: PlanDeps,
 ): Promise<PlanResult | null> {
-  const { incidentId, step: stepNo, action, service } = failure.data;
+  const { incidentId, service } = event.data;
+  const [stepNo, action] =
+    'afterStep' in event.data ? [event.data.afterStep, null] : [event.data.step, event.data.action];
   const latest = (await deps.store.steps(incidentId)).reduce<RemediationStep | undefined>(
     (a, s) => (a && a.step > s.step ? a : s),
     undefined,
@@ -89,29 +93,30 @@ async function unfoundedFailure(
     ? 'the incident has no remediation step'
     : latest.step !== stepNo
       ? `step ${stepNo} is not the incident's latest step (${latest.step})`
-      : latest.action !== action ||
+      : (action !== null && latest.action !== action) ||
           latest.service.cluster !== service.cluster ||
           latest.service.service !== service.service
-        ? `step ${stepNo} is ${latest.action} on ${latest.service.cluster}/${latest.service.service}, not ${action} on ${service.cluster}/${service.service}`
+        ? `step ${stepNo} is ${latest.action} on ${latest.service.cluster}/${latest.service.service}, not ${action ?? 'an action'} on ${service.cluster}/${service.service}`
         : !['failed', 'no_effect', 'worse'].includes(latest.status)
           ? `step ${stepNo} is ${latest.status}, not failed`
           : null;
   if (!reason) return null;
+  const refused = `${event.type} refused: ${reason}`;
   await deps.store.commit({
     incidentId,
     at: deps.clock.now(),
-    causationId: failure.id,
+    causationId: event.id,
     audit: [
       {
         actor: planSource,
         action: 'event.refused',
-        inputs: { eventId: failure.id, type: failure.type, source: failure.source, step: stepNo, action },
+        inputs: { eventId: event.id, type: event.type, source: event.source, step: stepNo, action },
         result: 'refused',
-        detail: { reason: `remediation.failed refused: ${reason}` },
+        detail: { reason: refused },
       },
     ],
   });
-  return { outcome: 'skipped', incidentId, reason: `remediation.failed refused: ${reason}` };
+  return { outcome: 'skipped', incidentId, reason: refused };
 }
 
 /** The event that asks for a plan: the first diagnosis, a failed (and undone) step, or a revised diagnosis. */
@@ -145,8 +150,12 @@ export async function planRemediation(event: unknown, deps: PlanDeps): Promise<P
         ? trigger.envelope.data.afterStep + 1
         : 1;
   // A failed step, and fault evidence the diagnosis never saw has arrived since: diagnose again first.
+  if (trigger.type === detailTypes.diagnosisRevised) {
+    const refusal = await unfoundedFollowUp(trigger.envelope, deps);
+    if (refusal) return refusal;
+  }
   if (trigger.type === detailTypes.remediationFailed) {
-    const refusal = await unfoundedFailure(trigger.envelope, deps);
+    const refusal = await unfoundedFollowUp(trigger.envelope, deps);
     if (refusal) return refusal;
     const fresh = await deps.store.newEvidence(incidentId);
     if (fresh.length > 0) return requestDiagnosis(incident, cause, trigger.envelope.data.step, fresh, deps);

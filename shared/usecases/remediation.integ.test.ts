@@ -646,7 +646,7 @@ describe('remediation loop', () => {
     expect(new Set(w.published(detailTypes.remediationFailed).map((e) => e.id)).size).toBe(1);
   });
 
-  it('refuses a forged remediation.failed: no second action while the first is being verified', async () => {
+  it('refuses a forged remediation.failed or diagnosis.revised: no second action while the first is being verified', async () => {
     const w = await world({
       name: 'forged',
       rootCause: 'capacity_shortfall',
@@ -685,8 +685,27 @@ describe('remediation loop', () => {
     expect(await w.plan(forged({ action: 'restart_service' }))).toMatchObject({
       reason: expect.stringContaining('step 1 is scale_out on'),
     });
+    // A forged diagnosis.revised "after" the step still being verified plans nothing either.
+    const revised = diagnosisCompleted(w.incidentId, 'forged', 'capacity_shortfall', ['restart_service']);
+    expect(
+      await w.plan(
+        asBusEvent(
+          buildEnvelope({
+            type: detailTypes.diagnosisRevised,
+            source: 'homeostat.diagnose',
+            time: now,
+            incidentId: w.incidentId,
+            causationId: randomUUID(),
+            data: { ...revised.data, afterStep: 1, revision: 2 },
+          }),
+        ),
+      ),
+    ).toMatchObject({
+      outcome: 'skipped',
+      reason: 'diagnosis.revised refused: step 1 is executed, not failed',
+    });
     expect(w.published(detailTypes.planApproved)).toHaveLength(1);
     expect(await w.state()).toBe('verifying');
-    expect((await w.audit()).filter((a) => a.action === 'event.refused')).toHaveLength(3);
+    expect((await w.audit()).filter((a) => a.action === 'event.refused')).toHaveLength(4);
   });
 });

@@ -8,6 +8,7 @@ import { detailTypes } from '../events/detail-types.ts';
 import { FakeBus } from '../testing/fakes.ts';
 import { seedIncident } from '../testing/incidents.ts';
 import { serviceState } from '../testing/remediation.ts';
+import { decideApproval } from './approve.ts';
 import { type RemediationRequestDeps, requestRemediation } from './request-remediation.ts';
 
 /**
@@ -133,6 +134,37 @@ describe('requestRemediation', () => {
     );
     expect(rows[0]).toEqual({ approvals: '0', audit: '0', leases: '0' });
     expect(bus.published).toEqual([]);
+  });
+
+  it('lets nobody approve an action they requested themselves; another person can', async () => {
+    const name = await service();
+    const incidentId = await seedIncident(database.pool, {
+      cluster,
+      service: name,
+      state: 'verifying',
+      openedAt: new Date(now.getTime() - 10 * 60_000),
+      rootCause: 'oom',
+      steps: [{ action: 'restart_service', status: 'no_effect', undone: true }],
+    });
+    expect(await ask(incidentId, 'scale_out', { desiredCount: 6 })).toMatchObject({
+      outcome: 'awaiting_approval',
+    });
+    const approveDeps = { store, bus, clock: { now: () => now }, secret: async () => 'k'.repeat(32) };
+    const self = await decideApproval(
+      { incidentId, decision: 'approve', decidedBy: 'arn:aws:iam::1:user/ana' },
+      approveDeps,
+    );
+    expect(self).toMatchObject({
+      outcome: 'refused',
+      reason: expect.stringContaining('cannot approve it too'),
+    });
+    expect((await store.incident(incidentId))?.state).toBe('awaiting_approval');
+    expect(
+      await decideApproval(
+        { incidentId, decision: 'approve', decidedBy: 'arn:aws:iam::1:user/bo' },
+        approveDeps,
+      ),
+    ).toMatchObject({ outcome: 'approved' });
   });
 
   it('loses a race with the plan agent cleanly: the incident moved on, nothing filed', async () => {

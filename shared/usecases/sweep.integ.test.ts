@@ -31,6 +31,7 @@ import { FakeBus, watched } from '../testing/fakes.ts';
 import { asBusEvent } from '../testing/incidents.ts';
 import { diagnosisCompletedEvent, offlineHypothesis } from '../testing/remediation.ts';
 import { type ActDeps, executeAction } from './act.ts';
+import { decideApproval } from './approve.ts';
 import { planRemediation } from './plan.ts';
 import { type SweepDeps, sweep } from './sweep.ts';
 
@@ -176,7 +177,7 @@ describe('sweep', () => {
     });
   };
 
-  it('undoes and escalates a step its act agent abandoned after acting', async () => {
+  it('escalates a step its act agent abandoned after acting, leaving the service as it is with how to undo it', async () => {
     const w = await world('abandoned', { remediator: diesAfterActing() });
     await w.plan();
     await expect(w.act()).rejects.toThrow(/timed out/);
@@ -192,10 +193,10 @@ describe('sweep', () => {
       {
         kind: 'abandoned_step',
         incidentId: w.incidentId,
-        detail: expect.stringContaining('undone (desired count set to 3)'),
+        detail: expect.stringContaining('left as is (to undo it by hand: set the desired count back to 3)'),
       },
     ]);
-    expect(await desired('abandoned')).toBe(3);
+    expect(await desired('abandoned')).toBe(5); // never undone on a guess
     expect((await incidentRow(w.incidentId)).state).toBe('escalated');
     expect(await lease('abandoned')).toBeNull();
     expect(w.bus.published.filter((e) => e.type === detailTypes.incidentEscalated)).toHaveLength(1);
@@ -221,12 +222,12 @@ describe('sweep', () => {
     now = new Date(Date.now() + 6 * minutes);
     expect(await w.act()).toMatchObject({
       outcome: 'escalated',
-      reason: expect.stringContaining('undone (desired count set to 3)'),
+      reason: expect.stringContaining('left as is'),
     });
-    expect(await desired('retried')).toBe(3);
+    expect(await desired('retried')).toBe(5);
     expect((await incidentRow(w.incidentId)).state).toBe('escalated');
     expect(await w.act()).toMatchObject({ outcome: 'skipped' }); // and once only
-    expect(await desired('retried')).toBe(3);
+    expect(await desired('retried')).toBe(5);
   });
 
   it('a database connection dropped after acting: no second action on redelivery; the sweep ends it', async () => {
@@ -258,14 +259,14 @@ describe('sweep', () => {
     ]);
   });
 
-  it('does not undo an abandoned step over a change a person made since; says so in the escalation', async () => {
+  it('says so in the escalation when a person changed the service after an abandoned step', async () => {
     const w = await world('abandoned-human', { remediator: diesAfterActing() });
     await w.plan();
     await expect(w.act()).rejects.toThrow(/timed out/);
     await ecs.send(new UpdateServiceCommand({ cluster, service: 'abandoned-human', desiredCount: 7 }));
     now = new Date(Date.now() + 6 * minutes);
     const [repair] = (await sweep(w.deps)).repairs.filter((r) => r.incidentId === w.incidentId);
-    expect(repair?.detail).toContain('not undone: the service changed after the action (desired count is 7');
+    expect(repair?.detail).toContain('someone else changed it, and it is left as is');
     expect(await desired('abandoned-human')).toBe(7);
     expect((await incidentRow(w.incidentId)).state).toBe('escalated');
   });
@@ -332,6 +333,51 @@ describe('sweep', () => {
     );
     expect(escalated?.data).toMatchObject({ reason: expect.stringContaining('approval expired') });
     expect(await desired('unanswered')).toBe(3); // nothing acted
+  });
+
+  it('escalates an approved step the act agent never ran, counted from the approval', async () => {
+    const w = await world('approved-lost', { autonomy: 'approve' });
+    expect(await w.plan()).toMatchObject({ outcome: 'awaiting_approval' });
+    now = new Date(Date.now() + 20 * minutes);
+    // Decided late (within the link's hour): the stall is counted from the decision, not from the request.
+    expect(
+      await decideApproval(
+        { incidentId: w.incidentId, decision: 'approve', decidedBy: 'arn:aws:iam::1:user/ana' },
+        { ...w.deps, secret: async () => 'an-approval-signing-key-of-at-least-32-bytes' },
+      ),
+    ).toMatchObject({ outcome: 'approved' });
+    await database.pool.query('UPDATE approvals SET decided_at = $2 WHERE incident_id = $1', [
+      w.incidentId,
+      now,
+    ]);
+    // plan.approved is lost: the act agent never runs.
+    now = new Date(Date.now() + 30 * minutes);
+    expect((await sweep(w.deps)).repairs.filter((r) => r.incidentId === w.incidentId)).toEqual([]);
+    now = new Date(Date.now() + 40 * minutes);
+    const [repair] = (await sweep(w.deps)).repairs.filter((r) => r.incidentId === w.incidentId);
+    expect(repair?.detail).toContain('while awaiting_approval: the approved action was never carried out');
+    expect((await incidentRow(w.incidentId)).state).toBe('escalated');
+    expect(await desired('approved-lost')).toBe(3);
+  });
+
+  it('escalates a step whose verification keeps failing instead of retrying it for ever', async () => {
+    const w = await world('unreadable');
+    await w.plan();
+    await w.act();
+    w.deps.health = {
+      read: async () => {
+        throw new Error('AccessDeniedException: not authorized to perform ecs:DescribeServices');
+      },
+    };
+    now = new Date(Date.now() + 4 * minutes);
+    const first = await sweep(w.deps);
+    expect(first.failures.map((f) => f.what)).toContain(`overdue check of ${w.incidentId}:1`);
+    expect((await incidentRow(w.incidentId)).state).toBe('verifying');
+    now = new Date(Date.now() + 20 * minutes);
+    const [repair] = (await sweep(w.deps)).repairs.filter((r) => r.incidentId === w.incidentId);
+    expect(repair?.detail).toMatch(/could not be verified for \d+ min/);
+    expect((await incidentRow(w.incidentId)).state).toBe('escalated');
+    expect(await lease('unreadable')).toBeNull();
   });
 
   it('escalates an incident that stopped making progress, freeing its service for the next incident', async () => {

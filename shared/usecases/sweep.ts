@@ -27,7 +27,7 @@ import { type VerifyDeps, type VerifyResult, verifyAction, verifySource } from '
 export interface StalledIncident {
   incidentId: string;
   service: ServiceRef;
-  state: 'open' | 'diagnosing' | 'planned' | 'acting' | 'verifying';
+  state: 'open' | 'diagnosing' | 'planned' | 'awaiting_approval' | 'acting' | 'verifying';
   /** The last progress: a state change or a step update. */
   since: Date;
 }
@@ -38,7 +38,10 @@ export interface SweepStore {
   abandonedSteps(before: Date, limit: number): Promise<string[]>;
   /** Keys of executed (or dry-run) steps of live incidents whose next check was due before `before`. */
   overdueChecks(before: Date, limit: number): Promise<string[]>;
-  /** Live incidents (not awaiting approval) with no progress since `before` and no step in flight. */
+  /**
+   * Live incidents with no progress since `before` (a state change, a step update, an approval decided),
+   * no step in flight and no approval request still waiting for a person.
+   */
   stalledIncidents(before: Date, limit: number): Promise<StalledIncident[]>;
 }
 
@@ -116,10 +119,48 @@ async function abandonedStep(key: string, deps: SweepDeps): Promise<Repair | nul
   return reason ? { kind: 'abandoned_step', incidentId: step.incidentId, detail: reason } : null;
 }
 
-/** A check whose schedule never fired (or was never created): run it now, as the schedule would have. */
+/**
+ * A check whose schedule never fired (or was never created): run it now, as the schedule would have.
+ * A check still overdue after the stalled-incident deadline keeps failing (the service cannot be read):
+ * the incident goes to humans instead of holding its service for good.
+ */
 async function overdueCheck(key: string, deps: SweepDeps): Promise<Repair | null> {
   const step = await deps.store.step(key);
   if (!step || !(step.status === 'executed' || step.status === 'dry_run')) return null;
+  const now = deps.clock.now();
+  const lateMs = now.getTime() - (step.verifyAt ?? now).getTime();
+  if (lateMs > deps.settings.sweep.stalledIncidentMs) {
+    const reason = `${step.action} (step ${step.step}) could not be verified for ${Math.round(lateMs / 60_000)} min: its checks keep failing (see the verify agent's logs). Check ${step.service.cluster}/${step.service.service} yourself; undo by hand if it is not better.`;
+    const causationId = `sweep:${key}:unverified`;
+    const committed = await deps.store.commit({
+      incidentId: step.incidentId,
+      at: now,
+      causationId,
+      moveStep: {
+        key,
+        from: [step.status],
+        to: step.status === 'dry_run' ? 'dry_run' : 'failed',
+        fields: { verifiedAt: now, detail: { unverified: reason } },
+      },
+      incidentPath: ['escalated'],
+      releaseLease: true,
+      audit: [
+        {
+          actor: verifySource,
+          action: 'sweep.unverified',
+          inputs: { key, action: step.action },
+          result: 'escalated',
+          detail: { reason },
+        },
+      ],
+      timeline: [{ kind: 'sweep:unverified', detail: { step: step.step, reason } }],
+      envelopes: [stepEscalation(step, verifySource, causationId, reason, now)],
+    });
+    await publishPending(deps, causationId);
+    return committed === 'committed'
+      ? { kind: 'overdue_check', incidentId: step.incidentId, detail: reason }
+      : null;
+  }
   const check = step.checks + 1;
   const due = verificationDue(step, check, deps.clock.now(), `sweep:${key}`, verifySource);
   const verified: VerifyResult = await verifyAction(
@@ -138,6 +179,7 @@ const stalledHint: Record<StalledIncident['state'], string> = {
   open: 'the diagnosis never started (see the diagnose agent’s dead-letter queue)',
   diagnosing: 'the diagnosis never completed (see the diagnose agent’s dead-letter queue)',
   planned: 'the planned action was never carried out (see the act agent’s dead-letter queue)',
+  awaiting_approval: 'the approved action was never carried out (see the act agent’s dead-letter queue)',
   acting: 'the action never reported back (see the act agent’s dead-letter queue)',
   verifying: 'no next step was planned after the last one ended (see the plan agent’s dead-letter queue)',
 };
