@@ -624,6 +624,55 @@ describe('a deploy under chronic noise', () => {
     expect(p.recommendedActions[0]).toBe('rollback_task_definition');
   });
 
+  it('does not blame the deploy for a symptom already draining away: unhealthy hosts falling back to zero', () => {
+    // A rolling deployment: the load balancer reports old targets unhealthy while they drain (ELB
+    // deregistration), the count falling as new tasks pass their checks.
+    const draining = {
+      kind: 'alarm',
+      name: 'api-unhealthy-hosts',
+      classification: 'fault' as const,
+      reason: 'Threshold Crossed: 1 datapoint [4.0] was greater than the threshold (0.0)',
+      occurredAt: '2026-11-20T10:00:00Z',
+      occurrences: 1,
+      attributes: { metricName: 'UnHealthyHostCount' },
+    };
+    const p = offlineProposal(
+      investigation(
+        healthyService(),
+        deployedMinutesAgo(6),
+        imageDiff,
+        evidence('signals', { signals: [draining] }),
+        metrics({
+          UnHealthyHostCount: [0, 0, 0, 0, 4, 4, 3, 2, 1],
+          HTTPCode_Target_5XX_Count: [0, 0, 0, 0, 1, 0, 0, 1, 0],
+        }),
+      ),
+    );
+    expect(p.hypotheses[0]?.rootCause).toBe('no_fault');
+    expect(p.recommendedActions).toEqual(['none']);
+  });
+
+  it('does not read a stray error or two after a deploy as errors that stepped up', () => {
+    const p = offlineProposal(
+      investigation(
+        healthyService(),
+        deployedMinutesAgo(12),
+        imageDiff,
+        metrics({ HTTPCode_Target_5XX_Count: [0, 0, 0, 0, 0, 0, 0, 1, 0, 1] }),
+      ),
+    );
+    expect(p.hypotheses[0]?.rootCause).toBe('no_fault');
+    const stepped = offlineProposal(
+      investigation(
+        healthyService(),
+        deployedMinutesAgo(12),
+        imageDiff,
+        metrics({ HTTPCode_Target_5XX_Count: [0, 0, 0, 0, 0, 0, 0, 6, 9, 14] }),
+      ),
+    );
+    expect(stepped.hypotheses[0]?.rootCause).toBe('bad_deployment');
+  });
+
   it('does not blame the deploy for an alarm that already went back to OK', () => {
     const p = offlineProposal(
       investigation(

@@ -227,6 +227,12 @@ const risen = (values: number[] | undefined, factor: number) => {
   return v.baseline > 0 ? v.recent >= factor * v.baseline : v.recent > 0 && v.baseline === 0;
 };
 
+/**
+ * An error count that stepped up: at least twice its baseline and at least one error a minute. With
+ * counts this small, one stray error more in three minutes doubles a near-zero baseline by chance.
+ */
+const errorsStepUp = (values: number[]) => risen(values, 2) && lastVersusBaseline(values).recent >= 1;
+
 const errorMetrics = ['HTTPCode_Target_5XX_Count', 'HTTPCode_ELB_5XX_Count', 'Errors', 'ErrorCount'];
 
 /**
@@ -396,7 +402,8 @@ export function analyse(inv: Investigation): Analysis {
   // 3. Health checks, dependencies, credentials, configuration: the workload's own words.
   const health = matching([...taskTexts, ...unclaimed(t.events)], patterns.healthCheck);
   const unhealthy = metric(inv, 'UnHealthyHostCount');
-  const unhealthyNow = unhealthy && lastVersusBaseline(unhealthy.values).peak > 0;
+  // Unhealthy targets now, not draining back to zero (a rolling deployment deregistering old tasks).
+  const unhealthyNow = unhealthy !== null && stillBreaching(inv, 'UnHealthyHostCount');
   const dependency = matching(logs, patterns.dependency);
   const secret = matching([...logs, ...taskTexts], patterns.secret);
   if (health.length > 0 || unhealthyNow) {
@@ -526,10 +533,12 @@ export function analyse(inv: Investigation): Analysis {
   // 5. A deployment shortly before the first symptom, with failures, new errors or a failed rollout:
   // the change is the cause. Errors that only rose after it count even when older ones were there before.
   const errorSeries = errorMetrics.map((n) => metric(inv, n)).find((m) => m !== null) ?? null;
-  const errorsRose = errorSeries ? risen(errorSeries.values, 2) : null;
+  const errorsRose = errorSeries ? errorsStepUp(errorSeries.values) : null;
   // An alarm still firing, after a deploy that changed the revision, with nothing else to explain it:
   // the deploy is the only change before the symptom (chronic log noise must not hide it).
-  const firing = firingAlarms(inv);
+  // Only alarms whose symptom has not already subsided: acting on one that is ending changes a service
+  // that is recovering (a rolling deployment's unhealthy hosts draining back to zero).
+  const firing = firingAlarms(inv).filter((a) => stillBreaching(inv, a.metricName));
   const onlyTheDeploy =
     deploy !== null && revisionChanges.length > 0 && out.length === 0 && firing.length > 0 && !errorsRose;
   if (onlyTheDeploy && deploy)
@@ -747,11 +756,20 @@ export const userErrorMetric = /5XX|5\d\d|Error|Fault|Fail|UnHealthyHost|Rejecte
 function userErrorsFiring(inv: Investigation): string[] {
   return firingAlarms(inv)
     .filter((a) => a.metricName !== null && userErrorMetric.test(a.metricName))
-    .filter((a) => {
-      const series = metric(inv, a.metricName ?? '');
-      return !series || (series.values.at(-1) ?? 0) > 0;
-    })
+    .filter((a) => stillBreaching(inv, a.metricName))
     .map((a) => `${a.name} (${a.metricName})`);
+}
+
+/**
+ * Whether an alarm's symptom still stands at the end of its metric's series: not back at zero and not
+ * falling (the last minute below the peak of the last three, as a count draining back to normal does).
+ * Unknown when the series was not read: then the alarm's own state stands.
+ */
+function stillBreaching(inv: Investigation, metricName: string | null): boolean {
+  const series = metricName ? metric(inv, metricName) : null;
+  if (!series) return true;
+  const last = series.values.at(-1) ?? 0;
+  return last > 0 && last >= maxOf(series.values.slice(-3));
 }
 
 /** What a diff changed, as the effect model names it. */
