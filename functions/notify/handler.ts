@@ -3,6 +3,7 @@ import { lazy } from '#shared/adapters/aws-clients.ts';
 import { loopGauges } from '#shared/adapters/incident-views.ts';
 import { learnWiring } from '#shared/adapters/learning-wiring.ts';
 import { InvalidEventError } from '#shared/domain/errors.ts';
+import { isScheduledEvent } from '#shared/events/bus-event.ts';
 import { alarmStateChangeSchema } from '#shared/events/cloudwatch-alarm.ts';
 import { describeIssues } from '#shared/events/zod.ts';
 import { createLogger } from '#shared/observability/logger.ts';
@@ -22,8 +23,7 @@ const wiring = lazy(learnWiring);
 type Deps = Awaited<ReturnType<ReturnType<typeof learnWiring>['notifyDeps']>>;
 
 async function dispatch(event: unknown, deps: Deps) {
-  const e = event as { source?: unknown; 'detail-type'?: unknown } | null;
-  if (e?.source === 'aws.events' && e['detail-type'] === 'Scheduled Event') {
+  if (isScheduledEvent(event)) {
     const gauges = await loopGauges(deps.pool);
     const killSwitch = deps.killSwitch ? await deps.killSwitch.read() : { engaged: false };
     metrics.addMetric('OpenIncidents', 'Count', gauges.openIncidents);
@@ -31,7 +31,7 @@ async function dispatch(event: unknown, deps: Deps) {
     metrics.addMetric('KillSwitchEngaged', 'Count', killSwitch.engaged ? 1 : 0);
     return { outcome: 'heartbeat', ...gauges, killSwitchEngaged: killSwitch.engaged };
   }
-  if (e?.source === 'aws.cloudwatch') {
+  if ((event as { source?: unknown } | null)?.source === 'aws.cloudwatch') {
     const parsed = alarmStateChangeSchema.safeParse(event);
     if (!parsed.success)
       throw new InvalidEventError('not a CloudWatch alarm state change', describeIssues(parsed.error));

@@ -13,6 +13,7 @@ import { PostgresPerceptionStore } from '#shared/adapters/perception-store.ts';
 import { envWithDatabase, loadEnv } from '#shared/config/env.ts';
 import { DependencyUnavailableError, InvalidEventError } from '#shared/domain/errors.ts';
 import { type DeadLetterSink, systemClock } from '#shared/domain/ports.ts';
+import { isScheduledEvent } from '#shared/events/bus-event.ts';
 import { createLogger, type Logger } from '#shared/observability/logger.ts';
 import { createMetrics, metricsCounters } from '#shared/observability/metrics.ts';
 import {
@@ -36,9 +37,7 @@ interface QueueRecord {
 }
 
 /** The sweep rule's scheduled event: close incidents that recovered and went quiet. */
-const isSweep = (event: unknown) =>
-  (event as { source?: unknown })?.source === 'aws.events' &&
-  (event as { 'detail-type'?: unknown })?.['detail-type'] === 'Scheduled Event';
+const isSweep = isScheduledEvent;
 
 /** A batch from the perception queue (SQS event source mapping). */
 const isQueueBatch = (event: unknown): event is { Records: QueueRecord[] } =>

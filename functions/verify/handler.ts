@@ -4,9 +4,10 @@ import { republishStale } from '#shared/adapters/outbox-relay.ts';
 import { remediationWiring } from '#shared/adapters/remediation-wiring.ts';
 import { PostgresSweepStore } from '#shared/adapters/sweep-store.ts';
 import type { DeadLetterSink } from '#shared/domain/ports.ts';
+import { isScheduledEvent } from '#shared/events/bus-event.ts';
 import { createLogger } from '#shared/observability/logger.ts';
 import { createMetrics } from '#shared/observability/metrics.ts';
-import { isScheduledEvent, type SweepDeps, type SweepResult, sweep } from '#shared/usecases/sweep.ts';
+import { type SweepDeps, type SweepResult, sweep } from '#shared/usecases/sweep.ts';
 import { type VerifyResult, verifyAction } from '#shared/usecases/verify.ts';
 
 /**

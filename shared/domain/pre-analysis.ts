@@ -307,6 +307,8 @@ export function analyse(inv: Investigation): Analysis {
   const memory = metric(inv, 'MemoryUtilization');
   const memoryPeak = memory ? maxOf(memory.values) : null;
   const shape = memory ? memoryShape(memory.values) : null;
+  const cpu = metric(inv, 'CPUUtilization');
+  const cpuNow = cpu ? cpuShape(cpu.values) : null;
   const svc = find(inv, 'service')[0];
   const all = stoppedTasks(inv);
   const stops = all.reduce((n, s) => n + s.count, 0);
@@ -474,7 +476,7 @@ export function analyse(inv: Investigation): Analysis {
     // reconnect — a fresh task does, and a fallback away from a reachable dependency would not.
     const back = reconnectedAfterErrors(inv);
     const backlog = backlogGrowing(inv);
-    if (back && (backlog || cpuNowFor(inv) === 'flat_or_falling'))
+    if (back && (backlog || cpuNow === 'flat_or_falling'))
       add(
         'dependency_failure',
         0.8,
@@ -568,8 +570,6 @@ export function analyse(inv: Investigation): Analysis {
   }
 
   // 6. Load: CPU, demand, latency.
-  const cpu = metric(inv, 'CPUUtilization');
-  const cpuNow = cpu ? cpuShape(cpu.values) : null;
   const requests = metric(inv, 'RequestCount');
   const demandSurge = risen(requests?.values, 2);
   if (cpu && cpuNow === 'high' && lastVersusBaseline(cpu.values).recent >= 90)
@@ -709,11 +709,6 @@ function backlogGrowing(inv: Investigation): string | null {
       if (/Queue|Backlog|MessagesVisible|Lag\b|ConsumerLag/i.test(name) && risen(values, 2)) return e.id;
   return null;
 }
-
-const cpuNowFor = (inv: Investigation) => {
-  const cpu = metric(inv, 'CPUUtilization');
-  return cpu ? cpuShape(cpu.values) : null;
-};
 
 /** Alarms whose latest state change (in this incident's signals) is into ALARM, with the metric they watch. */
 function firingAlarms(inv: Investigation): { id: string; name: string; metricName: string | null }[] {

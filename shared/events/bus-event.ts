@@ -27,3 +27,9 @@ export function parseBusEvent<T extends Record<string, z.ZodMiniType>>(
   // biome-ignore lint/suspicious/noExplicitAny: the union is narrowed by `type` at the call site.
   return { type, envelope: parsed.data.detail } as any;
 }
+
+/** An EventBridge scheduled rule's event (`aws.events` / `Scheduled Event`): the agents' periodic sweeps. */
+export const isScheduledEvent = (event: unknown): boolean => {
+  const e = (event ?? {}) as { source?: unknown; 'detail-type'?: unknown };
+  return e.source === 'aws.events' && e['detail-type'] === 'Scheduled Event';
+};

@@ -22,6 +22,7 @@ import {
 import { InvalidEventError } from '../domain/errors.ts';
 import type { Clock, EventPublisher } from '../domain/ports.ts';
 import type { ServiceRef } from '../domain/signal.ts';
+import { isScheduledEvent } from '../events/bus-event.ts';
 import type { LearningRecordedData } from '../events/catalog.ts';
 import {
   type ChaosRevertRequest,
@@ -195,7 +196,7 @@ export async function handleChaosEvent(event: unknown, deps: ChaosDeps): Promise
     'detail-type'?: unknown;
     detail?: unknown;
   };
-  if (e.source === 'aws.events' && e['detail-type'] === 'Scheduled Event') return sweepReverts(deps);
+  if (isScheduledEvent(event)) return sweepReverts(deps);
   if (e.source === 'homeostat.learn' && e['detail-type'] === detailTypes.learningRecorded) {
     const data = (e.detail as { data?: Partial<LearningRecordedData> } | undefined)?.data;
     if (!data?.chaosExperimentId) return { outcome: 'ignored', reason: 'not caused by a chaos experiment' };

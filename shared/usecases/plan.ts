@@ -131,6 +131,39 @@ export function parsePlanTrigger(event: unknown) {
 export const approvalLink = (baseUrl: string, token: string, decision: 'approve' | 'reject') =>
   `${baseUrl.replace(/\/$/, '')}/?decision=${decision}&token=${encodeURIComponent(token)}`;
 
+/**
+ * An approval request for `binding` at step `stepNo`, as the plan path files it: one token per
+ * decision (a reject link cannot approve), only their hashes in the stored row, and the two links
+ * (null without an approval Function URL: decide with the CLI).
+ */
+export async function issueApprovalRequest(
+  binding: ApprovalBinding,
+  stepNo: number,
+  now: Date,
+  deps: { approvals: ApprovalIssuer; settings: { approvalTtlMs: number } },
+) {
+  const issued = issueDecisionTokens(binding, {
+    secret: await deps.approvals.secret(),
+    now,
+    ttlMs: deps.settings.approvalTtlMs,
+    nonce: deps.approvals.newNonce(),
+    step: stepNo,
+  });
+  const baseUrl = deps.approvals.baseUrl;
+  return {
+    approvalRequest: {
+      nonce: issued.nonce,
+      step: stepNo,
+      bindingHash: issued.binding,
+      expiresAt: new Date(issued.expiresAt),
+      tokenHashes: issued.hashes,
+    },
+    expiresAt: issued.expiresAt,
+    approveUrl: baseUrl ? approvalLink(baseUrl, issued.tokens.approve, 'approve') : null,
+    rejectUrl: baseUrl ? approvalLink(baseUrl, issued.tokens.reject, 'reject') : null,
+  };
+}
+
 export async function planRemediation(event: unknown, deps: PlanDeps): Promise<PlanResult> {
   const trigger = parsePlanTrigger(event);
   const cause = trigger.envelope;
@@ -427,25 +460,11 @@ async function changeFor(
         parameters: d.candidate.parameters,
         policyVersion,
       };
-      // One token per decision: the reject link cannot approve. Only their hashes are stored.
-      const issued = issueDecisionTokens(binding, {
-        secret: await deps.approvals.secret(),
-        now,
-        ttlMs: deps.settings.approvalTtlMs,
-        nonce: deps.approvals.newNonce(),
-        step: stepNo,
-      });
-      const baseUrl = deps.approvals.baseUrl;
+      const issued = await issueApprovalRequest(binding, stepNo, now, deps);
       return {
         ...base,
         newStep: { ...step, mode: 'approve', status: 'awaiting_approval' },
-        approvalRequest: {
-          nonce: issued.nonce,
-          step: stepNo,
-          bindingHash: issued.binding,
-          expiresAt: new Date(issued.expiresAt),
-          tokenHashes: issued.hashes,
-        },
+        approvalRequest: issued.approvalRequest,
         incidentPath: ['planned', 'awaiting_approval'],
         envelopes: [
           buildEnvelope<ApprovalRequestedData>({
@@ -459,8 +478,8 @@ async function changeFor(
               parameters: d.candidate.parameters,
               reason: `${d.candidate.source}: ${d.candidate.action} for ${incident.title}`,
               expiresAt: issued.expiresAt,
-              approveUrl: baseUrl ? approvalLink(baseUrl, issued.tokens.approve, 'approve') : null,
-              rejectUrl: baseUrl ? approvalLink(baseUrl, issued.tokens.reject, 'reject') : null,
+              approveUrl: issued.approveUrl,
+              rejectUrl: issued.rejectUrl,
             },
           }),
         ],

@@ -57,12 +57,9 @@ describe('requestRemediation', () => {
     return name;
   }
 
-  const ask = (incidentId: string, action: string, parameters: Record<string, unknown> = {}) =>
-    requestRemediation({ incidentId, action, parameters, requestedBy: 'arn:aws:iam::1:user/ana' }, deps);
-
-  it('takes the next step after one that did not help, never the same action twice, within maxAttempts', async () => {
-    const name = await service();
-    const incidentId = await seedIncident(database.pool, {
+  /** An incident on `name` still verifying after a restart that did not help (undone). */
+  const afterFailedRestart = (name: string) =>
+    seedIncident(database.pool, {
       cluster,
       service: name,
       state: 'verifying',
@@ -70,6 +67,13 @@ describe('requestRemediation', () => {
       rootCause: 'oom',
       steps: [{ action: 'restart_service', status: 'no_effect', undone: true }],
     });
+
+  const ask = (incidentId: string, action: string, parameters: Record<string, unknown> = {}) =>
+    requestRemediation({ incidentId, action, parameters, requestedBy: 'arn:aws:iam::1:user/ana' }, deps);
+
+  it('takes the next step after one that did not help, never the same action twice, within maxAttempts', async () => {
+    const name = await service();
+    const incidentId = await afterFailedRestart(name);
     const again = await ask(incidentId, 'restart_service');
     expect(again).toMatchObject({ outcome: 'refused', audited: false });
     expect(again.outcome === 'refused' && again.reason).toMatch(
@@ -138,14 +142,7 @@ describe('requestRemediation', () => {
 
   it('lets nobody approve an action they requested themselves; another person can', async () => {
     const name = await service();
-    const incidentId = await seedIncident(database.pool, {
-      cluster,
-      service: name,
-      state: 'verifying',
-      openedAt: new Date(now.getTime() - 10 * 60_000),
-      rootCause: 'oom',
-      steps: [{ action: 'restart_service', status: 'no_effect', undone: true }],
-    });
+    const incidentId = await afterFailedRestart(name);
     expect(await ask(incidentId, 'scale_out', { desiredCount: 6 })).toMatchObject({
       outcome: 'awaiting_approval',
     });

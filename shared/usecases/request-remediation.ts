@@ -21,7 +21,7 @@
  */
 
 import { type ActionParameters, actionCatalog } from '../domain/actions.ts';
-import { type ApprovalBinding, issueDecisionTokens } from '../domain/approval.ts';
+import type { ApprovalBinding } from '../domain/approval.ts';
 import { isTerminal } from '../domain/incident.ts';
 import { evaluate, policyVersion } from '../domain/policy.ts';
 import type { Clock, EventPublisher } from '../domain/ports.ts';
@@ -29,7 +29,7 @@ import { catalogActions, isCatalogAction } from '../domain/taxonomy.ts';
 import type { ApprovalRequestedData } from '../events/catalog.ts';
 import { detailTypes } from '../events/detail-types.ts';
 import { buildEnvelope } from '../events/envelope.ts';
-import { type ApprovalIssuer, approvalLink, planSource } from './plan.ts';
+import { type ApprovalIssuer, issueApprovalRequest, planSource } from './plan.ts';
 import {
   type PolicyInputs,
   policyAuditInputs,
@@ -214,14 +214,7 @@ export async function requestRemediation(
 
   const binding: ApprovalBinding = { incidentId, action, parameters, policyVersion };
   // Both tokens as the plan agent issues them; only their hashes are stored.
-  const issued = issueDecisionTokens(binding, {
-    secret: await deps.approvals.secret(),
-    now,
-    ttlMs: deps.settings.approvalTtlMs,
-    nonce: deps.approvals.newNonce(),
-    step: stepNo,
-  });
-  const baseUrl = deps.approvals.baseUrl;
+  const issued = await issueApprovalRequest(binding, stepNo, now, deps);
   const service = incident.service;
   const why = request.reason?.trim() ? `: ${request.reason.trim().slice(0, 300)}` : '';
   const committed = await deps.store.commit({
@@ -242,13 +235,7 @@ export async function requestRemediation(
       snapshot: null,
       detail: { source: 'mcp', requestedBy },
     },
-    approvalRequest: {
-      nonce: issued.nonce,
-      step: stepNo,
-      bindingHash: issued.binding,
-      expiresAt: new Date(issued.expiresAt),
-      tokenHashes: issued.hashes,
-    },
+    approvalRequest: issued.approvalRequest,
     incidentPath: ['planned', 'awaiting_approval'],
     audit: [
       {
@@ -289,8 +276,8 @@ export async function requestRemediation(
           parameters,
           reason: `requested by ${requestedBy} through an assistant${why}`,
           expiresAt: issued.expiresAt,
-          approveUrl: baseUrl ? approvalLink(baseUrl, issued.tokens.approve, 'approve') : null,
-          rejectUrl: baseUrl ? approvalLink(baseUrl, issued.tokens.reject, 'reject') : null,
+          approveUrl: issued.approveUrl,
+          rejectUrl: issued.rejectUrl,
         },
       }),
     ],
@@ -314,8 +301,8 @@ export async function requestRemediation(
     action,
     parameters,
     expiresAt: issued.expiresAt,
-    approveUrl: baseUrl ? approvalLink(baseUrl, issued.tokens.approve, 'approve') : null,
-    rejectUrl: baseUrl ? approvalLink(baseUrl, issued.tokens.reject, 'reject') : null,
+    approveUrl: issued.approveUrl,
+    rejectUrl: issued.rejectUrl,
     published,
   };
 }

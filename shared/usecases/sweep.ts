@@ -224,9 +224,3 @@ async function stalledIncident(stalled: StalledIncident, deps: SweepDeps): Promi
     ? { kind: 'stalled_incident', incidentId: stalled.incidentId, detail: reason }
     : null;
 }
-
-/** An EventBridge scheduled rule's event: the verify agent sweeps. */
-export const isScheduledEvent = (event: unknown) => {
-  const e = (event ?? {}) as { source?: unknown; 'detail-type'?: unknown };
-  return e.source === 'aws.events' && e['detail-type'] === 'Scheduled Event';
-};
