@@ -7,7 +7,7 @@
  * again the same way answers as the first time; the other way is refused.
  */
 import { parseArgs } from 'node:util';
-import { stackName } from './cli-config.ts';
+import { explainConfigError, MissingConfigurationError, stackName } from './cli-config.ts';
 
 export const approvalUsage = `  approve <incident-id> [--json]               approve the incident's open approval request
   reject <incident-id> [--json]                reject it (the incident is escalated)
@@ -54,7 +54,7 @@ export async function approvalCommand(
     functionName = await deps.functionName({ stack: stackName(args), fn: values.function });
     principal = await deps.principal();
   } catch (error) {
-    return { stdout: '', stderr: `${(error as Error).message}\n`, exitCode: 1 };
+    return { stdout: '', stderr: `${explainConfigError(error) ?? (error as Error).message}\n`, exitCode: 1 };
   }
   const result = (await deps.invoke(functionName, { incidentId, decision, decidedBy: principal })) as {
     outcome?: string;
@@ -100,6 +100,8 @@ export async function callerArn(): Promise<string> {
     if (!Arn) throw new Error('STS did not say who you are (GetCallerIdentity returned no ARN)');
     return Arn;
   } catch (error) {
+    const missing = explainConfigError(error);
+    if (missing) throw new MissingConfigurationError(missing, { cause: error });
     throw new Error(`cannot tell your IAM identity: ${(error as Error).message}`, { cause: error });
   } finally {
     sts.destroy();

@@ -19,11 +19,11 @@ const cliPath = join(import.meta.dirname, 'homeostat.ts');
 /** An empty home: no ~/.aws/config or credentials can leak in from the machine running the tests. */
 const home = mkdtempSync(join(tmpdir(), 'homeostat-empty-home-'));
 
-/** The real CLI as a process with nothing configured: the environment holds only HOME (an empty folder). */
-const bareCli = (args: string[]) =>
+/** The real CLI as a process with nothing configured: the environment holds only HOME (an empty folder) and what a test adds. */
+const bareCli = (args: string[], env: Record<string, string> = {}) =>
   execFileAsync(process.execPath, ['--import', 'tsx', cliPath, ...args], {
     cwd: join(import.meta.dirname, '..', '..'),
-    env: { HOME: home },
+    env: { HOME: home, ...env },
     timeout: 30_000,
   }).then(
     ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
@@ -56,6 +56,17 @@ describe('every command with nothing configured (the real CLI, empty environment
     expect(out.stderr.trimEnd().split('\n').at(-1)).toBe(sentence);
     expect(out.stderr).not.toMatch(/^\s+at /m);
     expect(out.stdout).toBe('');
+  });
+
+  it('with a region but no credentials, says which credentials to set', async () => {
+    for (const args of [
+      ['dlq', 'list', 'diagnose'],
+      ['approve', 'inc-1'],
+    ]) {
+      const out = await bareCli(args, { AWS_REGION: 'eu-west-1', AWS_EC2_METADATA_DISABLED: 'true' });
+      expect(out.code).toBe(1);
+      expect(out.stderr).toBe(`${configMessages.credentials}\n`);
+    }
   });
 
   it('explain-event needs no configuration', async () => {
