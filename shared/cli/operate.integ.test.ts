@@ -236,7 +236,7 @@ describe('homeostat operator commands (process)', () => {
   it('asks the stack’s chaos agent to run an experiment, and says so when the stack does not exist', async () => {
     const out = await cli(['chaos', 'run', 'weekly-bad-release', '--stack', 'NoSuchStack']);
     expect(out.code).toBe(1);
-    expect(out.stderr).toContain('stack NoSuchStack does not exist');
+    expect(out.stderr).toContain('Stack NoSuchStack not found in us-east-1: deploy it or pass --stack NAME');
   });
 
   it('says the stack does not exist when it has to find the database there, and exits 1', async () => {
@@ -245,7 +245,7 @@ describe('homeostat operator commands (process)', () => {
       DATABASE_URL_SECRET_ID: undefined,
     });
     expect(out.code).toBe(1);
-    expect(out.stderr).toContain('stack NoSuchStack does not exist');
+    expect(out.stderr).toContain('Stack NoSuchStack not found in us-east-1: deploy it or pass --stack NAME');
   });
 
   it('writes a self-contained HTML report that renders in headless Chromium with its charts', async () => {
