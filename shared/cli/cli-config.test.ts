@@ -1,9 +1,8 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { runHomeostat } from '../testing/cli-process.ts';
 import { taskStoppedEvent } from '../testing/ecs-events.ts';
 import {
   configMessages,
@@ -14,25 +13,12 @@ import {
   withoutStack,
 } from './cli-config.ts';
 
-const execFileAsync = promisify(execFile);
-const cliPath = join(import.meta.dirname, 'homeostat.ts');
 /** An empty home: no ~/.aws/config or credentials can leak in from the machine running the tests. */
 const home = mkdtempSync(join(tmpdir(), 'homeostat-empty-home-'));
 
 /** The real CLI as a process with nothing configured: the environment holds only HOME (an empty folder) and what a test adds. */
 const bareCli = (args: string[], env: Record<string, string> = {}) =>
-  execFileAsync(process.execPath, ['--import', 'tsx', cliPath, ...args], {
-    cwd: join(import.meta.dirname, '..', '..'),
-    env: { HOME: home, ...env },
-    timeout: 30_000,
-  }).then(
-    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-    (error: { code: number; stdout: string; stderr: string }) => ({
-      code: error.code,
-      stdout: error.stdout,
-      stderr: error.stderr,
-    }),
-  );
+  runHomeostat(args, { HOME: home, ...env });
 
 describe('every command with nothing configured (the real CLI, empty environment)', () => {
   it.each([

@@ -116,17 +116,26 @@ export class SqsDeadLetterQueue implements DeadLetterQueue {
   }
 }
 
-/** The dead-letter queue ARN of `functionName`: its asynchronous on-failure destination. */
+/**
+ * The dead-letter queue ARN of `functionName`: its asynchronous on-failure destination.
+ * The function's own settings, else those of `$LATEST` (where CDK's EventInvokeConfig puts them).
+ */
 async function onFailureQueueArn(lambda: LambdaClient, functionName: string): Promise<string> {
   let destination: string | undefined;
-  try {
-    const config = await lambda.send(new GetFunctionEventInvokeConfigCommand({ FunctionName: functionName }));
-    destination = config.DestinationConfig?.OnFailure?.Destination;
-  } catch (error) {
-    if ((error as Error).name !== 'ResourceNotFoundException') throw error;
-    throw new Error(`function ${functionName} not found, or it has no asynchronous invocation settings`, {
-      cause: error,
-    });
+  for (const qualifier of [undefined, '$LATEST']) {
+    try {
+      const config = await lambda.send(
+        new GetFunctionEventInvokeConfigCommand({ FunctionName: functionName, Qualifier: qualifier }),
+      );
+      destination = config.DestinationConfig?.OnFailure?.Destination;
+      break;
+    } catch (error) {
+      if ((error as Error).name !== 'ResourceNotFoundException') throw error;
+      if (qualifier)
+        throw new Error(`function ${functionName} not found, or it has no asynchronous invocation settings`, {
+          cause: error,
+        });
+    }
   }
   if (!destination?.includes(':sqs:'))
     throw new Error(

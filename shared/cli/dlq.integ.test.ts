@@ -1,8 +1,7 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import {
   CreateFunctionCommand,
   DeleteFunctionCommand,
@@ -18,10 +17,8 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { projectRoot } from '../../localstack/harness.ts';
 import { emulatorClientConfig, emulatorEndpoint, uniqueName } from '../../localstack/testing.ts';
-
-const execFileAsync = promisify(execFile);
+import { runHomeostat } from '../testing/cli-process.ts';
 
 /**
  * `homeostat dlq` as a process against the emulator: a real SQS dead-letter queue,
@@ -51,28 +48,14 @@ describe('homeostat dlq (process, emulator)', () => {
   });
 
   const cli = (args: string[], pick: string[] = ['--function', name]) =>
-    execFileAsync(
-      process.execPath,
-      ['--import', 'tsx', join(projectRoot, 'shared', 'cli', 'homeostat.ts'), 'dlq', ...args, ...pick],
-      {
-        cwd: projectRoot,
-        env: {
-          PATH: process.env.PATH,
-          HOME: dir,
-          AWS_ENDPOINT_URL: emulatorEndpoint(),
-          AWS_REGION: 'us-east-1',
-          AWS_ACCESS_KEY_ID: 'test',
-          AWS_SECRET_ACCESS_KEY: 'test',
-        },
-      },
-    ).then(
-      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-      (error: { code: number; stdout: string; stderr: string }) => ({
-        code: error.code,
-        stdout: error.stdout,
-        stderr: error.stderr,
-      }),
-    );
+    runHomeostat(['dlq', ...args, ...pick], {
+      PATH: process.env.PATH,
+      HOME: dir,
+      AWS_ENDPOINT_URL: emulatorEndpoint(),
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+    });
 
   const depth = async () => {
     const { Attributes: a = {} } = await sqs.send(
@@ -228,6 +211,14 @@ export const handler = async (event) => { appendFileSync(process.env.RECEIVED, J
     expect(out.code).toBe(1);
     expect(out.stderr).toBe(
       `Stack ${name}-missing not found in us-east-1: deploy it or pass --stack NAME (or set HOMEOSTAT_STACK).\n`,
+    );
+  });
+
+  it('says when the function has no dead-letter queue to read', async () => {
+    const out = await cli(['list', 'diagnose'], ['--function', `${name}-missing`]);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toBe(
+      `Error: function ${name}-missing not found, or it has no asynchronous invocation settings\n`,
     );
   });
 
