@@ -55,6 +55,12 @@ describe('every command with nothing configured (the real CLI, empty environment
     }
   });
 
+  it('with DATABASE_URL_SECRET_ID but no region, names the region', async () => {
+    const out = await bareCli(['incidents'], { DATABASE_URL_SECRET_ID: 'homeostat/database-url' });
+    expect(out.code).toBe(1);
+    expect(out.stderr).toBe(`${configMessages.region}\n`);
+  });
+
   it('explain-event needs no configuration', async () => {
     const file = join(home, 'event.json');
     writeFileSync(file, JSON.stringify(taskStoppedEvent({ cluster: 'shop', service: 'api' })));

@@ -88,14 +88,16 @@ export function explainConfigError(error: unknown, env: NodeJS.ProcessEnv = proc
 /**
  * The database URL for the CLI: DATABASE_URL, else the secret DATABASE_URL_SECRET_ID,
  * else the secret named by `stack`'s DatabaseUrlSecretName output.
- * @throws MissingConfigurationError when none is set and no AWS region says where the stack is.
+ * @throws MissingConfigurationError when none is set and no AWS region says where the stack is
+ *   (the database sentence), or the secret is named but no region is set (the region sentence).
  */
 export async function databaseUrl(stack: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
   if (env.DATABASE_URL) return env.DATABASE_URL;
   try {
     await awsRegion();
   } catch (error) {
-    if (error instanceof MissingConfigurationError)
+    // With DATABASE_URL_SECRET_ID set, the region is what is missing (to read the secret).
+    if (error instanceof MissingConfigurationError && !env.DATABASE_URL_SECRET_ID)
       throw new MissingConfigurationError(configMessages.database, { cause: error });
     throw error;
   }
