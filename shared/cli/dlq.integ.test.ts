@@ -206,6 +206,25 @@ export const handler = async (event) => { appendFileSync(process.env.RECEIVED, J
     expect(await depth()).toBe(1);
   });
 
+  it('keeps a message whose hand-over fails, and exits 1', async () => {
+    const gone = functionArn.replace(`:function:${name}`, `:function:${name}-deleted`);
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: queueUrl,
+        MessageBody: JSON.stringify({
+          requestContext: { functionArn: gone },
+          requestPayload: event('ev-c', 'inc-c'),
+        }),
+      }),
+    );
+    const out = await cli(['redrive', 'diagnose']);
+    expect(out.code).toBe(1);
+    expect(out.stdout).toContain('0 re-delivered, 1 left in place, 1 failed');
+    expect(out.stdout).toMatch(/failed\s+\S+\s+lambda-failure: invoke .*-deleted asynchronously: /);
+    expect(await depth()).toBe(2);
+    expect(receivedIds()).toEqual(['ev-a', 'ev-b']);
+  });
+
   it('says in one sentence when the stack is not deployed', async () => {
     const out = await cli(['list', 'diagnose'], ['--stack', `${name}-missing`]);
     expect(out.code).toBe(1);
