@@ -159,16 +159,19 @@ describe('Bedrock diagnosis falls back to the offline rules', () => {
     });
   });
 
-  it('falls back when the token budget is spent, with the tokens it cost', async () => {
-    const { client } = fakeClient([]);
+  it('falls back before a call that would pass the input token cap, with the tokens it cost', async () => {
+    const { client, calls } = fakeClient([]);
     const diagnosis = await new BedrockDiagnoser(
       client,
-      { ...settings, maxInputTokens: 2_000, prices: { fast: { inputPer1k: 0.001, outputPer1k: 0.005 } } },
+      { ...settings, maxInputTokens: 3_000, prices: { fast: { inputPer1k: 0.001, outputPer1k: 0.005 } } },
       new CircuitBreaker(clock),
     ).diagnose(oom);
+    // 1,200 + 1,200 spent; a third request (at least 1,200 more) would pass 3,000, so it is not made.
+    expect(calls).toHaveLength(2);
     expect(diagnosis).toMatchObject({
       provider: 'offline',
       fallbackCause: 'budget',
+      fallbackReason: 'token budget spent before a diagnosis',
       tokens: { input: 2_400, output: 300 },
     });
     expect(diagnosis.costUsd).toBeCloseTo(2.4 * 0.001 + 0.3 * 0.005, 6);

@@ -159,6 +159,8 @@ type Outcome =
 interface Budget {
   steps: number;
   usage: TokenUsage;
+  /** Input tokens of the last request: the next one resends the whole conversation, so it is at least as large. */
+  lastInput: number;
   costUsd: number;
   deadline: number;
 }
@@ -196,6 +198,7 @@ export class BedrockDiagnoser {
     const budget: Budget = {
       steps: 0,
       usage: { input: 0, output: 0 },
+      lastInput: 0,
       costUsd: 0,
       deadline: this.now() + this.timeoutMs,
     };
@@ -249,7 +252,8 @@ export class BedrockDiagnoser {
       if (budget.steps >= this.maxSteps)
         return { ok: false, cause: 'budget', reason: `no diagnosis within ${this.maxSteps} steps` };
       const outLeft = this.maxOutputTokens - budget.usage.output;
-      if (budget.usage.input >= this.maxInputTokens || outLeft <= 0)
+      // A call is not started when the next request (at least the size of the last) would pass the cap.
+      if (budget.usage.input + budget.lastInput > this.maxInputTokens || outLeft <= 0)
         return { ok: false, cause: 'budget', reason: 'token budget spent before a diagnosis' };
       const timeLeft = budget.deadline - this.now();
       if (timeLeft <= 0) return { ok: false, cause: 'timeout', reason: 'diagnosis timed out' };
@@ -281,6 +285,7 @@ export class BedrockDiagnoser {
       this.breaker.success();
       const usage = { input: response.usage?.inputTokens ?? 0, output: response.usage?.outputTokens ?? 0 };
       budget.usage = { input: budget.usage.input + usage.input, output: budget.usage.output + usage.output };
+      budget.lastInput = usage.input;
       budget.costUsd += costOf(usage, price);
       const message = response.output?.message;
       const content = message?.content ?? [];
