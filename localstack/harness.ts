@@ -178,9 +178,13 @@ export const harnessProcesses = ['emulator', 'database'] as const;
 
 /**
  * The processes this process spawned, by record name → pid: what `stopStarted` stops. A
- * record that now holds another pid (someone restarted it) is not ours to stop.
+ * record that now holds another pid (someone restarted it) is not ours to stop. Kept on
+ * globalThis: vitest loads this module once per project in the same process, and any of
+ * those copies may be the one asked to stop.
  */
-const startedHere = new Map<string, number>();
+const processGlobal = globalThis as { __homeostatStartedHere?: Map<string, number> };
+processGlobal.__homeostatStartedHere ??= new Map();
+const startedHere = processGlobal.__homeostatStartedHere;
 
 function pidFile(name: string): string {
   return join(localDir, `${name}.pid.json`);
@@ -232,6 +236,38 @@ export function portListening(port: number): Promise<boolean> {
     socket.once('connect', () => done(true));
     socket.once('error', () => done(false));
   });
+}
+
+/** The harness processes alive and the harness ports listening at one moment. */
+export interface HarnessState {
+  alive: RecordedProcess[];
+  /** Of the emulator port, the local database ports and any port a record names. */
+  listening: number[];
+}
+
+/** What runs of the harness now: recorded processes alive, harness ports listening. */
+export async function harnessState(): Promise<HarnessState> {
+  const records = recordedProcesses();
+  const ports = [
+    ...new Set([
+      emulatorPort,
+      localDbPorts.pgPort,
+      localDbPorts.proxyPort,
+      ...records.flatMap((r) => r.ports),
+    ]),
+  ];
+  const answers = await Promise.all(ports.map(portListening));
+  return { alive: records.filter((r) => r.alive), listening: ports.filter((_, i) => answers[i]) };
+}
+
+/** What runs in `after` that did not in `before`, one line each (empty: nothing was left behind). */
+export function leftBehind(before: HarnessState, after: HarnessState): string[] {
+  const pids = new Set(before.alive.map((r) => r.pid));
+  const ports = new Set(before.listening);
+  return [
+    ...after.alive.filter((r) => !pids.has(r.pid)).map((r) => `${r.name} (pid ${r.pid}) is still running`),
+    ...after.listening.filter((p) => !ports.has(p)).map((p) => `something listens on 127.0.0.1:${p}`),
+  ];
 }
 
 function logPath(name: string): string {
