@@ -186,13 +186,13 @@ const processGlobal = globalThis as { __homeostatStartedHere?: Map<string, numbe
 processGlobal.__homeostatStartedHere ??= new Map();
 const startedHere = processGlobal.__homeostatStartedHere;
 
-function pidFile(name: string): string {
-  return join(localDir, `${name}.pid.json`);
+function pidFile(name: string, dir = localDir): string {
+  return join(dir, `${name}.pid.json`);
 }
 
-function readPid(name: string): ProcessRecord | undefined {
+function readPid(name: string, dir = localDir): ProcessRecord | undefined {
   try {
-    return JSON.parse(readFileSync(pidFile(name), 'utf8')) as ProcessRecord;
+    return JSON.parse(readFileSync(pidFile(name, dir), 'utf8')) as ProcessRecord;
   } catch {
     return undefined;
   }
@@ -216,10 +216,10 @@ export interface RecordedProcess {
   alive: boolean;
 }
 
-/** Every harness process recorded under `localDir` (emulator, database), alive or not. */
-export function recordedProcesses(): RecordedProcess[] {
+/** Every harness process recorded under `dir` (emulator, database), alive or not. */
+export function recordedProcesses(dir = localDir): RecordedProcess[] {
   return harnessProcesses.flatMap((name) => {
-    const record = readPid(name);
+    const record = readPid(name, dir);
     return record ? [{ name, pid: record.pid, ports: record.ports ?? [], alive: alive(record.pid) }] : [];
   });
 }

@@ -1,11 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { portListening, projectRoot } from './harness.ts';
+import { projectRoot } from './harness.ts';
+import { freePort, isolatedHarness, killRecordedIn, leftBehindIn } from './harness-testing.ts';
 import { isEntryScript } from './script.ts';
 
 /** Modules that only make sense inside vitest (they call its `inject`). */
@@ -16,16 +15,6 @@ const modules = ['localstack', 'infra']
   .flatMap((dir) => readdirSync(join(projectRoot, dir)).map((file) => `${dir}/${file}`))
   .filter((file) => file.endsWith('.ts') && !file.endsWith('.test.ts') && !vitestOnly.has(file))
   .sort();
-
-/** A port nothing listens on now (the OS picks it). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 interface Imported {
   code: number | null;
@@ -66,18 +55,6 @@ function importInChild(file: string, env: NodeJS.ProcessEnv, timeoutMs: number):
   });
 }
 
-/** Stops any process a misbehaving import recorded in its local directory, so a failure leaves nothing behind. */
-function stopRecordedIn(dir: string): void {
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.pid.json'))) {
-    const { pid } = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { pid: number };
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
-  }
-}
-
 describe('scripts act only when run, never when imported', () => {
   const dirs: string[] = [];
   afterAll(() => {
@@ -111,40 +88,23 @@ describe('scripts act only when run, never when imported', () => {
   it.concurrent.each(modules)(
     'importing %s starts, prints and records nothing',
     async (file) => {
-      const dir = mkdtempSync(join(tmpdir(), 'homeostat-import-'));
-      dirs.push(dir);
-      const [emulatorPort, pgPort, proxyPort, deadPort] = await Promise.all([
-        freePort(),
-        freePort(),
-        freePort(),
-        freePort(),
-      ]);
-      const env: NodeJS.ProcessEnv = {
-        ...process.env,
-        // Everything a script could start goes to this directory and these ports, not the shared ones.
-        HOMEOSTAT_LOCAL_DIR: dir,
-        HOMEOSTAT_EMULATOR_PORT: String(emulatorPort),
-        HOMEOSTAT_DB_PORT: String(pgPort),
-        HOMEOSTAT_DB_PROXY_PORT: String(proxyPort),
-        // An emulator that does not answer: a script that reaches for one fails at once.
-        AWS_ENDPOINT_URL: `http://127.0.0.1:${deadPort}`,
-        DATABASE_URL: '',
-        BENCH_RUNS: '1',
-      };
-      const imported = await importInChild(file, env, 45_000);
+      // Everything a script could start goes to a directory and ports of its own, not the shared ones;
+      // an emulator that does not answer makes a script that reaches for one fail at once.
+      const harness = await isolatedHarness({
+        env: { AWS_ENDPOINT_URL: `http://127.0.0.1:${await freePort()}`, DATABASE_URL: '', BENCH_RUNS: '1' },
+      });
+      dirs.push(harness.dir);
+      const imported = await importInChild(file, harness.env, 45_000);
       try {
-        const listening = [];
-        for (const port of [emulatorPort, pgPort, proxyPort])
-          if (await portListening(port)) listening.push(port);
         expect({
           hung: imported.hung,
           code: imported.code,
           output: imported.output,
-          localDir: readdirSync(dir),
-          listening,
+          localDir: readdirSync(harness.dir),
+          listening: (await leftBehindIn(harness)).listening,
         }).toEqual({ hung: false, code: 0, output: '', localDir: [], listening: [] });
       } finally {
-        stopRecordedIn(dir);
+        killRecordedIn(harness.dir);
       }
     },
     60_000,
