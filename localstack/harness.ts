@@ -241,23 +241,20 @@ export function portListening(port: number): Promise<boolean> {
 /** The harness processes alive and the harness ports listening at one moment. */
 export interface HarnessState {
   alive: RecordedProcess[];
-  /** Of the emulator port, the local database ports and any port a record names. */
+  /** Of the ports the records name (and any asked about). */
   listening: number[];
 }
 
-/** What runs of the harness now: recorded processes alive, harness ports listening. */
-export async function harnessState(): Promise<HarnessState> {
+/**
+ * What of this checkout's harness runs now: recorded processes alive, and which of the ports
+ * the records name — plus `ports` — listen. Only recorded ports by default: another checkout
+ * on this machine may serve 4566 or 25432 at any time, and that is not this run's doing.
+ */
+export async function harnessState(ports: number[] = []): Promise<HarnessState> {
   const records = recordedProcesses();
-  const ports = [
-    ...new Set([
-      emulatorPort,
-      localDbPorts.pgPort,
-      localDbPorts.proxyPort,
-      ...records.flatMap((r) => r.ports),
-    ]),
-  ];
-  const answers = await Promise.all(ports.map(portListening));
-  return { alive: records.filter((r) => r.alive), listening: ports.filter((_, i) => answers[i]) };
+  const watched = [...new Set([...records.flatMap((r) => r.ports), ...ports])];
+  const answers = await Promise.all(watched.map(portListening));
+  return { alive: records.filter((r) => r.alive), listening: watched.filter((_, i) => answers[i]) };
 }
 
 /** What runs in `after` that did not in `before`, one line each (empty: nothing was left behind). */

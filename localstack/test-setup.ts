@@ -3,8 +3,9 @@
  * answers and exposes its endpoint to the tests. Several projects call it in one run, so
  * the start is shared through globalThis; after the last of them it stops what this run
  * started (also on SIGINT/SIGTERM, through the 'exit' handler) and then fails the run when
- * a harness process or port that was not there before is left (a test or an imported
- * script that started the emulator or the local database and did not stop it).
+ * a harness process recorded in this checkout, or a port such a process served, is left
+ * running that was not before the run (a test or an imported script that started the
+ * emulator or the local database and did not stop it).
  */
 import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
@@ -14,6 +15,7 @@ import {
   type HarnessState,
   harnessState,
   leftBehind,
+  recordedProcesses,
   stopRecorded,
   stopStarted,
   stopStartedNow,
@@ -30,13 +32,17 @@ const holder = globalThis as { __homeostatEmulator?: Shared };
 holder.__homeostatEmulator ??= { users: 0 };
 const shared = holder.__homeostatEmulator;
 
-/** Stops what is left and returns what was, waiting a little for processes that are on their way out. */
-async function clearLeftovers(before: HarnessState): Promise<string[]> {
+/**
+ * After stopping what this run started: what of the harness runs that did not before the run
+ * (processes recorded in this checkout, and the ports recorded processes served during the run,
+ * `served`), waiting a little for processes on their way out. Stops what is left; returns it.
+ */
+async function clearLeftovers(before: HarnessState, served: number[]): Promise<string[]> {
   let left: string[] = [];
   await waitFor(
     'the harness to be back as it was',
     async () => {
-      left = leftBehind(before, await harnessState());
+      left = leftBehind(before, await harnessState(served));
       return left.length === 0;
     },
     { timeoutMs: 5_000 },
@@ -63,8 +69,9 @@ export default async function setup(project: TestProject) {
     shared.emulator = undefined;
     shared.before = undefined;
     process.off('exit', stopStartedNow);
+    const served = recordedProcesses().flatMap((r) => r.ports); // before stopping removes the records
     await stopStarted();
-    const left = await clearLeftovers(before);
+    const left = await clearLeftovers(before, served);
     if (left.length > 0) {
       process.exitCode = 1;
       throw new Error(
