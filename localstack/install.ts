@@ -1,13 +1,15 @@
 /**
  * npm run local:install — installs the pinned emulator into .venv-emulator (local:up does this on
- * first use) and Debian's Chromium for the report's browser test (as root, when it is missing).
+ * first use), the pinned cfn-lint into .venv-cfn-lint (for `npm run lint:cfn`) and Debian's Chromium for the report's browser test (as root, when it is missing).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chromiumPath, ensureEmulatorInstalled } from './harness.ts';
+import { chromiumPath, ensureCfnLintInstalled, ensureEmulatorInstalled } from './harness.ts';
 
 ensureEmulatorInstalled((line) => console.log(`• ${line}`));
 console.log('• emulator installed in .venv-emulator (pins: localstack/requirements.txt)');
+ensureCfnLintInstalled((line) => console.log(`• ${line}`));
+console.log('• cfn-lint installed in .venv-cfn-lint (pins: infra/cfn-lint-requirements.txt)');
 
 if (existsSync(chromiumPath)) {
   console.log(`• chromium present (${chromiumPath})`);
