@@ -19,7 +19,7 @@ export default defineConfig({
           name: 'unit',
           include: ['**/*.test.ts'],
           exclude: [...ignored, integ, e2e],
-          testTimeout: 60_000, // CDK synth tests bundle every agent
+          testTimeout: 60_000, // CDK synth tests run cdk-nag over whole stacks (bundling is skipped: infra/testing.ts)
           sequence: { groupOrder: 0 },
         },
       },
