@@ -1,28 +1,31 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { ChaosAgent } from '../constructs/chaos-agent.ts';
-import { DiagnosisAgent } from '../constructs/diagnosis-agent.ts';
-import { EventSchemas } from '../constructs/event-schemas.ts';
-import { HomeostatBus } from '../constructs/homeostat-bus.ts';
-import { KnowledgeDatabase } from '../constructs/knowledge-database.ts';
-import { LearnAgent } from '../constructs/learn-agent.ts';
-import { McpServer } from '../constructs/mcp-server.ts';
-import { Notifications } from '../constructs/notifications.ts';
-import { OperationsDashboard } from '../constructs/operations-dashboard.ts';
-import { PerceptionAgent } from '../constructs/perception-agent.ts';
-import { RemediationAgents } from '../constructs/remediation-agents.ts';
-import { WatchedService } from '../constructs/watched-service.ts';
-import { type SampleTarget, sampleExperiments } from './sample-target-stack.ts';
+import type { ChaosAgent } from '../constructs/chaos-agent.ts';
+import type { DiagnosisAgent } from '../constructs/diagnosis-agent.ts';
+import type { EventSchemas } from '../constructs/event-schemas.ts';
+import type { HomeostatBus } from '../constructs/homeostat-bus.ts';
+import type { KnowledgeDatabase } from '../constructs/knowledge-database.ts';
+import type { LearnAgent } from '../constructs/learn-agent.ts';
+import type { McpServer } from '../constructs/mcp-server.ts';
+import type { Notifications } from '../constructs/notifications.ts';
+import type { OperationsDashboard } from '../constructs/operations-dashboard.ts';
+import type { PerceptionAgent } from '../constructs/perception-agent.ts';
+import type { RemediationAgents } from '../constructs/remediation-agents.ts';
+import type { ServiceRegistry } from '../constructs/service-registry.ts';
+import type { WatchedService } from '../constructs/watched-service.ts';
+import { Homeostat, type HomeostatProps } from './homeostat.ts';
 import type { HomeostatSettings } from './settings.ts';
 
-export interface HomeostatStackProps extends StackProps {
+export interface HomeostatStackProps extends StackProps, HomeostatProps {
   readonly settings: HomeostatSettings;
-  /** The sample target (SampleTargetStack): watched, with its chaos experiments. @default none */
-  readonly sampleTarget?: SampleTarget;
 }
 
-/** Homeostat: the bus, the knowledge database, and the agents. */
+/**
+ * The Homeostat stack of this repository's app (`cdk deploy`): one Homeostat
+ * construct, under the id `Default` so its logical ids are the stack's own.
+ */
 export class HomeostatStack extends Stack {
+  readonly homeostat: Homeostat;
   readonly bus: HomeostatBus;
   readonly database: KnowledgeDatabase;
   readonly perception: PerceptionAgent;
@@ -33,142 +36,26 @@ export class HomeostatStack extends Stack {
   readonly chaos: ChaosAgent;
   readonly operations: OperationsDashboard;
   readonly watched: WatchedService[];
+  readonly registry: ServiceRegistry;
   readonly schemas: EventSchemas | undefined;
-  /** Homeostat over MCP behind an IAM-authorised Function URL; context `homeostat:mcp` (default off). */
   readonly mcp: McpServer | undefined;
 
   constructor(scope: Construct, id: string, props: HomeostatStackProps) {
     super(scope, id, props);
-    const sample = props.sampleTarget;
-    const settings = sample
-      ? {
-          ...props.settings,
-          watchedServices: [
-            ...props.settings.watchedServices,
-            {
-              cluster: sample.cluster,
-              service: sample.service,
-              targetGroup: sample.targetGroup,
-              taskRoles: sample.taskRoles,
-            },
-          ],
-          chaos: {
-            ...props.settings.chaos,
-            experiments: [...props.settings.chaos.experiments, ...sampleExperiments(sample)],
-          },
-        }
-      : props.settings;
-    this.bus = new HomeostatBus(this, 'Bus', { busName: settings.busName, archive: settings.archive });
-    this.watched = settings.watchedServices.map(
-      (props) => new WatchedService(this, `Watched-${props.cluster}-${props.service}`, props),
-    );
-    this.database = new KnowledgeDatabase(this, 'KnowledgeDatabase', {
-      databaseUrlSecretName: settings.databaseUrlSecretName,
-      ownerDatabaseUrlSecretName: settings.ownerDatabaseUrlSecretName,
-      webSocketProxy: settings.databaseWsProxy,
-      watchedServices: this.watched.map((w) => w.registration),
-      logRetention: settings.logRetentionDays,
-      embeddingModel: settings.embeddingModel,
-      runbooksDir: settings.runbooksDir,
-    });
-    this.schemas = settings.schemaRegistry ? new EventSchemas(this, 'EventSchemas') : undefined;
-    this.perception = new PerceptionAgent(this, 'Perception', {
-      bus: this.bus,
-      database: this.database,
-      logRetention: settings.logRetentionDays,
-    });
-    this.diagnosis = new DiagnosisAgent(this, 'Diagnosis', {
-      bus: this.bus,
-      database: this.database,
-      settings: settings.diagnosis,
-      logRetention: settings.logRetentionDays,
-    });
-    this.remediation = new RemediationAgents(this, 'Remediation', {
-      bus: this.bus,
-      database: this.database,
-      settings: settings.remediation,
-      killSwitchParameterName: settings.killSwitchParameterName,
-      logRetention: settings.logRetentionDays,
-      watchedServices: settings.watchedServices,
-    });
-    const r = this.remediation;
-    this.learn = new LearnAgent(this, 'Learning', {
-      bus: this.bus,
-      database: this.database,
-      settings: settings.learning,
-      remediation: settings.remediation,
-      logRetention: settings.logRetentionDays,
-    });
-    this.notifications = new Notifications(this, 'Notifications', {
-      bus: this.bus,
-      database: this.database,
-      settings: settings.notifications,
-      killSwitch: r.killSwitch,
-      learning: settings.learning,
-      logRetention: settings.logRetentionDays,
-    });
-    this.chaos = new ChaosAgent(this, 'Chaos', {
-      bus: this.bus,
-      database: this.database,
-      config: settings.chaos,
-      killSwitch: r.killSwitch,
-      logRetention: settings.logRetentionDays,
-      watchedServices: settings.watchedServices,
-    });
-    const agents = {
-      perceive: this.perception.agent,
-      diagnose: this.diagnosis.agent,
-      plan: r.plan,
-      act: r.act,
-      verify: r.verify,
-      approve: r.approve,
-      learn: this.learn.agent,
-      notify: this.notifications.agent,
-      chaos: this.chaos.agent,
-    };
-    this.operations = new OperationsDashboard(this, 'Operations', {
-      agents,
-      topic: this.notifications.topic,
-      settings: settings.notifications,
-      metricMathAlarms: settings.metricMathAlarms,
-    });
-    // Agents start only on a migrated schema.
-    this.database.trigger.executeBefore(...Object.values(agents).map((a) => a.function));
-    this.mcp = [true, 'true'].includes(this.node.tryGetContext('homeostat:mcp'))
-      ? new McpServer(this, 'Mcp', {
-          database: this.database,
-          killSwitch: r.killSwitch,
-          remediation: settings.remediation,
-          logRetention: settings.logRetentionDays,
-        })
-      : undefined;
-
-    new CfnOutput(this, 'BusName', { value: this.bus.bus.eventBusName });
-    new CfnOutput(this, 'PerceptionFunctionName', { value: this.perception.agent.function.functionName });
-    new CfnOutput(this, 'PerceptionQueueUrl', { value: this.perception.queue.queueUrl });
-    new CfnOutput(this, 'PerceptionDeadLetterQueueUrl', {
-      value: this.perception.agent.deadLetterQueue.queueUrl,
-    });
-    new CfnOutput(this, 'DiagnosisFunctionName', { value: this.diagnosis.agent.function.functionName });
-    new CfnOutput(this, 'DiagnosisDeadLetterQueueUrl', {
-      value: this.diagnosis.agent.deadLetterQueue.queueUrl,
-    });
-    new CfnOutput(this, 'PlanFunctionName', { value: r.plan.function.functionName });
-    new CfnOutput(this, 'ActFunctionName', { value: r.act.function.functionName });
-    new CfnOutput(this, 'VerifyFunctionName', { value: r.verify.function.functionName });
-    new CfnOutput(this, 'ApproveFunctionName', { value: r.approve.function.functionName });
-    new CfnOutput(this, 'ApprovalUrl', { value: r.approvalUrl.url });
-    new CfnOutput(this, 'KillSwitchParameterName', { value: r.killSwitch.parameterName });
-    new CfnOutput(this, 'LearnFunctionName', { value: this.learn.agent.function.functionName });
-    new CfnOutput(this, 'NotifyFunctionName', { value: this.notifications.agent.function.functionName });
-    new CfnOutput(this, 'NotificationTopicArn', { value: this.notifications.topic.topicArn });
-    new CfnOutput(this, 'ChaosFunctionName', { value: this.chaos.agent.function.functionName });
-    new CfnOutput(this, 'DashboardName', { value: this.operations.dashboard.dashboardName });
-    new CfnOutput(this, 'DatabaseUrlSecretName', { value: settings.databaseUrlSecretName });
-    new CfnOutput(this, 'MigratorFunctionName', { value: this.database.migrator.function.functionName });
-    if (this.mcp) {
-      new CfnOutput(this, 'McpUrl', { value: this.mcp.url.url });
-      new CfnOutput(this, 'McpFunctionName', { value: this.mcp.agent.function.functionName });
-    }
+    const h = new Homeostat(this, 'Default', { settings: props.settings, sampleTarget: props.sampleTarget });
+    this.homeostat = h;
+    this.bus = h.bus;
+    this.database = h.database;
+    this.perception = h.perception;
+    this.diagnosis = h.diagnosis;
+    this.remediation = h.remediation;
+    this.learn = h.learn;
+    this.notifications = h.notifications;
+    this.chaos = h.chaos;
+    this.operations = h.operations;
+    this.watched = h.watched;
+    this.registry = h.registry;
+    this.schemas = h.schemas;
+    this.mcp = h.mcp;
   }
 }

@@ -1,0 +1,228 @@
+import { CfnOutput, NestedStack } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { ChaosAgent } from '../constructs/chaos-agent.ts';
+import { DiagnosisAgent } from '../constructs/diagnosis-agent.ts';
+import { EventSchemas } from '../constructs/event-schemas.ts';
+import { HomeostatBus } from '../constructs/homeostat-bus.ts';
+import { KnowledgeDatabase } from '../constructs/knowledge-database.ts';
+import { LearnAgent } from '../constructs/learn-agent.ts';
+import { McpServer } from '../constructs/mcp-server.ts';
+import { Notifications } from '../constructs/notifications.ts';
+import { OperationsDashboard } from '../constructs/operations-dashboard.ts';
+import { PerceptionAgent } from '../constructs/perception-agent.ts';
+import { RemediationAgents } from '../constructs/remediation-agents.ts';
+import { registryParameterName, ServiceRegistry } from '../constructs/service-registry.ts';
+import { WatchedService, type WatchedServiceProps } from '../constructs/watched-service.ts';
+import { type SampleTarget, sampleExperiments } from './sample-target-stack.ts';
+import { type HomeostatSettings, readSettings } from './settings.ts';
+
+export interface HomeostatProps {
+  /**
+   * Deploy-time settings; every field left out comes from CDK context
+   * (`homeostat:*`, see settings.ts), then from the defaults. @default all from context
+   */
+  readonly settings?: Partial<HomeostatSettings>;
+  /** The sample target (SampleTargetStack): watched, with its chaos experiments. @default none */
+  readonly sampleTarget?: SampleTarget;
+}
+
+/**
+ * Homeostat: the bus, the knowledge database, the agents, the dashboard — in
+ * any stack of your app (HomeostatStack is one stack holding just this).
+ * Services are watched with WatchedService, here or in any other stack or app.
+ */
+export class Homeostat extends Construct {
+  readonly bus: HomeostatBus;
+  readonly database: KnowledgeDatabase;
+  readonly perception: PerceptionAgent;
+  readonly diagnosis: DiagnosisAgent;
+  readonly remediation: RemediationAgents;
+  readonly learn: LearnAgent;
+  readonly notifications: Notifications;
+  readonly chaos: ChaosAgent;
+  readonly operations: OperationsDashboard;
+  /** Services declared in context (homeostat:watchedServices) and the sample target. */
+  readonly watched: WatchedService[];
+  /** Registers every WatchedService, of this app or any other (its token is published in SSM). */
+  readonly registry: ServiceRegistry;
+  readonly schemas: EventSchemas | undefined;
+  /** Homeostat over MCP behind an IAM-authorised Function URL; context `homeostat:mcp` (default off). */
+  readonly mcp: McpServer | undefined;
+
+  constructor(scope: Construct, id: string, props: HomeostatProps = {}) {
+    super(scope, id);
+    const sample = props.sampleTarget;
+    const given: HomeostatSettings = { ...readSettings(this.node), ...props.settings };
+    const settings = sample
+      ? {
+          ...given,
+          watchedServices: [
+            ...given.watchedServices,
+            {
+              cluster: sample.cluster,
+              service: sample.service,
+              targetGroup: sample.targetGroup,
+              taskRoles: sample.taskRoles,
+            },
+          ],
+          chaos: {
+            ...given.chaos,
+            experiments: [...given.chaos.experiments, ...sampleExperiments(sample)],
+          },
+        }
+      : given;
+    this.bus = new HomeostatBus(this, 'Bus', { busName: settings.busName, archive: settings.archive });
+    this.database = new KnowledgeDatabase(this, 'KnowledgeDatabase', {
+      databaseUrlSecretName: settings.databaseUrlSecretName,
+      ownerDatabaseUrlSecretName: settings.ownerDatabaseUrlSecretName,
+      webSocketProxy: settings.databaseWsProxy,
+      logRetention: settings.logRetentionDays,
+      embeddingModel: settings.embeddingModel,
+      runbooksDir: settings.runbooksDir,
+    });
+    this.registry = new ServiceRegistry(this, 'ServiceRegistry', {
+      database: this.database,
+      parameterName: registryParameterName(settings.busName),
+      logRetention: settings.logRetentionDays,
+    });
+    this.watched = this.watchServices(settings.watchedServices);
+    this.schemas = settings.schemaRegistry ? new EventSchemas(this, 'EventSchemas') : undefined;
+    this.perception = new PerceptionAgent(this, 'Perception', {
+      bus: this.bus,
+      database: this.database,
+      logRetention: settings.logRetentionDays,
+    });
+    this.diagnosis = new DiagnosisAgent(this, 'Diagnosis', {
+      bus: this.bus,
+      database: this.database,
+      settings: settings.diagnosis,
+      logRetention: settings.logRetentionDays,
+    });
+    this.remediation = new RemediationAgents(this, 'Remediation', {
+      bus: this.bus,
+      database: this.database,
+      settings: settings.remediation,
+      killSwitchParameterName: settings.killSwitchParameterName,
+      logRetention: settings.logRetentionDays,
+      watchedServices: settings.watchedServices,
+    });
+    const r = this.remediation;
+    this.learn = new LearnAgent(this, 'Learning', {
+      bus: this.bus,
+      database: this.database,
+      settings: settings.learning,
+      remediation: settings.remediation,
+      logRetention: settings.logRetentionDays,
+    });
+    this.notifications = new Notifications(this, 'Notifications', {
+      bus: this.bus,
+      database: this.database,
+      settings: settings.notifications,
+      killSwitch: r.killSwitch,
+      learning: settings.learning,
+      logRetention: settings.logRetentionDays,
+    });
+    this.chaos = new ChaosAgent(this, 'Chaos', {
+      bus: this.bus,
+      database: this.database,
+      config: settings.chaos,
+      killSwitch: r.killSwitch,
+      logRetention: settings.logRetentionDays,
+      watchedServices: settings.watchedServices,
+    });
+    const agents = {
+      perceive: this.perception.agent,
+      diagnose: this.diagnosis.agent,
+      plan: r.plan,
+      act: r.act,
+      verify: r.verify,
+      approve: r.approve,
+      learn: this.learn.agent,
+      notify: this.notifications.agent,
+      chaos: this.chaos.agent,
+    };
+    this.operations = new OperationsDashboard(this, 'Operations', {
+      agents,
+      topic: this.notifications.topic,
+      settings: settings.notifications,
+      metricMathAlarms: settings.metricMathAlarms,
+    });
+    // Agents start only on a migrated schema.
+    this.database.trigger.executeBefore(...Object.values(agents).map((a) => a.function));
+    this.mcp = [true, 'true'].includes(this.node.tryGetContext('homeostat:mcp'))
+      ? new McpServer(this, 'Mcp', {
+          database: this.database,
+          killSwitch: r.killSwitch,
+          remediation: settings.remediation,
+          logRetention: settings.logRetentionDays,
+        })
+      : undefined;
+
+    new CfnOutput(this, 'BusName', { value: this.bus.bus.eventBusName });
+    new CfnOutput(this, 'PerceptionFunctionName', { value: this.perception.agent.function.functionName });
+    new CfnOutput(this, 'PerceptionQueueUrl', { value: this.perception.queue.queueUrl });
+    new CfnOutput(this, 'PerceptionDeadLetterQueueUrl', {
+      value: this.perception.agent.deadLetterQueue.queueUrl,
+    });
+    new CfnOutput(this, 'DiagnosisFunctionName', { value: this.diagnosis.agent.function.functionName });
+    new CfnOutput(this, 'DiagnosisDeadLetterQueueUrl', {
+      value: this.diagnosis.agent.deadLetterQueue.queueUrl,
+    });
+    new CfnOutput(this, 'PlanFunctionName', { value: r.plan.function.functionName });
+    new CfnOutput(this, 'ActFunctionName', { value: r.act.function.functionName });
+    new CfnOutput(this, 'VerifyFunctionName', { value: r.verify.function.functionName });
+    new CfnOutput(this, 'ApproveFunctionName', { value: r.approve.function.functionName });
+    new CfnOutput(this, 'ApprovalUrl', { value: r.approvalUrl.url });
+    new CfnOutput(this, 'KillSwitchParameterName', { value: r.killSwitch.parameterName });
+    new CfnOutput(this, 'LearnFunctionName', { value: this.learn.agent.function.functionName });
+    new CfnOutput(this, 'NotifyFunctionName', { value: this.notifications.agent.function.functionName });
+    new CfnOutput(this, 'NotificationTopicArn', { value: this.notifications.topic.topicArn });
+    new CfnOutput(this, 'ChaosFunctionName', { value: this.chaos.agent.function.functionName });
+    new CfnOutput(this, 'DashboardName', { value: this.operations.dashboard.dashboardName });
+    new CfnOutput(this, 'DatabaseUrlSecretName', { value: settings.databaseUrlSecretName });
+    new CfnOutput(this, 'ServiceRegistryParameterName', { value: this.registry.parameter.parameterName });
+    new CfnOutput(this, 'MigratorFunctionName', { value: this.database.migrator.function.functionName });
+    if (this.mcp) {
+      new CfnOutput(this, 'McpUrl', { value: this.mcp.url.url });
+      new CfnOutput(this, 'McpFunctionName', { value: this.mcp.agent.function.functionName });
+    }
+  }
+
+  /**
+   * The services declared in context: the first `inlineWatchedServices` in this
+   * construct (where they always were: their logical ids, and so their alarms,
+   * stay on upgrade), the rest in nested stacks of `watchedServicesPerNestedStack`
+   * (at most 7 resources each: 6 alarms and the registration), so no stack nears
+   * CloudFormation's 500-resource limit. Every registration waits for the migration.
+   */
+  private watchServices(declared: readonly WatchedServiceProps[]): WatchedService[] {
+    const registration = { homeostat: { registry: this.registry } };
+    const inline = declared.slice(0, inlineWatchedServices);
+    const rest = declared.slice(inlineWatchedServices);
+    const watched = inline.map(
+      (props) =>
+        new WatchedService(this, `Watched-${props.cluster}-${props.service}`, { ...props, ...registration }),
+    );
+    for (const w of watched) w.registrationResource.node.addDependency(this.database.trigger);
+    for (let start = 0; start < rest.length; start += watchedServicesPerNestedStack) {
+      const n = start / watchedServicesPerNestedStack + 1;
+      const nested = new NestedStack(this, `WatchedServices${n}`, {
+        description: `Homeostat watched services, part ${n} (context homeostat:watchedServices)`,
+      });
+      nested.node.addDependency(this.database.trigger);
+      for (const props of rest.slice(start, start + watchedServicesPerNestedStack))
+        watched.push(
+          new WatchedService(nested, `Watched-${props.cluster}-${props.service}`, {
+            ...props,
+            ...registration,
+          }),
+        );
+    }
+    return watched;
+  }
+}
+
+/** Context services kept in the Homeostat stack itself (the ceiling before nested stacks was about 30). */
+export const inlineWatchedServices = 20;
+/** Context services per nested stack: at most 7 resources each, so 420 of CloudFormation's 500. */
+export const watchedServicesPerNestedStack = 60;
