@@ -5,7 +5,8 @@
  * tier when a bundle outgrows its budget or an agent has none; `npm run bench` shows them.
  *
  *   npm run bundle:budgets              sizes against budgets
- *   npm run bundle:budgets -- --update  records today's sizes + 10% (commit it, saying why it grew)
+ *   npm run bundle:budgets -- --update [agent…]  records today's sizes + 10% (of the named agents,
+ *                                                or all; commit it, saying why they grew)
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -61,17 +62,22 @@ export function budgetProblem(
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const update = process.argv.includes('--update');
+  const named = process.argv.slice(2).filter((a) => a !== '--update');
+  const unknown = named.filter((a) => !(agentNames as readonly string[]).includes(a));
+  if (unknown.length > 0)
+    throw new Error(`unknown agent(s) ${unknown.join(', ')}; agents: ${agentNames.join(', ')}`);
+  const updating = (agent: AgentName) => update && (named.length === 0 || named.includes(agent));
   const current = readBudgets();
   const budgets: BundleBudgets['budgets'] = {};
   let over = 0;
   for (const agent of agentNames) {
     const { bytes } = await buildAgent(agent);
     const was = current.budgets[agent];
-    budgets[agent] = update ? budgetFor(bytes) : was;
+    budgets[agent] = updating(agent) ? budgetFor(bytes) : was;
     const problem = budgetProblem(agent, bytes, current.budgets);
     if (problem) over += 1;
     process.stdout.write(
-      `${agent.padEnd(10)} ${String(bytes).padStart(9)} bytes   budget ${String(was ?? '—').padStart(9)}${update ? ` → ${budgets[agent]}` : `   ${problem ? 'OVER' : 'ok'}`}\n`,
+      `${agent.padEnd(10)} ${String(bytes).padStart(9)} bytes   budget ${String(was ?? '—').padStart(9)}${updating(agent) ? ` → ${budgets[agent]}` : `   ${problem ? 'OVER' : 'ok'}`}\n`,
     );
   }
   if (update) {

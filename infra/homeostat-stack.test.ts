@@ -766,7 +766,7 @@ describe('diagnosis settings', () => {
         database: { url: 'postgres://x', wsProxy: 'p' },
       }).map((c) => [c.slice(0, c.indexOf('=')), c.slice(c.indexOf('=') + 1)]),
     );
-    expect(readSettings(new App({ context }).node).diagnosis.provider).toBe('offline');
+    expect(readSettings(testApp(context).node).diagnosis.provider).toBe('offline');
   });
 
   it('grants the diagnosis agent no Converse at all when offline', () => {
