@@ -10,7 +10,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { runScript } from '../localstack/script.ts';
 import { buildAgent } from './build-functions.ts';
 import { type AgentName, agentNames, projectRoot } from './bundling.ts';
 
@@ -60,7 +60,7 @@ export function budgetProblem(
   return `${agent}: bundle is ${bytes} bytes (${kib(bytes)}), over its budget of ${budget} bytes (${kib(budget)}) by ${bytes - budget} bytes; ${updateBudgetsHint}`;
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+runScript(import.meta.url, async () => {
   const update = process.argv.includes('--update');
   const named = process.argv.slice(2).filter((a) => a !== '--update');
   const unknown = named.filter((a) => !(agentNames as readonly string[]).includes(a));
@@ -85,6 +85,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     process.stdout.write(`\nwrote ${budgetsFile}: commit it with the reason the bundles grew\n`);
   } else if (over > 0) {
     process.stdout.write(`\n${over} bundle(s) over budget or without one; ${updateBudgetsHint}\n`);
-    process.exitCode = 1;
+    return 1;
   }
-}
+  return 0;
+});

@@ -23,8 +23,8 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { cfnLintPath } from '../localstack/harness.ts';
+import { runScript } from '../localstack/script.ts';
 import { projectRoot } from './bundling.ts';
 import { scaleContext } from './scale-context.ts';
 import { bundlingStacksContext } from './testing.ts';
@@ -253,14 +253,14 @@ export function printReport(report: VariantReport): boolean {
   return ok;
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+runScript(import.meta.url, async () => {
   const wanted = process.argv.slice(2);
   const unknown = wanted.filter((w) => !lintVariants.some((v) => v.name === w));
   if (unknown.length > 0) {
     console.error(
       `unknown variant(s) ${unknown.join(', ')}; known: ${lintVariants.map((v) => v.name).join(', ')}`,
     );
-    process.exit(2);
+    return 2;
   }
   const variants = wanted.length > 0 ? lintVariants.filter((v) => wanted.includes(v.name)) : lintVariants;
   const workDir = mkdtempSync(join(tmpdir(), 'homeostat-cfn-lint-'));
@@ -279,5 +279,5 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
       ? `\n✓ ${variants.length} of ${variants.length} variants synthesize without cfn-lint errors`
       : `\n✗ ${failed} of ${variants.length} variants fail (above: the synth error or the cfn-lint errors)`,
   );
-  process.exitCode = failed === 0 ? 0 : 1;
-}
+  return failed === 0 ? 0 : 1;
+});

@@ -5,8 +5,9 @@
  *
  *   tsx infra/scale-context.ts [services] [experiments] > scale.context.json
  */
-import { pathToFileURL } from 'node:url';
+
 import type * as z from 'zod/mini';
+import { runScript } from '../localstack/script.ts';
 import type { chaosConfigSchema } from '../shared/config/chaos.ts';
 import type { WatchedServiceProps } from './constructs/watched-service.ts';
 
@@ -100,7 +101,7 @@ export function scaleContext(options: ScaleOptions = {}): ScaleContext {
   };
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+runScript(import.meta.url, async () => {
   const [services, experimentCount] = process.argv.slice(2).map((arg) => {
     const n = Number(arg);
     if (!Number.isInteger(n) || n < 0) throw new Error(`scale-context: ${arg} is not a count`);
@@ -109,4 +110,4 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   process.stdout.write(
     `${JSON.stringify(scaleContext({ services, experiments: experimentCount }), null, 2)}\n`,
   );
-}
+});

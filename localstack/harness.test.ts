@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
+  ensureChromium,
   ensurePythonVenv,
   exitedError,
   GaveUpWaiting,
@@ -110,5 +111,19 @@ describe('local harness', () => {
       if (python === undefined) delete process.env.PYTHON;
       else process.env.PYTHON = python;
     }
+  });
+
+  it('finds the report browser, or says what to run when it is missing and cannot be installed', () => {
+    const present = join(mkdtempSync(join(tmpdir(), 'homeostat-chromium-')), 'chromium');
+    writeFileSync(present, '');
+    expect(ensureChromium({ path: present, root: false })).toBe(present);
+    const missing = join(tmpdir(), 'homeostat-no-such-dir', 'chromium');
+    expect(() => ensureChromium({ path: missing, fromEnv: false, root: false })).toThrow(
+      `no browser at ${missing} for the HTML report test: run \`sudo apt-get install chromium\``,
+    );
+    // A path the user chose: installing Debian's package would not put a browser there.
+    expect(() => ensureChromium({ path: missing, fromEnv: true, root: true })).toThrow(
+      `HOMEOSTAT_CHROMIUM=${missing} does not exist`,
+    );
   });
 });
