@@ -237,7 +237,7 @@ export function printReport(report: VariantReport): boolean {
     const infos = count(t.findings, 'Informational');
     if (errors.length > 0) ok = false;
     console.log(
-      `  ${errors.length > 0 ? '✗' : '✓'} ${t.template.padEnd(48)} ${String(t.resources).padStart(4)} resources   ${errors.length} errors   ${warnings.length} warnings${warnings.length > 0 ? ` (${byRule(warnings)})` : ''}${infos.length > 0 ? `   ${infos.length} informational (${byRule(infos)})` : ''}`,
+      `  ${errors.length > 0 ? '✗' : '✓'} ${t.template.padEnd(56)} ${String(t.resources).padStart(4)} resources   ${errors.length} errors   ${warnings.length} warnings${warnings.length > 0 ? ` (${byRule(warnings)})` : ''}${infos.length > 0 ? `   ${infos.length} informational (${byRule(infos)})` : ''}`,
     );
     // Every error; one example of each warning rule.
     const examples = [
