@@ -1,9 +1,10 @@
-import { App } from 'aws-cdk-lib';
+import type { NestedStack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { chaosConfigSchema } from '../shared/config/chaos.ts';
 import { HomeostatStack } from './lib/homeostat-stack.ts';
 import { readSettings } from './lib/settings.ts';
+import { testApp } from './testing.ts';
 
 /** Lambda's limit on a function's environment: the sum of every key's and value's bytes. */
 const lambdaEnvironmentLimit = 4096;
@@ -43,6 +44,8 @@ const manyExperiments = (count: number) =>
 
 describe('settings in SSM parameters, with 100 chaos experiments', () => {
   let resources: Record<string, Resource>;
+  /** The chaos experiments' nested stack. */
+  let experimentResources: Record<string, Resource>;
   /** The function of that agent: its logical id starts with the construct path (e.g. NotificationsNotify). */
   const agent = (name: string): Resource | undefined =>
     Object.entries(resources).find(
@@ -63,19 +66,20 @@ describe('settings in SSM parameters, with 100 chaos experiments', () => {
   };
 
   beforeAll(() => {
-    const app = new App({
-      context: {
-        'homeostat:chaos': { experiments: manyExperiments(100), guardrails: { maxConcurrent: 2 } },
-        'homeostat:remediation': { defaultAutonomy: 'auto' },
-        'homeostat:learning': { recurrenceCount: 4 },
-        'homeostat:mcp': true,
-      },
+    const app = testApp({
+      'homeostat:chaos': { experiments: manyExperiments(100), guardrails: { maxConcurrent: 2 } },
+      'homeostat:remediation': { defaultAutonomy: 'auto' },
+      'homeostat:learning': { recurrenceCount: 4 },
+      'homeostat:mcp': true,
     });
     const stack = new HomeostatStack(app, 'Many', {
       settings: readSettings(app.node),
       env: { account: '111122223333', region: 'eu-west-1' },
     });
     resources = Template.fromStack(stack).toJSON().Resources;
+    experimentResources = Template.fromStack(
+      stack.chaos.node.findChild('Experiments') as NestedStack,
+    ).toJSON().Resources;
   }, 180_000);
 
   it('finds every agent', () => {
@@ -98,8 +102,8 @@ describe('settings in SSM parameters, with 100 chaos experiments', () => {
     expect(Object.keys(resources).length).toBeLessThan(500);
   });
 
-  it('writes one parameter per experiment plus the chaos settings, holding the validated JSON', () => {
-    const chaos = Object.values(resources)
+  it('writes one parameter per experiment (in a nested stack) plus the chaos settings, holding the validated JSON', () => {
+    const chaos = Object.values({ ...resources, ...experimentResources })
       .filter((r) => r.Type === 'AWS::SSM::Parameter')
       .map((r) => r.Properties as { Name: string; Value: unknown; Tier?: string; Type: string })
       .filter((p) => p.Name.startsWith('/homeostat/homeostat/chaos/'));
@@ -114,10 +118,11 @@ describe('settings in SSM parameters, with 100 chaos experiments', () => {
       byName['/homeostat/homeostat/chaos/experiments/experiment-000-stop-tasks'] as string,
     );
     expect(chaosConfigSchema.parse({ experiments: [first] }).experiments[0]).toEqual(first);
-    // A FIS experiment's parameter names its template, resolved at deploy.
+    // A FIS experiment's parameter names its template, resolved at deploy (handed to the nested stack).
     expect(JSON.stringify(byName['/homeostat/homeostat/chaos/experiments/experiment-004-fis'])).toMatch(
-      /fisTemplateId.*Fn::GetAtt.*ChaosFis/,
+      /fisTemplateId.*Ref.*ChaosFis/,
     );
+    expect(Object.values(experimentResources).every((r) => r.Type === 'AWS::SSM::Parameter')).toBe(true);
   });
 
   it('gives the chaos agent its parameter path only, and read access to that path only', () => {

@@ -1,4 +1,4 @@
-import { Annotations, ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, Duration, NestedStack, Stack } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as fis from 'aws-cdk-lib/aws-fis';
@@ -375,12 +375,20 @@ export class ChaosAgent extends Construct {
    */
   private createParameters(config: ChaosConfig) {
     const stack = Stack.of(this);
-    const write = (key: string, value: string, description: string) => {
+    // The experiments' parameters live in a nested stack: a hundred of them would otherwise take
+    // a fifth of the Homeostat stack's 500 resources, next to the watched services kept there.
+    const experimentsStack =
+      config.experiments.length > 0
+        ? new NestedStack(this, 'Experiments', {
+            description: 'Homeostat chaos experiments: one SSM parameter each (context homeostat:chaos)',
+          })
+        : undefined;
+    const write = (key: string, value: string, description: string, scope: Construct = this) => {
       if (Buffer.byteLength(value) > 4096)
         throw new Error(
           `chaos ${key}: ${Buffer.byteLength(value)} bytes of JSON, over a standard parameter's 4 KB`,
         );
-      this.parameters[key] = new ssm.StringParameter(this, `Parameter-${key.replace(/\//g, '-')}`, {
+      this.parameters[key] = new ssm.StringParameter(scope, `Parameter-${key.replace(/\//g, '-')}`, {
         parameterName: `${this.parametersPath}/${key}`,
         stringValue: value,
         tier: ssm.ParameterTier.STANDARD,
@@ -398,8 +406,9 @@ export class ChaosAgent extends Construct {
       const value: ExperimentParameter = template ? { ...e, fisTemplateId: template.attrId } : e;
       write(
         experimentKey(e.name),
-        template ? stack.toJsonString(value) : JSON.stringify(value),
+        template && experimentsStack ? experimentsStack.toJsonString(value) : JSON.stringify(value),
         `Homeostat chaos experiment ${e.name} (written by the deploy: change context homeostat:chaos)`,
+        experimentsStack,
       );
     }
     const path = this.parametersPath.replace(/^\//, '');
