@@ -826,13 +826,13 @@ describe('watched services from context', () => {
       maxTasks: 10,
     });
     expect(registration?.Properties?.maintenanceTasks).toBeUndefined();
-    // Registered by the registry's provider, only once the schema is migrated.
-    const [provider] = Object.keys(
+    // Registered by the registry agent itself (a Lambda-backed custom resource), only once the schema is migrated.
+    const [registry] = Object.keys(
       template.findResources('AWS::Lambda::Function', {
-        Properties: { Description: Match.stringLikeRegexp('provider framework - onEvent') },
+        Properties: { Description: Match.stringLikeRegexp('^Homeostat service registry') },
       }),
     );
-    expect(registration?.Properties?.ServiceToken).toEqual({ 'Fn::GetAtt': [provider, 'Arn'] });
+    expect(registration?.Properties?.ServiceToken).toEqual({ 'Fn::GetAtt': [registry, 'Arn'] });
     const [trigger] = Object.keys(template.findResources('Custom::Trigger'));
     expect(registration?.DependsOn).toEqual(expect.arrayContaining([trigger]));
     // Nothing about services travels in the migrator's environment any more.

@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +9,7 @@ import { type LocalDatabase, startLocalDatabase } from '../../localstack/db-serv
 import { projectRoot } from '../../localstack/harness.ts';
 import { migrationsDir } from '../../localstack/testing.ts';
 import { handler as migrate } from '../migrator/handler.ts';
-import { handler } from './handler.ts';
+import { handler, register } from './handler.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -59,7 +61,7 @@ describe('registry: deploys keep operator decisions', () => {
     maxTasks: number;
     maintenanceTasks?: string[];
   }) => {
-    return handler(request('Update', { ...ref, ...registration }));
+    return register(request('Update', { ...ref, ...registration }));
   };
   /** `homeostat autonomy set`, as an operator runs it. */
   const autonomySet = (target: string, level: string) =>
@@ -107,7 +109,7 @@ describe('registry: deploys keep operator decisions', () => {
   });
 
   it('registers a new service with defaults for what the deploy does not declare', async () => {
-    const first = await handler(
+    const first = await register(
       request('Create', { ...ref, alarmPrefixes: ['homeostat-shop-api-'], minTasks: 1, maxTasks: 10 }),
     );
     expect(first).toEqual({
@@ -177,7 +179,7 @@ describe('registry: deploys keep operator decisions', () => {
 
   it('refuses invalid properties with the reason, and registers nothing', async () => {
     await expect(
-      handler(
+      register(
         request('Create', { cluster: 'shop', service: 'bad', alarmPrefixes: [], minTasks: 5, maxTasks: 2 }),
       ),
     ).rejects.toThrow(/maxTasks must be at least minTasks/);
@@ -191,36 +193,107 @@ describe('registry: deploys keep operator decisions', () => {
       { cluster: 'shop', service: 'bad', alarmPrefixes: [], minTasks: 5, maxTasks: 2 },
       { physicalId: 'req-123' },
     );
-    expect((await handler(rollback)).Data.Outcome).toBe('absent');
+    expect((await register(rollback)).Data.Outcome).toBe('absent');
   });
 
   it('a delete from another registration (the construct moved stacks) leaves the service watched', async () => {
     const props = { ...ref, alarmPrefixes: ['homeostat-shop-api-'], minTasks: 2, maxTasks: 6 };
     // Created in the new stack first, then deleted from the old one: CloudFormation's order for a move.
-    await handler(request('Create', props, { stackId: `${stackId}-new` }));
-    const old = await handler(request('Delete', props));
+    await register(request('Create', props, { stackId: `${stackId}-new` }));
+    const old = await register(request('Delete', props));
     expect(old.Data.Outcome).toBe('kept');
     expect(await row()).toMatchObject({ min_tasks: 2, autonomy: { default: 'approve' } });
 
-    const gone = await handler(request('Delete', props, { stackId: `${stackId}-new` }));
+    const gone = await register(request('Delete', props, { stackId: `${stackId}-new` }));
     expect(gone.Data.Outcome).toBe('removed');
     expect(await row()).toBeUndefined();
-    expect((await handler(request('Delete', props, { stackId: `${stackId}-new` }))).Data.Outcome).toBe(
+    expect((await register(request('Delete', props, { stackId: `${stackId}-new` }))).Data.Outcome).toBe(
       'absent',
     );
   });
 
   it('a rename registers the new service; CloudFormation then deletes the old one by its physical id', async () => {
     const props = { cluster: 'shop', alarmPrefixes: ['p-'], minTasks: 1, maxTasks: 3 };
-    await handler(request('Create', { ...props, service: 'web' }));
-    const renamed = await handler(
+    await register(request('Create', { ...props, service: 'web' }));
+    const renamed = await register(
       request('Update', { ...props, service: 'web2' }, { physicalId: 'shop/web' }),
     );
     expect(renamed.PhysicalResourceId).toBe('shop/web2');
-    await handler(request('Delete', { ...props, service: 'web' }, { physicalId: 'shop/web' }));
+    await register(request('Delete', { ...props, service: 'web' }, { physicalId: 'shop/web' }));
     const rows = await pool.query(
       `SELECT service FROM watched_services WHERE cluster = 'shop' ORDER BY service`,
     );
     expect(rows.rows).toEqual([{ service: 'web2' }]);
+  });
+
+  describe('answering CloudFormation through the ResponseURL', () => {
+    let server: Server;
+    const bodies: Record<string, unknown>[] = [];
+    let url = '';
+    beforeAll(async () => {
+      server = createServer((req, res) => {
+        let text = '';
+        req.on('data', (chunk) => {
+          text += chunk;
+        });
+        req.on('end', () => {
+          bodies.push({ method: req.method, contentType: req.headers['content-type'], ...JSON.parse(text) });
+          res.end();
+        });
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/response`;
+    });
+    afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+    it('PUTs SUCCESS with the physical id and data, or FAILED with the reason and an id no delete mistakes', async () => {
+      const ok = request('Create', {
+        cluster: 'shop',
+        service: 'cart',
+        alarmPrefixes: ['c-'],
+        minTasks: 1,
+        maxTasks: 2,
+      });
+      await handler({ ...ok, ResponseURL: url });
+      const bad = request('Create', {
+        cluster: 'shop',
+        service: 'bad',
+        alarmPrefixes: [],
+        minTasks: 3,
+        maxTasks: 1,
+      });
+      await handler({ ...bad, ResponseURL: url });
+      expect(bodies).toEqual([
+        {
+          method: 'PUT',
+          contentType: '',
+          Status: 'SUCCESS',
+          PhysicalResourceId: 'shop/cart',
+          Data: { Cluster: 'shop', Service: 'cart', Outcome: 'registered' },
+          StackId: stackId,
+          RequestId: ok.RequestId,
+          LogicalResourceId: 'ApiRegistration',
+        },
+        {
+          method: 'PUT',
+          contentType: '',
+          Status: 'FAILED',
+          Reason: expect.stringMatching(/maxTasks must be at least minTasks/),
+          PhysicalResourceId: `unregistered:${bad.RequestId}`,
+          StackId: stackId,
+          RequestId: bad.RequestId,
+          LogicalResourceId: 'ApiRegistration',
+        },
+      ]);
+    });
+
+    it('throws when CloudFormation cannot be answered, so Lambda retries the request', async () => {
+      const ok = request(
+        'Update',
+        { cluster: 'shop', service: 'cart', alarmPrefixes: ['c-'], minTasks: 1, maxTasks: 2 },
+        { physicalId: 'shop/cart' },
+      );
+      await expect(handler({ ...ok, ResponseURL: 'http://127.0.0.1:9/closed' })).rejects.toThrow();
+    });
   });
 });

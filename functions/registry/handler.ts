@@ -7,7 +7,7 @@ import { createLogger } from '#shared/observability/logger.ts';
 
 const logger = createLogger('homeostat-registry');
 
-/** What the CDK provider framework expects back (aws-cdk-lib custom-resources Provider, onEvent). */
+/** The outcome of one request: what the response to CloudFormation carries. */
 export interface RegistryResponse {
   /** `<cluster>/<service>`: a new one on update makes CloudFormation delete the old registration. */
   PhysicalResourceId: string;
@@ -16,7 +16,7 @@ export interface RegistryResponse {
 
 /**
  * The service registry's custom resource (Custom::HomeostatWatchedService, one
- * per WatchedService, through the CDK provider framework): Create and Update
+ * per WatchedService): Create and Update
  * upsert the columns a deploy owns (the operator's autonomy, fallback and
  * secrets decisions stay), Delete unregisters the service — only when this
  * registration (stack id + logical id) declared it last. Properties arrive as
@@ -26,7 +26,7 @@ export interface RegistryResponse {
  * (CloudFormation rolls back) instead of leaving a service silently unwatched.
  * Event shape: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-requests.html
  */
-export const handler = async (event: CloudFormationCustomResourceEvent): Promise<RegistryResponse> => {
+export const register = async (event: CloudFormationCustomResourceEvent): Promise<RegistryResponse> => {
   const owner = `${event.StackId}/${event.LogicalResourceId}`;
   if (event.RequestType === 'Delete' && !registeredHere(event)) {
     // A create that failed (invalid properties, database down) registered nothing; its rollback
@@ -88,4 +88,61 @@ function registeredHere(event: CloudFormationCustomResourceEvent & { RequestType
     typeof service === 'string' &&
     event.PhysicalResourceId === `${cluster}/${service}`
   );
+}
+
+/**
+ * The Lambda-backed custom resource's handler (CloudFormation invokes it
+ * asynchronously with the request): registers (`register`), then answers
+ * CloudFormation by PUTting the response object to the request's pre-signed
+ * ResponseURL — SUCCESS with the physical id and Data, or FAILED with the
+ * reason, so a failure fails the stack operation at once instead of after
+ * CloudFormation's one-hour wait. A response that cannot be delivered after
+ * three attempts throws, and Lambda retries the whole (idempotent) request.
+ * Response shape: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-responses.html
+ */
+export const handler = async (event: CloudFormationCustomResourceEvent): Promise<void> => {
+  let response: Record<string, unknown>;
+  try {
+    const result = await register(event);
+    response = { Status: 'SUCCESS', ...result };
+  } catch (error) {
+    response = {
+      Status: 'FAILED',
+      Reason: (error instanceof Error ? error.message : String(error)).slice(0, 1000),
+      // A failed Create returns an id no Delete will mistake for a registration.
+      PhysicalResourceId:
+        'PhysicalResourceId' in event ? event.PhysicalResourceId : `unregistered:${event.RequestId}`,
+    };
+  }
+  await respond(event, {
+    ...response,
+    StackId: event.StackId,
+    RequestId: event.RequestId,
+    LogicalResourceId: event.LogicalResourceId,
+  });
+};
+
+/** PUTs `body` to the request's ResponseURL (an S3 pre-signed URL: no content type), 3 attempts. */
+async function respond(
+  event: CloudFormationCustomResourceEvent,
+  body: Record<string, unknown>,
+): Promise<void> {
+  const json = JSON.stringify(body);
+  let lastError: unknown;
+  for (let attempt = 1; attempt <= 3; attempt += 1) {
+    try {
+      const answer = await fetch(event.ResponseURL, {
+        method: 'PUT',
+        body: json,
+        headers: { 'content-type': '', 'content-length': String(Buffer.byteLength(json)) },
+      });
+      if (answer.ok) return;
+      lastError = new Error(`ResponseURL answered ${answer.status}`);
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** attempt));
+  }
+  logger.error('could not answer CloudFormation', { status: body.Status, error: lastError });
+  throw lastError;
 }
