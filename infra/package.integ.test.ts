@@ -96,12 +96,6 @@ beforeAll(() => {
     ],
     app,
   );
-  writeFileSync(join(app, 'app.mjs'), fixtureApp);
-  // The user's own runbooks (homeostat:runbooksDir), to be shipped next to the prebuilt migrator.
-  mkdirSync(join(app, 'runbooks'));
-  cpSync(join(projectRoot, 'shared', 'runbooks', userRunbook), join(app, 'runbooks', userRunbook));
-  run(process.execPath, ['app.mjs'], app);
-  template = JSON.parse(readFileSync(join(app, 'cdk.out', 'Shop.template.json'), 'utf8'));
 }, 900_000);
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -180,6 +174,15 @@ describe('the package', () => {
 });
 
 describe('an app that installs it synthesizes', () => {
+  beforeAll(() => {
+    writeFileSync(join(app, 'app.mjs'), fixtureApp);
+    // The user's own runbooks (homeostat:runbooksDir), to be shipped next to the prebuilt migrator.
+    mkdirSync(join(app, 'runbooks'));
+    cpSync(join(projectRoot, 'shared', 'runbooks', userRunbook), join(app, 'runbooks', userRunbook));
+    run(process.execPath, ['app.mjs'], app);
+    template = JSON.parse(readFileSync(join(app, 'cdk.out', 'Shop.template.json'), 'utf8'));
+  }, 300_000);
+
   const service = () => {
     const found = resources('AWS::ECS::Service');
     expect(found).toHaveLength(1);
