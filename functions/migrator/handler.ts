@@ -4,34 +4,19 @@ import { fileURLToPath } from 'node:url';
 import { createEmbeddingModels, embeddingEnvFields } from '#shared/adapters/embeddings.ts';
 import { knowledgeDbConnector } from '#shared/adapters/knowledge-db.ts';
 import { PostgresKnowledgeStore } from '#shared/adapters/knowledge-store.ts';
-import {
-  type DeployedServiceRegistration,
-  PostgresPerceptionStore,
-} from '#shared/adapters/perception-store.ts';
 import { readRunbookDir } from '#shared/adapters/runbook-files.ts';
 import { envWithDatabase, loadEnv, ownerDatabaseFields } from '#shared/config/env.ts';
 import { loadMigrations, migrate } from '#shared/db/migrate.ts';
-import { ConfigurationError } from '#shared/domain/errors.ts';
 import { createLogger } from '#shared/observability/logger.ts';
 import { ingestRunbooks, type RunbookIngestReport } from '#shared/usecases/knowledge.ts';
 
 const logger = createLogger('homeostat-migrator');
 
-/** Watched services from the stack (WatchedService registrations), as JSON in HOMEOSTAT_WATCHED_SERVICES. */
-function watchedServicesFromEnv(): DeployedServiceRegistration[] {
-  const raw = process.env.HOMEOSTAT_WATCHED_SERVICES ?? '[]';
-  const list = JSON.parse(raw) as DeployedServiceRegistration[];
-  if (!Array.isArray(list)) throw new ConfigurationError('HOMEOSTAT_WATCHED_SERVICES must be a JSON array');
-  return list;
-}
-
 const envSchema = envWithDatabase({ ...embeddingEnvFields, ...ownerDatabaseFields });
 
 /**
  * Applies pending migrations on deploy (run by a CDK Trigger) as the schema
- * owner (DATABASE_OWNER_URL[_SECRET_ID], else the agents' URL), registers the
- * stack's watched services (the columns a deploy owns; an operator's autonomy
- * decision survives every redeploy), and ingests the runbooks — the bundled ones and the
+ * owner (DATABASE_OWNER_URL[_SECRET_ID], else the agents' URL) and ingests the runbooks — the bundled ones and the
  * user's folder (homeostat:runbooksDir) — which are copied next to the bundle
  * with the SQL files. Throws on any failure (an invalid runbook included) so
  * the deployment fails and rolls back instead of running agents on an outdated
@@ -41,7 +26,6 @@ const envSchema = envWithDatabase({ ...embeddingEnvFields, ...ownerDatabaseField
 export const handler = async (): Promise<{
   applied: string[];
   alreadyApplied: string[];
-  registered: number;
   runbooks: RunbookIngestReport;
 }> => {
   const env = loadEnv(envSchema);
@@ -59,13 +43,6 @@ export const handler = async (): Promise<{
       logger.info('migration applied', { migration: name }),
     );
     logger.info('migrations complete', { ...report });
-    const services = watchedServicesFromEnv();
-    const store = new PostgresPerceptionStore(pool);
-    // Only what the deploy declares; operators' decisions (autonomy set, fallback, …) stay.
-    for (const service of services) await store.registerDeployedService(service);
-    logger.info('watched services registered', {
-      services: services.map((s) => `${s.cluster}/${s.service}`),
-    });
     const runbooks = runbookDirs.flatMap((d) => readRunbookDir(d));
     const embeddings = createEmbeddingModels(
       pool,
@@ -77,7 +54,7 @@ export const handler = async (): Promise<{
       embeddings,
     });
     logger.info('runbooks ingested', { ...ingested, dirs: runbookDirs });
-    return { ...report, registered: services.length, runbooks: ingested };
+    return { ...report, runbooks: ingested };
   } catch (error) {
     logger.error('migrations failed', { error });
     throw error;

@@ -490,14 +490,23 @@ export class PostgresPerceptionStore implements PerceptionStore {
    * are not declared by a deploy: they are operators' decisions (`homeostat
    * autonomy set`, the audited registry) and a redeploy keeps them.
    */
-  async registerDeployedService(registration: DeployedServiceRegistration): Promise<void> {
+  /**
+   * Upserts the columns a deploy owns (alarm prefixes, task bounds, maintenance
+   * tasks when declared); the operator's decisions (autonomy, allowed actions,
+   * fallback, secrets) stay. `registeredBy` names the declaring registration
+   * ("<stack id>/<logical id>"), so only it may unregister the service.
+   */
+  async registerDeployedService(
+    registration: DeployedServiceRegistration,
+    registeredBy?: string,
+  ): Promise<void> {
     this.watchedCache.delete(`${registration.cluster}/${registration.service}`);
     await this.pool.query(
-      `INSERT INTO watched_services (cluster, service, alarm_prefixes, min_tasks, max_tasks, maintenance_tasks)
-       VALUES ($1, $2, $3, $4, $5, COALESCE($6::text[], '{}'))
+      `INSERT INTO watched_services (cluster, service, alarm_prefixes, min_tasks, max_tasks, maintenance_tasks, registered_by)
+       VALUES ($1, $2, $3, $4, $5, COALESCE($6::text[], '{}'), $7)
        ON CONFLICT (cluster, service) DO UPDATE
          SET alarm_prefixes = EXCLUDED.alarm_prefixes, min_tasks = EXCLUDED.min_tasks,
-             max_tasks = EXCLUDED.max_tasks,
+             max_tasks = EXCLUDED.max_tasks, registered_by = EXCLUDED.registered_by,
              maintenance_tasks = CASE WHEN $6::text[] IS NULL THEN watched_services.maintenance_tasks
                                       ELSE EXCLUDED.maintenance_tasks END`,
       [
@@ -507,8 +516,32 @@ export class PostgresPerceptionStore implements PerceptionStore {
         registration.minTasks,
         registration.maxTasks,
         registration.maintenanceTasks ?? null,
+        registeredBy ?? null,
       ],
     );
+  }
+
+  /**
+   * Unregisters a service a deploy declared, only if `registeredBy` (or nobody
+   * recorded) declared it last. Returns what happened: `removed`, `absent`
+   * (nothing to remove), or `kept` (another registration declares it now).
+   */
+  async unregisterDeployedService(
+    ref: ServiceRef,
+    registeredBy: string,
+  ): Promise<'removed' | 'absent' | 'kept'> {
+    this.watchedCache.delete(`${ref.cluster}/${ref.service}`);
+    const removed = await this.pool.query(
+      `DELETE FROM watched_services
+        WHERE cluster = $1 AND service = $2 AND (registered_by IS NULL OR registered_by = $3)`,
+      [ref.cluster, ref.service, registeredBy],
+    );
+    if ((removed.rowCount ?? 0) > 0) return 'removed';
+    const left = await this.pool.query('SELECT 1 FROM watched_services WHERE cluster = $1 AND service = $2', [
+      ref.cluster,
+      ref.service,
+    ]);
+    return left.rowCount ? 'kept' : 'absent';
   }
 
   async unregisterService(ref: ServiceRef): Promise<void> {
