@@ -120,21 +120,28 @@ describe('the package', () => {
       expect(existsSync(join(app, 'node_modules', tool)), tool).toBe(false);
   });
 
-  it('resolves every module its compiled JavaScript imports, from the installed dependencies', () => {
+  it('resolves every module its compiled JavaScript imports: its own files, and packages from the installed dependencies', () => {
     const script = `
-      import { readdirSync, readFileSync } from 'node:fs';
-      import { join } from 'node:path';
+      import { existsSync, readdirSync, readFileSync } from 'node:fs';
+      import { dirname, join } from 'node:path';
       const files = (dir) => readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
         e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.js') ? [join(dir, e.name)] : []);
-      const specifiers = new Set();
+      const packages = new Set();
+      const missingFiles = [];
       for (const file of [...files('node_modules/homeostat/dist/infra'), ...files('node_modules/homeostat/dist/shared')])
-        for (const m of readFileSync(file, 'utf8').matchAll(/(?:from |import\\()['"]([^'".][^'"]*)['"]/g))
-          if (!m[1].startsWith('node:')) specifiers.add(m[1]);
-      const missing = [...specifiers].filter((s) => { try { import.meta.resolve(s); return false; } catch { return true; } });
-      console.log(JSON.stringify({ count: specifiers.size, missing }));`;
-    const { count, missing } = JSON.parse(run(process.execPath, ['--input-type=module', '-e', script], app));
+        for (const [, specifier] of readFileSync(file, 'utf8').matchAll(/(?:from |import\\()['"]([^'"]+)['"]/g)) {
+          if (specifier.startsWith('.')) {
+            if (!existsSync(join(dirname(file), specifier))) missingFiles.push(file + ': ' + specifier);
+          } else if (!specifier.startsWith('node:')) packages.add(specifier);
+        }
+      const missingPackages = [...packages].filter((s) => { try { import.meta.resolve(s); return false; } catch { return true; } });
+      console.log(JSON.stringify({ count: packages.size, missingPackages, missingFiles }));`;
+    const { count, missingPackages, missingFiles } = JSON.parse(
+      run(process.execPath, ['--input-type=module', '-e', script], app),
+    );
     expect(count).toBeGreaterThan(10);
-    expect(missing).toEqual([]);
+    expect(missingPackages).toEqual([]);
+    expect(missingFiles).toEqual([]);
   });
 
   it('runs the homeostat command from the installed package', () => {
