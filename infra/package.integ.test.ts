@@ -150,7 +150,8 @@ describe('the package', () => {
       encoding: 'utf8',
     });
     expect(help.status, help.stderr).toBe(0);
-    expect(help.stdout).toContain('usage: homeostat <command>');
+    // The usage goes to standard error (as for a mistaken command).
+    expect(help.stdout + help.stderr).toContain('usage: homeostat <command>');
   });
 
   it('type-checks an app written against its declarations', () => {
