@@ -37,6 +37,7 @@ export const agentNames = [
   'chaos',
   'migrator',
   'mcp',
+  'registry',
 ] as const;
 export type AgentName = (typeof agentNames)[number];
 

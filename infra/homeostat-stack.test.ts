@@ -155,7 +155,7 @@ describe('HomeostatStack', () => {
     const fns = template.findResources('AWS::Lambda::Function', {
       Properties: { Description: Match.stringLikeRegexp('^Homeostat|^Applies Homeostat') },
     });
-    expect(Object.keys(fns)).toHaveLength(10);
+    expect(Object.keys(fns)).toHaveLength(11);
     for (const fn of Object.values(fns)) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -165,7 +165,7 @@ describe('HomeostatStack', () => {
         Handler: 'index.handler',
       });
     }
-    template.resourceCountIs('AWS::Lambda::EventInvokeConfig', 10);
+    template.resourceCountIs('AWS::Lambda::EventInvokeConfig', 11);
     template.allResourcesProperties('AWS::Lambda::EventInvokeConfig', {
       MaximumRetryAttempts: 2,
       DestinationConfig: { OnFailure: { Destination: Match.anyValue() } },
@@ -731,7 +731,7 @@ describe('diagnosis settings', () => {
 });
 
 describe('watched services from context', () => {
-  it('creates tagged standard alarms and registers the service through the migrator', () => {
+  it('creates tagged standard alarms and registers the service through the registry, after the migration', () => {
     const { template } = synth({
       'homeostat:watchedServices': JSON.stringify([
         {
@@ -763,18 +763,31 @@ describe('watched services from context', () => {
         ]),
       );
     }
+    const registrations = template.findResources('Custom::HomeostatWatchedService');
+    expect(Object.values(registrations)).toHaveLength(1);
+    const [registration] = Object.values(registrations);
+    expect(registration?.Properties).toMatchObject({
+      cluster: 'shop',
+      service: 'api',
+      alarmPrefixes: ['homeostat-shop-api-', 'legacy-api-'],
+      minTasks: 1,
+      maxTasks: 10,
+    });
+    expect(registration?.Properties?.maintenanceTasks).toBeUndefined();
+    // Registered by the registry's provider, only once the schema is migrated.
+    const [provider] = Object.keys(
+      template.findResources('AWS::Lambda::Function', {
+        Properties: { Description: Match.stringLikeRegexp('provider framework - onEvent') },
+      }),
+    );
+    expect(registration?.Properties?.ServiceToken).toEqual({ 'Fn::GetAtt': [provider, 'Arn'] });
+    const [trigger] = Object.keys(template.findResources('Custom::Trigger'));
+    expect(registration?.DependsOn).toEqual(expect.arrayContaining([trigger]));
+    // Nothing about services travels in the migrator's environment any more.
     const migrator = Object.values(template.findResources('AWS::Lambda::Function')).find((f) =>
       String(f.Properties?.Description).startsWith('Applies Homeostat'),
     );
-    expect(JSON.parse(migrator?.Properties?.Environment?.Variables?.HOMEOSTAT_WATCHED_SERVICES)).toEqual([
-      {
-        cluster: 'shop',
-        service: 'api',
-        alarmPrefixes: ['homeostat-shop-api-', 'legacy-api-'],
-        minTasks: 1,
-        maxTasks: 10,
-      },
-    ]);
+    expect(migrator?.Properties?.Environment?.Variables?.HOMEOSTAT_WATCHED_SERVICES).toBeUndefined();
   });
 
   it('refuses a watched service without a name', () => {

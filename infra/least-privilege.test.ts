@@ -249,10 +249,9 @@ describe('least privilege', () => {
   });
 
   it('registers the declared maintenance tasks, so run_task’s check and IAM agree; refuses malformed declarations', () => {
-    const migrator = Object.values(full.template.findResources('AWS::Lambda::Function')).find((f) =>
-      String(f.Properties?.Description).startsWith('Applies Homeostat'),
+    const registered = Object.values(full.template.findResources('Custom::HomeostatWatchedService')).map(
+      (r) => r.Properties,
     );
-    const registered = JSON.parse(migrator?.Properties?.Environment?.Variables?.HOMEOSTAT_WATCHED_SERVICES);
     expect(registered[0]).toMatchObject({
       cluster: 'shop',
       maintenanceTasks: ['api-migrate', 'api-cache-clear:4'],

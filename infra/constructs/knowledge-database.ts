@@ -9,7 +9,6 @@ import { readRunbookDir } from '../../shared/adapters/runbook-files.ts';
 import { offlineEmbeddingModel, titanEmbedV2 } from '../../shared/domain/embedding.ts';
 import { NagSuppressions } from '../nag.ts';
 import { AgentFunction } from './agent-function.ts';
-import type { WatchedServiceRegistration } from './watched-service.ts';
 
 export interface KnowledgeDatabaseProps {
   /**
@@ -34,8 +33,6 @@ export interface KnowledgeDatabaseProps {
   readonly webSocketProxy?: string;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
-  /** Services to register on every deploy (the migrator upserts them). @default none */
-  readonly watchedServices?: WatchedServiceRegistration[];
   /**
    * Embedding model for the knowledge base: a Titan Text Embeddings V2 id (the
    * agents get bedrock:InvokeModel on it) or `homeostat-hash-v1` (offline).
@@ -53,8 +50,8 @@ export interface KnowledgeDatabaseProps {
 /**
  * The knowledge database (Neon serverless Postgres with pgvector): the secret
  * that holds its URL, and a migrator that applies migrations/ on every deploy
- * whose migrator bundle (code, SQL or watched services) changed. A failed
- * migration fails the deploy. It also registers the watched services.
+ * whose migrator bundle (code or SQL) changed. A failed migration fails the
+ * deploy. Watched services register themselves (ServiceRegistry).
  */
 export class KnowledgeDatabase extends Construct {
   readonly secret: secretsmanager.ISecret;
@@ -88,7 +85,6 @@ export class KnowledgeDatabase extends Construct {
         ...(props.runbooksDir ? [{ from: props.runbooksDir, to: 'user-runbooks' }] : []),
       ],
       logRetention: props.logRetention,
-      environment: { HOMEOSTAT_WATCHED_SERVICES: JSON.stringify(props.watchedServices ?? []) },
     });
     this.connect(this.migrator.function);
     this.ownerSecret = props.ownerDatabaseUrlSecretName

@@ -1,6 +1,11 @@
-import { Duration, Tags } from 'aws-cdk-lib';
+import { CustomResource, Duration, Tags, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
+import { parseServiceRegistration } from '../../shared/config/service-registration.ts';
+import { managedTag } from './remediation-agents.ts';
+import { registryParameterName, type ServiceRegistry } from './service-registry.ts';
 
 /** How the registry knows a watched service (stored by the migrator on deploy). */
 export interface WatchedServiceRegistration {
@@ -13,7 +18,20 @@ export interface WatchedServiceRegistration {
   readonly maintenanceTasks?: string[];
 }
 
-export interface WatchedServiceProps {
+/** Where a WatchedService registers: the Homeostat of this app, or the one published in SSM. */
+export interface RegistrationTarget {
+  /** A Homeostat (construct or stack) of this app. @default the registry published under `registryParameterName` */
+  readonly homeostat?: { readonly registry: ServiceRegistry };
+  /**
+   * The SSM parameter holding a Homeostat's registry service token, for a
+   * WatchedService in another app: `/homeostat/<bus name>/service-registry`.
+   * @default '/homeostat/homeostat/service-registry' (the default bus name)
+   */
+  readonly registryParameterName?: string;
+}
+
+/** A watched service declared by name (context `homeostat:watchedServices`, or a service of another app). */
+export interface WatchedServiceProps extends RegistrationTarget {
   /** ECS cluster name. */
   readonly cluster: string;
   /** ECS service name. */
@@ -55,19 +73,36 @@ export interface WatchedServiceProps {
   };
 }
 
+/** A watched ECS service construct of your app: tagged homeostat:managed=true by the WatchedService. */
+export interface WatchedEcsServiceProps extends Omit<WatchedServiceProps, 'cluster' | 'service'> {
+  /** The service (FargateService, Ec2Service, or an imported one — tags reach only services defined in the app). */
+  readonly service: ecs.IBaseService;
+}
+
 /**
  * An ECS service Homeostat watches: the standard alarms (CPU, memory, running
  * below desired, target 5xx rate, p99 response time, unhealthy hosts) tagged
- * `homeostat:cluster` / `homeostat:service`, plus the service's registration.
- * Use it in the Homeostat stack (context `homeostat:watchedServices`) or in
- * your own app next to the service.
+ * `homeostat:cluster` / `homeostat:service`, and the service's registration: a
+ * Custom::HomeostatWatchedService resource whose create and update register it
+ * with Homeostat (the columns a deploy owns) and whose delete unregisters it, so
+ * the service is watched exactly as long as this construct is deployed. Given an
+ * `ecs.IBaseService`, it also tags the service homeostat:managed=true, the tag
+ * Homeostat's IAM requires before it changes a service. Use it in any stack of
+ * any app of the account and region where Homeostat is deployed.
  */
 export class WatchedService extends Construct {
   readonly alarms: cloudwatch.Alarm[] = [];
   readonly registration: WatchedServiceRegistration;
+  /** The Custom::HomeostatWatchedService resource. */
+  readonly registrationResource: CustomResource;
 
-  constructor(scope: Construct, id: string, props: WatchedServiceProps) {
+  constructor(scope: Construct, id: string, given: WatchedServiceProps | WatchedEcsServiceProps) {
     super(scope, id);
+    const props: WatchedServiceProps =
+      typeof given.service === 'string'
+        ? (given as WatchedServiceProps)
+        : { ...given, cluster: given.service.cluster.clusterName, service: given.service.serviceName };
+    if (typeof given.service !== 'string') Tags.of(given.service).add(managedTag.key, managedTag.value);
     const { cluster, service } = props;
     const prefix = `homeostat-${cluster}-${service}-`;
     const t = props.thresholds ?? {};
@@ -177,5 +212,24 @@ export class WatchedService extends Construct {
       maxTasks: props.maxTasks ?? 10,
       ...(props.maintenanceTasks?.length ? { maintenanceTasks: [...props.maintenanceTasks] } : {}),
     };
+    // The schema the registry agent applies at deploy time, here at synth (tokens stand in as names).
+    parseServiceRegistration(
+      {
+        ...this.registration,
+        cluster: Token.isUnresolved(cluster) ? 'cluster' : cluster,
+        service: Token.isUnresolved(service) ? 'service' : service,
+      },
+      `WatchedService ${this.node.path}`,
+    );
+    this.registrationResource = new CustomResource(this, 'Registration', {
+      serviceToken:
+        props.homeostat?.registry.serviceToken ??
+        ssm.StringParameter.valueForStringParameter(
+          this,
+          props.registryParameterName ?? registryParameterName('homeostat'),
+        ),
+      resourceType: 'Custom::HomeostatWatchedService',
+      properties: { ...this.registration },
+    });
   }
 }

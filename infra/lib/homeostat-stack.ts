@@ -11,6 +11,7 @@ import type { Notifications } from '../constructs/notifications.ts';
 import type { OperationsDashboard } from '../constructs/operations-dashboard.ts';
 import type { PerceptionAgent } from '../constructs/perception-agent.ts';
 import type { RemediationAgents } from '../constructs/remediation-agents.ts';
+import type { ServiceRegistry } from '../constructs/service-registry.ts';
 import type { WatchedService } from '../constructs/watched-service.ts';
 import { Homeostat, type HomeostatProps } from './homeostat.ts';
 import type { HomeostatSettings } from './settings.ts';
@@ -35,6 +36,7 @@ export class HomeostatStack extends Stack {
   readonly chaos: ChaosAgent;
   readonly operations: OperationsDashboard;
   readonly watched: WatchedService[];
+  readonly registry: ServiceRegistry;
   readonly schemas: EventSchemas | undefined;
   readonly mcp: McpServer | undefined;
 
@@ -52,6 +54,7 @@ export class HomeostatStack extends Stack {
     this.chaos = h.chaos;
     this.operations = h.operations;
     this.watched = h.watched;
+    this.registry = h.registry;
     this.schemas = h.schemas;
     this.mcp = h.mcp;
   }

@@ -1,4 +1,4 @@
-import { CfnOutput } from 'aws-cdk-lib';
+import { CfnOutput, NestedStack } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { ChaosAgent } from '../constructs/chaos-agent.ts';
 import { DiagnosisAgent } from '../constructs/diagnosis-agent.ts';
@@ -11,7 +11,8 @@ import { Notifications } from '../constructs/notifications.ts';
 import { OperationsDashboard } from '../constructs/operations-dashboard.ts';
 import { PerceptionAgent } from '../constructs/perception-agent.ts';
 import { RemediationAgents } from '../constructs/remediation-agents.ts';
-import { WatchedService } from '../constructs/watched-service.ts';
+import { registryParameterName, ServiceRegistry } from '../constructs/service-registry.ts';
+import { WatchedService, type WatchedServiceProps } from '../constructs/watched-service.ts';
 import { type SampleTarget, sampleExperiments } from './sample-target-stack.ts';
 import { type HomeostatSettings, readSettings } from './settings.ts';
 
@@ -40,7 +41,10 @@ export class Homeostat extends Construct {
   readonly notifications: Notifications;
   readonly chaos: ChaosAgent;
   readonly operations: OperationsDashboard;
+  /** Services declared in context (homeostat:watchedServices) and the sample target. */
   readonly watched: WatchedService[];
+  /** Registers every WatchedService, of this app or any other (its token is published in SSM). */
+  readonly registry: ServiceRegistry;
   readonly schemas: EventSchemas | undefined;
   /** Homeostat over MCP behind an IAM-authorised Function URL; context `homeostat:mcp` (default off). */
   readonly mcp: McpServer | undefined;
@@ -68,18 +72,20 @@ export class Homeostat extends Construct {
         }
       : given;
     this.bus = new HomeostatBus(this, 'Bus', { busName: settings.busName, archive: settings.archive });
-    this.watched = settings.watchedServices.map(
-      (props) => new WatchedService(this, `Watched-${props.cluster}-${props.service}`, props),
-    );
     this.database = new KnowledgeDatabase(this, 'KnowledgeDatabase', {
       databaseUrlSecretName: settings.databaseUrlSecretName,
       ownerDatabaseUrlSecretName: settings.ownerDatabaseUrlSecretName,
       webSocketProxy: settings.databaseWsProxy,
-      watchedServices: this.watched.map((w) => w.registration),
       logRetention: settings.logRetentionDays,
       embeddingModel: settings.embeddingModel,
       runbooksDir: settings.runbooksDir,
     });
+    this.registry = new ServiceRegistry(this, 'ServiceRegistry', {
+      database: this.database,
+      parameterName: registryParameterName(settings.busName),
+      logRetention: settings.logRetentionDays,
+    });
+    this.watched = this.watchServices(settings.watchedServices);
     this.schemas = settings.schemaRegistry ? new EventSchemas(this, 'EventSchemas') : undefined;
     this.perception = new PerceptionAgent(this, 'Perception', {
       bus: this.bus,
@@ -174,10 +180,49 @@ export class Homeostat extends Construct {
     new CfnOutput(this, 'ChaosFunctionName', { value: this.chaos.agent.function.functionName });
     new CfnOutput(this, 'DashboardName', { value: this.operations.dashboard.dashboardName });
     new CfnOutput(this, 'DatabaseUrlSecretName', { value: settings.databaseUrlSecretName });
+    new CfnOutput(this, 'ServiceRegistryParameterName', { value: this.registry.parameter.parameterName });
     new CfnOutput(this, 'MigratorFunctionName', { value: this.database.migrator.function.functionName });
     if (this.mcp) {
       new CfnOutput(this, 'McpUrl', { value: this.mcp.url.url });
       new CfnOutput(this, 'McpFunctionName', { value: this.mcp.agent.function.functionName });
     }
   }
+
+  /**
+   * The services declared in context: the first `inlineWatchedServices` in this
+   * construct (where they always were: their logical ids, and so their alarms,
+   * stay on upgrade), the rest in nested stacks of `watchedServicesPerNestedStack`
+   * (at most 7 resources each: 6 alarms and the registration), so no stack nears
+   * CloudFormation's 500-resource limit. Every registration waits for the migration.
+   */
+  private watchServices(declared: readonly WatchedServiceProps[]): WatchedService[] {
+    const registration = { homeostat: { registry: this.registry } };
+    const inline = declared.slice(0, inlineWatchedServices);
+    const rest = declared.slice(inlineWatchedServices);
+    const watched = inline.map(
+      (props) =>
+        new WatchedService(this, `Watched-${props.cluster}-${props.service}`, { ...props, ...registration }),
+    );
+    for (const w of watched) w.registrationResource.node.addDependency(this.database.trigger);
+    for (let start = 0; start < rest.length; start += watchedServicesPerNestedStack) {
+      const n = start / watchedServicesPerNestedStack + 1;
+      const nested = new NestedStack(this, `WatchedServices${n}`, {
+        description: `Homeostat watched services, part ${n} (context homeostat:watchedServices)`,
+      });
+      nested.node.addDependency(this.database.trigger);
+      for (const props of rest.slice(start, start + watchedServicesPerNestedStack))
+        watched.push(
+          new WatchedService(nested, `Watched-${props.cluster}-${props.service}`, {
+            ...props,
+            ...registration,
+          }),
+        );
+    }
+    return watched;
+  }
 }
+
+/** Context services kept in the Homeostat stack itself (the ceiling before nested stacks was about 30). */
+export const inlineWatchedServices = 20;
+/** Context services per nested stack: at most 7 resources each, so 420 of CloudFormation's 500. */
+export const watchedServicesPerNestedStack = 60;

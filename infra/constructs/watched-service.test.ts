@@ -1,0 +1,124 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import { describe, expect, it } from 'vitest';
+import { inlineWatchedServices, watchedServicesPerNestedStack } from '../lib/homeostat.ts';
+import { HomeostatStack } from '../lib/homeostat-stack.ts';
+import { readSettings } from '../lib/settings.ts';
+import { WatchedService } from './watched-service.ts';
+
+/** No esbuild: these tests read templates, not bundles. */
+const app = (context: Record<string, unknown> = {}) =>
+  new App({ context: { 'aws:cdk:bundling-stacks': [], ...context } });
+
+/** A Fargate service of "the user's app". */
+function serviceStack(scope: App, id = 'Shop') {
+  const stack = new Stack(scope, id, { env: { account: '111111111111', region: 'eu-west-1' } });
+  const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0 });
+  const cluster = new ecs.Cluster(stack, 'Cluster', { vpc, clusterName: 'shop' });
+  const task = new ecs.FargateTaskDefinition(stack, 'Task');
+  task.addContainer('app', { image: ecs.ContainerImage.fromRegistry('public.ecr.aws/nginx/nginx:latest') });
+  const service = new ecs.FargateService(stack, 'Api', { cluster, taskDefinition: task, serviceName: 'api' });
+  return { stack, service };
+}
+
+describe('WatchedService on an ecs.IBaseService', () => {
+  it('tags the service homeostat:managed, alarms on it, and registers it with the Homeostat of the same app', () => {
+    const a = app();
+    const env = { account: '111111111111', region: 'eu-west-1' };
+    const homeostat = new HomeostatStack(a, 'Homeostat', { settings: readSettings(a.node), env });
+    const { stack, service } = serviceStack(a);
+    new WatchedService(stack, 'Watched', { service, homeostat, minTasks: 2, maxTasks: 8 });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::ECS::Service', {
+      Tags: Match.arrayWith([{ Key: 'homeostat:managed', Value: 'true' }]),
+    });
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 3);
+    const [registration] = Object.values(template.findResources('Custom::HomeostatWatchedService'));
+    expect(registration?.Properties).toMatchObject({ minTasks: 2, maxTasks: 8 });
+    // The cluster and service names come from the constructs (resolved by CloudFormation).
+    expect(JSON.stringify(registration?.Properties?.service)).toContain('Name');
+    // The service token is the Homeostat stack's provider, imported across stacks.
+    expect(JSON.stringify(registration?.Properties?.ServiceToken)).toContain('Fn::ImportValue');
+    expect(stack.dependencies.map((d) => d.stackName)).toContain('Homeostat');
+  });
+
+  it('in another app, finds the registry through the SSM parameter Homeostat publishes', () => {
+    const { stack, service } = serviceStack(app());
+    new WatchedService(stack, 'Watched', { service });
+    const template = Template.fromStack(stack);
+    const parameters = template.toJSON().Parameters as Record<string, { Type: string; Default: string }>;
+    const token = Object.values(parameters).find((p) => p.Type === 'AWS::SSM::Parameter::Value<String>');
+    expect(token?.Default).toBe('/homeostat/homeostat/service-registry');
+    const withOwnBus = serviceStack(app(), 'Other');
+    new WatchedService(withOwnBus.stack, 'Watched', {
+      service: withOwnBus.service,
+      registryParameterName: '/homeostat/payments/service-registry',
+    });
+    expect(JSON.stringify(Template.fromStack(withOwnBus.stack).toJSON().Parameters)).toContain(
+      '/homeostat/payments/service-registry',
+    );
+  });
+
+  it('refuses at synth what the registry would refuse at deploy time, naming the construct', () => {
+    const { stack, service } = serviceStack(app());
+    expect(() => new WatchedService(stack, 'Watched', { service, minTasks: 5, maxTasks: 2 })).toThrow(
+      /Shop\/Watched: maxTasks: maxTasks must be at least minTasks/,
+    );
+  });
+});
+
+describe('context services at platform scale', () => {
+  const declared = (n: number) =>
+    Array.from({ length: n }, (_, i) => ({
+      cluster: `c${i % 20}`,
+      service: `svc${i}`,
+      targetGroup: { targetGroupFullName: `targetgroup/t${i}/1`, loadBalancerFullName: `app/lb${i % 20}/2` },
+    }));
+
+  it(`keeps the first ${inlineWatchedServices} in the stack (ids unchanged) and spreads the rest over nested stacks`, () => {
+    const a = app({ 'homeostat:watchedServices': declared(500) });
+    const stack = new HomeostatStack(a, 'Homeostat', { settings: readSettings(a.node) });
+    const assembly = a.synth();
+    const templates = assembly.stacks
+      .flatMap((s) => [s.template, ...nestedTemplates(assembly.directory, s.template)])
+      .map((t) => t as { Resources: Record<string, { Type: string }> });
+    const nested = Math.ceil((500 - inlineWatchedServices) / watchedServicesPerNestedStack);
+    expect(templates).toHaveLength(1 + nested);
+    for (const t of templates) expect(Object.keys(t.Resources).length).toBeLessThan(450);
+    const registrations = templates.flatMap((t) =>
+      Object.values(t.Resources).filter((r) => r.Type === 'Custom::HomeostatWatchedService'),
+    );
+    expect(registrations).toHaveLength(500);
+    // The first services keep the logical ids they had before nested stacks existed.
+    expect(stack.watched[0]?.node.path).toBe('Homeostat/Default/Watched-c0-svc0');
+    expect(Template.fromStack(stack).findResources('Custom::HomeostatWatchedService')).not.toEqual({});
+  });
+
+  it('keeps every function’s environment under Lambda’s 4 KB with 500 services', () => {
+    const a = app({ 'homeostat:watchedServices': declared(500) });
+    const template = Template.fromStack(
+      new HomeostatStack(a, 'Homeostat', { settings: readSettings(a.node) }),
+    );
+    for (const [id, fn] of Object.entries(template.findResources('AWS::Lambda::Function'))) {
+      const variables = (fn.Properties?.Environment?.Variables ?? {}) as Record<string, unknown>;
+      const bytes = Object.entries(variables).reduce(
+        (sum, [k, v]) => sum + Buffer.byteLength(k) + Buffer.byteLength(JSON.stringify(v)),
+        0,
+      );
+      expect(bytes, id).toBeLessThan(4096);
+    }
+  });
+});
+
+/** Nested stack templates the assembly wrote next to their parent. */
+function nestedTemplates(dir: string, template: unknown): unknown[] {
+  const resources = (template as { Resources: Record<string, { Type: string }> }).Resources;
+  const nested = Object.values(resources).filter((r) => r.Type === 'AWS::CloudFormation::Stack');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.nested.template.json'));
+  expect(files).toHaveLength(nested.length);
+  return files.map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')));
+}
