@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { App, Aspects, type CfnElement } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { localDeployContext } from '../localstack/deploy-local.ts';
 import { HomeostatStack } from './lib/homeostat-stack.ts';
 import { SampleTargetStack } from './lib/sample-target-stack.ts';
 import { readSettings } from './lib/settings.ts';
@@ -415,21 +416,48 @@ describe('HomeostatStack', () => {
     ])
       expect(actions).toContain(read);
     for (const action of actions) expect(action).not.toMatch(/^ecs:(Update|Stop|Run|Register|Delete|Create)/);
-    // Offline diagnosis by default: Bedrock only for the embedding model (similar incidents, runbooks).
+    // Bedrock by default: Converse on the two default models (each a global inference profile and
+    // its foundation model) and the embedding model (similar incidents, runbooks) — nothing else.
     const invoke = statements.filter((s) => actionsOf([s]).has('bedrock:InvokeModel'));
-    expect(JSON.stringify(invoke.map((s) => s.Resource))).not.toContain('anthropic');
-    expect(JSON.stringify(invoke.map((s) => s.Resource))).toContain('amazon.titan-embed-text-v2:0');
-    template.hasResourceProperties('AWS::Lambda::Function', {
-      Description: Match.stringLikeRegexp('^Homeostat diagnosis'),
-      Timeout: 90,
-      Environment: {
-        Variables: Match.objectLike({
-          HOMEOSTAT_DIAGNOSIS_PROVIDER: 'offline',
-          HOMEOSTAT_DIAGNOSIS_MAX_STEPS: '8',
-          HOMEOSTAT_DIAGNOSIS_MAX_INPUT_TOKENS: '15000',
-        }),
-      },
+    const resources = invoke.flatMap((s) => (Array.isArray(s.Resource) ? s.Resource : [s.Resource]));
+    // An ARN as a string, pseudo parameters as <Partition>, <Region>, <AccountId>.
+    const arn = (r: unknown): string => {
+      const join = (r as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
+      if (!join) return String(r);
+      return join[1]
+        .map((p) =>
+          typeof p === 'string' ? p : `<${String((p as { Ref: string }).Ref).replace('AWS::', '')}>`,
+        )
+        .join(join[0]);
+    };
+    expect(resources.map(arn).sort()).toEqual(
+      [
+        'arn:<Partition>:bedrock:*::foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0',
+        'arn:<Partition>:bedrock:*::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0',
+        'arn:<Partition>:bedrock:eu-west-1::foundation-model/amazon.titan-embed-text-v2:0',
+        'arn:<Partition>:bedrock:eu-west-1:111122223333:inference-profile/global.anthropic.claude-haiku-4-5-20251001-v1:0',
+        'arn:<Partition>:bedrock:eu-west-1:111122223333:inference-profile/global.anthropic.claude-sonnet-4-5-20250929-v1:0',
+      ].sort(),
+    );
+    const fn = Object.values(template.findResources('AWS::Lambda::Function')).find((f) =>
+      String(f.Properties?.Description).startsWith('Homeostat diagnosis'),
+    );
+    expect(fn?.Properties?.Timeout).toBe(90);
+    expect(fn?.Properties?.Environment?.Variables).toMatchObject({
+      HOMEOSTAT_DIAGNOSIS_PROVIDER: 'bedrock',
+      HOMEOSTAT_FAST_MODEL: 'global.anthropic.claude-haiku-4-5-20251001-v1:0',
+      HOMEOSTAT_STRONG_MODEL: 'global.anthropic.claude-sonnet-4-5-20250929-v1:0',
+      HOMEOSTAT_DIAGNOSIS_MAX_STEPS: '8',
+      HOMEOSTAT_DIAGNOSIS_MAX_INPUT_TOKENS: '15000',
+      HOMEOSTAT_DIAGNOSIS_MAX_OUTPUT_TOKENS: '1500',
+      HOMEOSTAT_DIAGNOSIS_TIMEOUT_SECONDS: '60',
     });
+    expect(
+      Object.keys(JSON.parse(fn?.Properties?.Environment?.Variables?.HOMEOSTAT_MODEL_PRICES)).sort(),
+    ).toEqual([
+      'global.anthropic.claude-haiku-4-5-20251001-v1:0',
+      'global.anthropic.claude-sonnet-4-5-20250929-v1:0',
+    ]);
   });
 
   it('points agents at the database secret and runs the migrator on deploy before the agents', () => {
@@ -726,8 +754,31 @@ describe('diagnosis settings', () => {
       readSettings(new App({ context: { 'homeostat:diagnosis': JSON.stringify(diagnosis) } }).node);
     expect(() => read({ provider: 'openai' })).toThrow(/provider must be "offline" or "bedrock"/);
     expect(() => read({ maxSteps: 0 })).toThrow(/maxSteps must be a positive integer/);
-    expect(read({}).diagnosis.provider).toBe('offline');
+    expect(read({}).diagnosis.provider).toBe('bedrock');
+    expect(read({ provider: 'offline' }).diagnosis).toMatchObject({ provider: 'offline', maxSteps: 8 });
   });
+
+  it('stays offline in the local harness: its deploy context asks for the offline rules', () => {
+    const context = Object.fromEntries(
+      localDeployContext({
+        endpoint: 'http://127.0.0.1:4566',
+        database: { url: 'postgres://x', wsProxy: 'p' },
+      }).map((c) => [c.slice(0, c.indexOf('=')), c.slice(c.indexOf('=') + 1)]),
+    );
+    expect(readSettings(new App({ context }).node).diagnosis.provider).toBe('offline');
+  });
+
+  it('grants the diagnosis agent no Converse at all when offline', () => {
+    const { template } = synth({ 'homeostat:diagnosis': { provider: 'offline' } });
+    const invoke = statementsOf(template, 'DiagnosisAgentFunction').filter((s) =>
+      actionsOf([s]).has('bedrock:InvokeModel'),
+    );
+    expect(JSON.stringify(invoke.map((s) => s.Resource))).not.toContain('anthropic');
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('^Homeostat diagnosis'),
+      Environment: { Variables: Match.objectLike({ HOMEOSTAT_DIAGNOSIS_PROVIDER: 'offline' }) },
+    });
+  }, 180_000);
 });
 
 describe('watched services from context', () => {

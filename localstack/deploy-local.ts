@@ -102,14 +102,12 @@ export const localRemediationSettings = {
   minSteadyMinutes: 1,
 };
 
-/** `cdklocal bootstrap` + `cdklocal deploy --all` into the emulator, wired to the local database. */
-export async function deployLocal(options: LocalDeployOptions): Promise<void> {
-  const log = options.log ?? (() => {});
-  const secretName = options.secretName ?? 'homeostat/database-url';
-  await putDatabaseSecret(options.endpoint, secretName, options.database.url);
-  const env = emulatorEnv(options.endpoint);
-  const cdklocal = join(projectRoot, 'node_modules', '.bin', 'cdklocal');
-  const context = [
+/** The CDK context (`key=value`, each given with `-c`) of a local deploy: the emulator's limits, offline models. */
+export function localDeployContext(
+  options: LocalDeployOptions,
+  secretName = options.secretName ?? 'homeostat/database-url',
+): string[] {
+  return [
     `homeostat:stackName=${options.stackName ?? 'Homeostat'}`,
     // One kill switch per stack: the test stacks share the emulator with the demo's.
     `homeostat:killSwitchParameter=${
@@ -128,12 +126,24 @@ export async function deployLocal(options: LocalDeployOptions): Promise<void> {
     'homeostat:metricMathAlarms=false',
     // Offline: no Bedrock locally (HOMEOSTAT_EMBEDDING_MODEL picks Titan against a real account).
     `homeostat:embeddingModel=${process.env.HOMEOSTAT_EMBEDDING_MODEL ?? 'homeostat-hash-v1'}`,
+    // …and the offline diagnosis rules: a real account defaults to Bedrock.
+    `homeostat:diagnosis=${JSON.stringify({ provider: 'offline' })}`,
     `homeostat:watchedServices=${JSON.stringify(options.watchedServices ?? [])}`,
     // The emulator's scheduler fires every 10 s and nothing settles for real: verify after a
     // moment, once (the scenario runner plays the world's answer at once).
     `homeostat:remediation=${JSON.stringify(localRemediationSettings)}`,
     `homeostat:chaos=${JSON.stringify(options.chaos ?? {})}`,
-  ].flatMap((c) => ['-c', c]);
+  ];
+}
+
+/** `cdklocal bootstrap` + `cdklocal deploy --all` into the emulator, wired to the local database. */
+export async function deployLocal(options: LocalDeployOptions): Promise<void> {
+  const log = options.log ?? (() => {});
+  const secretName = options.secretName ?? 'homeostat/database-url';
+  await putDatabaseSecret(options.endpoint, secretName, options.database.url);
+  const env = emulatorEnv(options.endpoint);
+  const cdklocal = join(projectRoot, 'node_modules', '.bin', 'cdklocal');
+  const context = localDeployContext(options, secretName).flatMap((c) => ['-c', c]);
   log('cdklocal bootstrap');
   await run(cdklocal, ['bootstrap', '--quiet', ...context], env, log);
   // A first deploy that failed leaves ROLLBACK_COMPLETE, which CloudFormation cannot update.

@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { DescribeServicesCommand, ECSClient } from '@aws-sdk/client-ecs';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -9,6 +10,7 @@ import { appSignalEvent, taskStoppedEvent } from '../shared/testing/ecs-events.t
 import { type LocalDatabase, startLocalDatabase } from './db-server.ts';
 import { deleteStack, deployLocal, stackOutputs } from './deploy-local.ts';
 import { waitFor } from './harness.ts';
+import { migrationsDir } from './migrate-local.ts';
 import {
   captureEvents,
   createEcsService,
@@ -81,30 +83,26 @@ describe('deployed Homeostat stack in the emulator', () => {
     await database?.stop();
   });
 
-  it('ran the migrations and registered the watched service on deploy through the migrator trigger', async () => {
+  it('ran the migrations on deploy, and registered each watched service through its own custom resource', async () => {
     const { rows } = await pool.query('SELECT name FROM schema_migrations ORDER BY name');
-    expect(rows.map((r) => r.name)).toEqual([
-      '0001_init.sql',
-      '0002_incidents.sql',
-      '0003_knowledge.sql',
-      '0004_diagnoses.sql',
-      '0005_remediation.sql',
-      '0006_remediation_registry.sql',
-      '0007_learning.sql',
-      '0008_chaos.sql',
-      '0009_judgement.sql',
-      '0010_runtime_role.sql',
-      '0011_approvals.sql',
-      '0012_incident_progress.sql',
-    ]);
+    expect(rows.map((r) => r.name)).toEqual(
+      readdirSync(migrationsDir)
+        .filter((f) => f.endsWith('.sql'))
+        .sort(),
+    );
     const watched = await pool.query(
-      'SELECT cluster, service, alarm_prefixes FROM watched_services WHERE cluster = $1 ORDER BY service',
+      `SELECT cluster, service, alarm_prefixes, registered_by FROM watched_services WHERE cluster = $1 ORDER BY service`,
       [cluster],
     );
-    expect(watched.rows).toEqual([
-      { cluster, service: 'api', alarm_prefixes: [`homeostat-${cluster}-api-`] },
-      { cluster, service: 'pay', alarm_prefixes: [`homeostat-${cluster}-pay-`] },
-    ]);
+    expect(watched.rows).toEqual(
+      ['api', 'pay'].map((service) => ({
+        cluster,
+        service,
+        alarm_prefixes: [`homeostat-${cluster}-${service}-`],
+        // "<stack id>/<logical id>": the Custom::HomeostatWatchedService that declared it.
+        registered_by: expect.stringMatching(/^arn:aws:cloudformation:.*:stack\/.+\/Watched.*Registration/),
+      })),
+    );
     expect(outputs.BusName).toBe(busName);
   });
 

@@ -1,12 +1,13 @@
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { describe, expect, it } from 'vitest';
+import type { Diagnoser } from '#shared/domain/diagnosis.ts';
 import { DependencyUnavailableError } from '#shared/domain/errors.ts';
 import { offlineDiagnoser } from '#shared/domain/pre-analysis.ts';
 import { buildEnvelope } from '#shared/events/envelope.ts';
-import { FakeBus, FakeDeadLetters, fixedClock } from '#shared/testing/fakes.ts';
+import { FakeBus, FakeCounters, FakeDeadLetters, fixedClock } from '#shared/testing/fakes.ts';
 import { capturingLogger, lambdaContext } from '#shared/testing/logging.ts';
 import type { DiagnosisStore, DiagnosisToRecord } from '#shared/usecases/diagnose.ts';
-import { createHandler } from './handler.ts';
+import { createHandler, recordAnswer } from './handler.ts';
 
 const incident = {
   id: 'inc-1',
@@ -65,24 +66,43 @@ const opened = {
   }),
 };
 
-function setup(store = new MemoryDiagnosisStore()) {
+function setup(store = new MemoryDiagnosisStore(), diagnoser: Diagnoser = offlineDiagnoser) {
   const { logger, lines } = capturingLogger();
   const bus = new FakeBus();
   const deadLetters = new FakeDeadLetters();
+  const counters = new FakeCounters();
+  const metrics = new Metrics({ namespace: 'test', serviceName: 'test' });
   const handler = createHandler(
     async () => ({
       store,
       tools: [],
-      diagnoser: offlineDiagnoser,
+      diagnoser,
       bus,
       deadLetters,
       clock: fixedClock('2026-11-20T10:01:00Z'),
     }),
     logger,
-    new Metrics({ namespace: 'test', serviceName: 'test' }),
+    metrics,
+    counters,
   );
-  return { handler, bus, deadLetters, lines, store };
+  return { handler, bus, deadLetters, lines, store, counters, metrics };
 }
+
+/** A diagnoser whose answer came from `model`, or from the offline rules after `cause`. */
+const answering = (answer: { model: string } | { cause: 'throttled'; reason: string }): Diagnoser => ({
+  async diagnose(inv) {
+    const offline = await offlineDiagnoser.diagnose(inv);
+    return 'model' in answer
+      ? {
+          ...offline,
+          provider: 'bedrock',
+          model: answer.model,
+          steps: 1,
+          tokens: { input: 1200, output: 150 },
+        }
+      : { ...offline, steps: 1, fallbackReason: answer.reason, fallbackCause: answer.cause };
+  },
+});
 
 describe('diagnosis handler', () => {
   it('diagnoses, publishes and logs the cost of the answer', async () => {
@@ -98,6 +118,63 @@ describe('diagnosis handler', () => {
       tokens: { input: 0, output: 0 },
       costUsd: 0,
     });
+  });
+
+  it('says who answered: the offline rules because none is configured, in the log line and the metric', async () => {
+    const { handler, lines, counters } = setup();
+    await handler(opened, lambdaContext('diagnose'));
+    expect(lines.find((l) => l.message === 'incident diagnosed')).toMatchObject({
+      answeredBy: 'offline rules',
+      fallbackCause: 'configured',
+    });
+    expect(Object.fromEntries(counters.counts)).toEqual({
+      'DiagnosisAnsweredBy AnsweredBy=offline Reason=configured': 1,
+    });
+  });
+
+  it('says who answered: the model by id, or the offline rules and why Bedrock did not', async () => {
+    const model = 'global.anthropic.claude-haiku-4-5-20251001-v1:0';
+    const bedrock = setup(undefined, answering({ model }));
+    await bedrock.handler(opened, lambdaContext('diagnose'));
+    const line = bedrock.lines.find((l) => l.message === 'incident diagnosed');
+    expect(line).toMatchObject({ answeredBy: model, model, provider: 'bedrock' });
+    expect(line).not.toHaveProperty('fallbackCause');
+    expect(Object.fromEntries(bedrock.counters.counts)).toEqual({
+      [`DiagnosisAnsweredBy AnsweredBy=bedrock Model=${model}`]: 1,
+    });
+
+    const reason = 'Bedrock fast: ThrottlingException: Too many requests (after 5 attempts)';
+    const fallback = setup(undefined, answering({ cause: 'throttled', reason }));
+    await fallback.handler(opened, lambdaContext('diagnose'));
+    expect(fallback.lines.find((l) => l.message === 'incident diagnosed')).toMatchObject({
+      answeredBy: 'offline rules',
+      fallbackCause: 'throttled',
+      fallbackReason: reason,
+    });
+    expect(Object.fromEntries(fallback.counters.counts)).toEqual({
+      'DiagnosisAnsweredBy AnsweredBy=offline Reason=throttled': 1,
+    });
+  });
+
+  it('counts the tokens a diagnosis cost and whether the offline rules stood in for the model', async () => {
+    const inv = { incident: { incidentId: 'inc-1' }, evidence: [], gaps: [] } as never;
+    const metrics = new Metrics({ namespace: 'test', serviceName: 'test' });
+    const counters = new FakeCounters();
+    const answered = await answering({ model: 'm' }).diagnose(inv);
+    expect(recordAnswer(answered, metrics, counters)).toEqual({ answeredBy: 'bedrock', model: 'm' });
+    expect(metrics.serializeMetrics()).toMatchObject({
+      DiagnosisInputTokens: 1200,
+      DiagnosisOutputTokens: 150,
+    });
+    expect(metrics.serializeMetrics()).not.toHaveProperty('DiagnosisFallbacks');
+    metrics.clearMetrics();
+    const fallback = await answering({ cause: 'throttled', reason: 'slow down' }).diagnose(inv);
+    expect(recordAnswer(fallback, metrics, counters)).toEqual({
+      answeredBy: 'offline',
+      reason: 'throttled',
+      detail: 'slow down',
+    });
+    expect(metrics.serializeMetrics()).toMatchObject({ DiagnosisFallbacks: 1 });
   });
 
   it('dead-letters a malformed event with the reason and acknowledges it', async () => {

@@ -22,11 +22,12 @@ import { PostgresPerceptionStore } from '#shared/adapters/perception-store.ts';
 import { diagnoserSettings, diagnosisEnvFields } from '#shared/config/diagnosis.ts';
 import { envWithDatabase, loadEnv } from '#shared/config/env.ts';
 import { CircuitBreaker } from '#shared/domain/circuit-breaker.ts';
+import { answeredBy, type Diagnosis } from '#shared/domain/diagnosis.ts';
 import { InvalidEventError } from '#shared/domain/errors.ts';
-import { type DeadLetterSink, systemClock } from '#shared/domain/ports.ts';
+import { type Counters, type DeadLetterSink, systemClock } from '#shared/domain/ports.ts';
 import { offlineDiagnoser } from '#shared/domain/pre-analysis.ts';
 import { createLogger, type Logger } from '#shared/observability/logger.ts';
-import { createMetrics } from '#shared/observability/metrics.ts';
+import { createMetrics, diagnosisMetrics, metricsCounters } from '#shared/observability/metrics.ts';
 import { type DiagnoseDeps, diagnoseEvent } from '#shared/usecases/diagnose.ts';
 
 export type DiagnoseHandlerDeps = DiagnoseDeps & { deadLetters: DeadLetterSink };
@@ -37,13 +38,37 @@ export type DiagnoseHandlerResult =
   | { outcome: 'rejected'; reason: string };
 
 /**
+ * Counts who answered `diagnosis` (DiagnosisAnsweredBy: bedrock and the model id, or offline and
+ * why), the tokens it cost, and whether the offline rules stood in for a model; returns the
+ * answer for the log line.
+ */
+export function recordAnswer(diagnosis: Diagnosis, metrics: Metrics, counters: Counters) {
+  const answer = answeredBy(diagnosis);
+  counters.increment(
+    diagnosisMetrics.answeredBy,
+    answer.answeredBy === 'bedrock'
+      ? { AnsweredBy: 'bedrock', Model: answer.model }
+      : { AnsweredBy: 'offline', Reason: answer.reason },
+  );
+  metrics.addMetric(diagnosisMetrics.inputTokens, 'Count', diagnosis.tokens.input);
+  metrics.addMetric(diagnosisMetrics.outputTokens, 'Count', diagnosis.tokens.output);
+  if (diagnosis.fallbackReason) metrics.addMetric(diagnosisMetrics.fallbacks, 'Count', 1);
+  return answer;
+}
+
+/**
  * Diagnosis agent: incident.opened → evidence → diagnosis → diagnosis.completed
  * (and incident.escalated on insufficient evidence); diagnosis.requested → the
  * same again → diagnosis.revised. A malformed event is
  * dead-lettered with the reason and acknowledged (retrying cannot fix it);
  * any other failure is thrown so Lambda retries and then keeps the event.
  */
-export function createHandler(deps: () => Promise<DiagnoseHandlerDeps>, logger: Logger, metrics: Metrics) {
+export function createHandler(
+  deps: () => Promise<DiagnoseHandlerDeps>,
+  logger: Logger,
+  metrics: Metrics,
+  counters: Counters = metricsCounters(metrics),
+) {
   return middy<unknown, DiagnoseHandlerResult>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics))
@@ -59,9 +84,13 @@ export function createHandler(deps: () => Promise<DiagnoseHandlerDeps>, logger: 
         }
         const { diagnosis } = result;
         const top = diagnosis.hypotheses[0] ?? null;
+        const answer = recordAnswer(diagnosis, metrics, counters);
         logger.info('incident diagnosed', {
           outcome: result.outcome,
           incidentId: result.incidentId,
+          // Who answered: the model id, or the offline rules and why (fallbackCause, fallbackReason).
+          answeredBy: answer.answeredBy === 'bedrock' ? answer.model : 'offline rules',
+          fallbackCause: answer.answeredBy === 'offline' ? answer.reason : null,
           provider: diagnosis.provider,
           model: diagnosis.model,
           rootCause: top?.rootCause ?? null,
@@ -73,9 +102,6 @@ export function createHandler(deps: () => Promise<DiagnoseHandlerDeps>, logger: 
           costUsd: diagnosis.costUsd,
           fallbackReason: diagnosis.fallbackReason,
         });
-        metrics.addMetric('DiagnosisInputTokens', 'Count', diagnosis.tokens.input);
-        metrics.addMetric('DiagnosisOutputTokens', 'Count', diagnosis.tokens.output);
-        if (diagnosis.fallbackReason) metrics.addMetric('DiagnosisFallbacks', 'Count', 1);
         return {
           outcome: result.outcome,
           incidentId: result.incidentId,

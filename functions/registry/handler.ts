@@ -59,13 +59,21 @@ export const handler = async (event: CloudFormationCustomResourceEvent): Promise
       };
     }
     await store.registerDeployedService(registration, owner);
-    logger.info('watched service registered', { watchedService: physicalId, requestType: event.RequestType, owner });
+    logger.info('watched service registered', {
+      watchedService: physicalId,
+      requestType: event.RequestType,
+      owner,
+    });
     return {
       PhysicalResourceId: physicalId,
       Data: { Cluster: ref.cluster, Service: ref.service, Outcome: 'registered' },
     };
   } catch (error) {
-    logger.error('registration failed', { watchedService: physicalId, requestType: event.RequestType, error });
+    logger.error('registration failed', {
+      watchedService: physicalId,
+      requestType: event.RequestType,
+      error,
+    });
     throw error;
   } finally {
     await pool.end();

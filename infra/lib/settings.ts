@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Node } from 'constructs';
 import { type ChaosConfig, parseChaosConfig } from '../../shared/config/chaos.ts';
+import { defaultDiagnosisModels, defaultModelPrices } from '../../shared/config/diagnosis.ts';
 import {
   type LearningConfig,
   type NotificationConfig,
@@ -11,35 +12,40 @@ import {
 import { parseRemediationConfig, type RemediationConfig } from '../../shared/config/remediation.ts';
 import type { WatchedServiceProps } from '../constructs/watched-service.ts';
 
-/** How incidents are diagnosed. Context `homeostat:diagnosis` (an object; every field optional). */
+/**
+ * How incidents are diagnosed. Context `homeostat:diagnosis` (an object; every field optional).
+ * By default Bedrock answers (Claude Haiku 4.5, then Sonnet 4.5 when unsure: ids and prices in
+ * shared/config/diagnosis.ts, `defaultDiagnosisModels`), and the offline rules answer whenever
+ * Bedrock denies access, throttles, times out or the budget is spent. `{"provider": "offline"}`
+ * uses no model at all (the local harness does).
+ */
 export interface DiagnosisSettings {
-  /** `offline` (rules and knowledge, no model, no cost) or `bedrock` (offline rules as fallback). @default 'offline' */
+  /** `bedrock` (offline rules as fallback) or `offline` (rules and knowledge, no model, no cost). @default 'bedrock' */
   readonly provider: 'offline' | 'bedrock';
-  /** Asked first. @default Claude Haiku 4.5 */
+  /** Asked first. @default 'global.anthropic.claude-haiku-4-5-20251001-v1:0' (Claude Haiku 4.5) */
   readonly fastModel: string;
-  /** Asked only when the fast model is unsure or its hypotheses conflict; null: never. @default Claude Sonnet 4.5 */
+  /**
+   * Asked only when the fast model is unsure or its hypotheses conflict; null: never.
+   * @default 'global.anthropic.claude-sonnet-4-5-20250929-v1:0' (Claude Sonnet 4.5)
+   */
   readonly strongModel: string | null;
-  /** US dollars per 1,000 tokens, per model id, for the cost recorded per incident. */
+  /** US dollars per 1,000 tokens, per model id, for the cost recorded per incident. @default the default models' published prices */
   readonly prices: Record<string, { inputPer1k: number; outputPer1k: number }>;
   /** Model calls per incident. @default 8 */
   readonly maxSteps: number;
   /** Token budget per incident. @default 15,000 in, 1,500 out */
   readonly maxInputTokens: number;
   readonly maxOutputTokens: number;
-  /** Wall-clock budget of the model loop. @default 60 */
+  /** Wall-clock budget of the model loop, in seconds. @default 60 */
   readonly timeoutSeconds: number;
 }
 
-/** Published on-demand prices (US dollars per 1,000 tokens, November 2026); override them in context. */
-export const defaultModelPrices: DiagnosisSettings['prices'] = {
-  'anthropic.claude-haiku-4-5-20251001-v1:0': { inputPer1k: 0.001, outputPer1k: 0.005 },
-  'anthropic.claude-sonnet-4-5-20250929-v1:0': { inputPer1k: 0.003, outputPer1k: 0.015 },
-};
+export { defaultModelPrices };
 
 export const defaultDiagnosisSettings: DiagnosisSettings = {
-  provider: 'offline',
-  fastModel: 'anthropic.claude-haiku-4-5-20251001-v1:0',
-  strongModel: 'anthropic.claude-sonnet-4-5-20250929-v1:0',
+  provider: 'bedrock',
+  fastModel: defaultDiagnosisModels.fast,
+  strongModel: defaultDiagnosisModels.strong,
   prices: defaultModelPrices,
   maxSteps: 8,
   maxInputTokens: 15_000,

@@ -194,8 +194,8 @@ describe('Bedrock diagnosis through the Converse API', () => {
     expect(diagnosis).toMatchObject({ provider: 'offline', fallbackReason: 'no diagnosis within 3 steps' });
   });
 
-  it('stops at the token budget', async () => {
-    const diagnosis = await diagnoser({ maxInputTokens: 2_000 }).diagnose(oomInvestigation);
+  it('stops before a call that would pass the token budget', async () => {
+    const diagnosis = await diagnoser({ maxInputTokens: 3_000 }).diagnose(oomInvestigation);
     expect(bedrock.requests).toHaveLength(2);
     expect(diagnosis).toMatchObject({
       provider: 'offline',

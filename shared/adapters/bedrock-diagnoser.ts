@@ -10,6 +10,7 @@ import type { CircuitBreaker } from '../domain/circuit-breaker.ts';
 import {
   type Diagnosis,
   type DiagnosisProposal,
+  type FallbackCause,
   type Investigation,
   isConflicted,
   type TokenUsage,
@@ -19,7 +20,7 @@ import { mechanismSpecs, mechanisms } from '../domain/mechanisms.ts';
 import { analyse, offlineProposal } from '../domain/pre-analysis.ts';
 import { redactDeep, redactText } from '../domain/redaction.ts';
 import { catalogActions, rootCauses } from '../domain/taxonomy.ts';
-import { isUnavailable } from './bedrock-embedder.ts';
+import { classifyBedrockError } from './bedrock-errors.ts';
 
 export interface ModelPrice {
   /** US dollars per 1,000 input tokens. */
@@ -151,11 +152,15 @@ function prompt(inv: Investigation, analysis: Analysis): string {
   return redactText(lines.join('\n'));
 }
 
-type Outcome = { ok: true; proposal: DiagnosisProposal; model: string } | { ok: false; reason: string };
+type Outcome =
+  | { ok: true; proposal: DiagnosisProposal; model: string }
+  | { ok: false; cause: FallbackCause; reason: string };
 
 interface Budget {
   steps: number;
   usage: TokenUsage;
+  /** Input tokens of the last request: the next one resends the whole conversation, so it is at least as large. */
+  lastInput: number;
   costUsd: number;
   deadline: number;
 }
@@ -193,6 +198,7 @@ export class BedrockDiagnoser {
     const budget: Budget = {
       steps: 0,
       usage: { input: 0, output: 0 },
+      lastInput: 0,
       costUsd: 0,
       deadline: this.now() + this.timeoutMs,
     };
@@ -200,7 +206,7 @@ export class BedrockDiagnoser {
     const finish = (
       proposal: DiagnosisProposal,
       model: string | null,
-      fallbackReason: string | null,
+      fallback: { cause: FallbackCause; reason: string } | null,
     ): Diagnosis => ({
       ...proposal,
       // The facts are code's, whoever named the cause: the effect model reads them, not the model's words.
@@ -210,13 +216,17 @@ export class BedrockDiagnoser {
       steps: budget.steps,
       tokens: budget.usage,
       costUsd: Number(budget.costUsd.toFixed(6)),
-      fallbackReason,
+      fallbackReason: fallback?.reason ?? null,
+      ...(fallback ? { fallbackCause: fallback.cause } : {}),
       gaps: inv.gaps,
     });
     if (this.breaker.isOpen())
-      return finish(offlineProposal(inv), null, 'circuit open after repeated Bedrock failures');
+      return finish(offlineProposal(inv), null, {
+        cause: 'circuit_open',
+        reason: 'circuit open after repeated Bedrock failures',
+      });
     const fast = await this.run(this.settings.fastModel, inv, preAnalysis, budget);
-    if (!fast.ok) return finish(offlineProposal(inv), null, fast.reason);
+    if (!fast.ok) return finish(offlineProposal(inv), null, fast);
     const top = fast.proposal.hypotheses[0];
     const unsure = !fast.proposal.insufficientEvidence && (!top || top.confidence < this.escalateBelow);
     const strong = this.settings.strongModel;
@@ -240,12 +250,13 @@ export class BedrockDiagnoser {
     let reasked = false;
     for (;;) {
       if (budget.steps >= this.maxSteps)
-        return { ok: false, reason: `no diagnosis within ${this.maxSteps} steps` };
+        return { ok: false, cause: 'budget', reason: `no diagnosis within ${this.maxSteps} steps` };
       const outLeft = this.maxOutputTokens - budget.usage.output;
-      if (budget.usage.input >= this.maxInputTokens || outLeft <= 0)
-        return { ok: false, reason: 'token budget spent before a diagnosis' };
+      // A call is not started when the next request (at least the size of the last) would pass the cap.
+      if (budget.usage.input + budget.lastInput > this.maxInputTokens || outLeft <= 0)
+        return { ok: false, cause: 'budget', reason: 'token budget spent before a diagnosis' };
       const timeLeft = budget.deadline - this.now();
-      if (timeLeft <= 0) return { ok: false, reason: 'diagnosis timed out' };
+      if (timeLeft <= 0) return { ok: false, cause: 'timeout', reason: 'diagnosis timed out' };
       let response: ConverseCommandOutput;
       try {
         budget.steps += 1;
@@ -260,13 +271,21 @@ export class BedrockDiagnoser {
           { abortSignal: AbortSignal.timeout(timeLeft) },
         );
       } catch (error) {
-        if (isUnavailable(error)) this.breaker.failure();
+        const cause = classifyBedrockError(error);
+        // A refused request is this request's fault; anything else says Bedrock is not there for us now.
+        if (cause !== 'rejected') this.breaker.failure();
         const name = (error as Error).name ?? 'Error';
-        return { ok: false, reason: `Bedrock ${model}: ${name}: ${(error as Error).message}` };
+        const attempts = (error as { $metadata?: { attempts?: number } }).$metadata?.attempts;
+        return {
+          ok: false,
+          cause,
+          reason: `Bedrock ${model}: ${name}: ${(error as Error).message}${attempts && attempts > 1 ? ` (after ${attempts} attempts)` : ''}`,
+        };
       }
       this.breaker.success();
       const usage = { input: response.usage?.inputTokens ?? 0, output: response.usage?.outputTokens ?? 0 };
       budget.usage = { input: budget.usage.input + usage.input, output: budget.usage.output + usage.output };
+      budget.lastInput = usage.input;
       budget.costUsd += costOf(usage, price);
       const message = response.output?.message;
       const content = message?.content ?? [];
@@ -274,7 +293,7 @@ export class BedrockDiagnoser {
       const uses = content.flatMap((block) => (block.toolUse ? [block.toolUse] : []));
       if (uses.length === 0) {
         if (response.stopReason === 'max_tokens')
-          return { ok: false, reason: 'the model ran out of output tokens' };
+          return { ok: false, cause: 'invalid_answer', reason: 'the model ran out of output tokens' };
         messages.push({ role: 'user', content: [{ text: 'Finish now by calling submit_diagnosis.' }] });
         continue;
       }
@@ -294,6 +313,7 @@ export class BedrockDiagnoser {
           if (reasked)
             return {
               ok: false,
+              cause: 'invalid_answer',
               reason: `invalid diagnosis twice: ${checked.problems.join('; ')}`,
             };
           reasked = true;

@@ -9,6 +9,7 @@ import {
   InvalidKnowledgeError,
 } from '../domain/knowledge.ts';
 import { clientDefaults } from './aws-clients.ts';
+import { isUnavailable } from './bedrock-errors.ts';
 
 /**
  * A Bedrock Runtime client. `endpoint` points it at a local fake; the fake
@@ -21,22 +22,6 @@ export function createBedrockClient(endpoint?: string, maxAttempts?: number): Be
     ...(maxAttempts ? { maxAttempts } : {}),
     ...(endpoint ? { endpoint, requestHandler: new NodeHttpHandler() } : {}),
   });
-}
-
-/** Errors that say "try later": throttling, service trouble, the network. Anything else is a bad request. */
-export function isUnavailable(error: unknown): boolean {
-  const name = (error as { name?: string })?.name ?? '';
-  const status = (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
-  if (name === 'ValidationException') return false;
-  return (
-    /Throttling|ServiceUnavailable|InternalServer|ModelNotReady|ModelTimeout|AccessDenied|ResourceNotFound|TimeoutError/.test(
-      name,
-    ) ||
-    status === undefined ||
-    status >= 500 ||
-    status === 429 ||
-    status === 403
-  );
 }
 
 /**

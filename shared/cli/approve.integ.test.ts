@@ -36,6 +36,8 @@ describe('homeostat approve (process)', () => {
       (error: { code: number; stderr: string }) => error,
     );
     expect(failure?.code).toBe(1);
-    expect(failure?.stderr).toContain('stack NoSuchStack does not exist');
+    expect(failure?.stderr).toBe(
+      'Stack NoSuchStack not found in us-east-1: deploy it or pass --stack NAME (or set HOMEOSTAT_STACK).\n',
+    );
   });
 });

@@ -7,10 +7,11 @@
  * again the same way answers as the first time; the other way is refused.
  */
 import { parseArgs } from 'node:util';
+import { explainConfigError, MissingConfigurationError, stackName } from './cli-config.ts';
 
 export const approvalUsage = `  approve <incident-id> [--json]               approve the incident's open approval request
   reject <incident-id> [--json]                reject it (the incident is escalated)
-      --stack NAME (default Homeostat) or --function NAME picks the approval function;
+      --stack NAME (default HOMEOSTAT_STACK, else Homeostat) or --function NAME picks the approval function;
       the decision is recorded as your IAM identity (the ARN STS reports for your credentials)
 `;
 
@@ -50,10 +51,10 @@ export async function approvalCommand(
   let functionName: string;
   let principal: string;
   try {
-    functionName = await deps.functionName({ stack: values.stack, fn: values.function });
+    functionName = await deps.functionName({ stack: stackName(args), fn: values.function });
     principal = await deps.principal();
   } catch (error) {
-    return { stdout: '', stderr: `${(error as Error).message}\n`, exitCode: 1 };
+    return { stdout: '', stderr: `${explainConfigError(error) ?? (error as Error).message}\n`, exitCode: 1 };
   }
   const result = (await deps.invoke(functionName, { incidentId, decision, decidedBy: principal })) as {
     outcome?: string;
@@ -83,7 +84,7 @@ function parse(args: string[]) {
     args,
     allowPositionals: true,
     options: {
-      stack: { type: 'string', default: 'Homeostat' },
+      stack: { type: 'string' },
       function: { type: 'string' },
       json: { type: 'boolean', default: false },
     },
@@ -99,6 +100,8 @@ export async function callerArn(): Promise<string> {
     if (!Arn) throw new Error('STS did not say who you are (GetCallerIdentity returned no ARN)');
     return Arn;
   } catch (error) {
+    const missing = explainConfigError(error);
+    if (missing) throw new MissingConfigurationError(missing, { cause: error });
     throw new Error(`cannot tell your IAM identity: ${(error as Error).message}`, { cause: error });
   } finally {
     sts.destroy();
@@ -107,7 +110,10 @@ export async function callerArn(): Promise<string> {
 
 /** The real dependencies: CloudFormation for the stack's outputs, STS for who you are, Lambda to invoke. */
 export async function awsApprovalDeps(): Promise<ApprovalDeps> {
-  const { stackOutput, invokeJson } = await import('./stack.ts');
+  const [{ invokeJson }, { stackOutput }] = await Promise.all([
+    import('./stack.ts'),
+    import('./cli-config.ts'),
+  ]);
   return {
     principal: callerArn,
     async functionName({ stack, fn }) {

@@ -1,12 +1,15 @@
 /**
  * The operator CLI: `npx homeostat <command>` — incidents, show, approve,
  * reject, kill-switch, autonomy, knowledge, explain-event, scenarios, report,
- * chaos, mcp.
+ * chaos, dlq, mcp. Configuration (region, stack, database) is resolved in
+ * cli-config.ts; what is missing is said in one sentence, without a stack trace.
  */
 import { readFile } from 'node:fs/promises';
 import { mcpUsage } from '../mcp/stdio.ts';
 import { approvalCommand, approvalUsage, awsApprovalDeps } from './approve.ts';
 import { chaosUsage } from './chaos.ts';
+import { explainConfigError, stackName, withoutStack } from './cli-config.ts';
+import { dlqUsage } from './dlq.ts';
 import { explainEvent } from './explain-event.ts';
 import { knowledgeUsage } from './knowledge.ts';
 import { operateUsage } from './operate.ts';
@@ -18,35 +21,31 @@ commands:
 ${operateUsage}${reportUsage}${chaosUsage}  scenarios [file|dir] [--json]      run the scenario suite against the local stack (npm run scenarios)
   explain-event <file|->  [--json]   how Homeostat interprets one raw EventBridge event
                                      (DATABASE_URL set: also whether the service is watched)
-${knowledgeUsage}${approvalUsage}${mcpUsage}
-Every command that reaches AWS uses the usual AWS profile/region variables (AWS_ENDPOINT_URL for
-the local stack) and the stack named by --stack (default Homeostat). The database: DATABASE_URL
-(+ DATABASE_WS_PROXY, as printed by npm run local:up), DATABASE_URL_SECRET_ID, or the stack's secret. The knowledge commands need the database: DATABASE_URL (+ DATABASE_WS_PROXY for the local
-stack, as printed by npm run local:up) or DATABASE_URL_SECRET_ID with AWS credentials.
+${knowledgeUsage}${approvalUsage}${dlqUsage}${mcpUsage}
+Every command that reaches AWS uses the usual AWS profile/region variables (AWS_REGION or
+\`aws configure\`; AWS_ENDPOINT_URL for the local stack) and the stack named by --stack NAME, else
+HOMEOSTAT_STACK, else Homeostat. The database: DATABASE_URL (+ DATABASE_WS_PROXY, as printed by
+npm run local:up), DATABASE_URL_SECRET_ID, or the secret the stack's DatabaseUrlSecretName names.
 HOMEOSTAT_EMBEDDING_MODEL picks the embedding model (default homeostat-hash-v1, offline).
 `;
 
 /** Runs `homeostat knowledge …` against the configured database. */
 async function runKnowledge(args: string[]) {
-  const [
-    { loadEnv, envWithDatabase },
-    { knowledgeDbConnector },
-    { PostgresKnowledgeStore },
-    embeddings,
-    files,
-    cli,
-  ] = await Promise.all([
-    import('../config/env.ts'),
-    import('../adapters/knowledge-db.ts'),
-    import('../adapters/knowledge-store.ts'),
-    import('../adapters/embeddings.ts'),
-    import('../adapters/runbook-files.ts'),
-    import('./knowledge.ts'),
-  ]);
-  const env = loadEnv(envWithDatabase(embeddings.embeddingEnvFields));
-  const pool = await knowledgeDbConnector(env)();
+  const [z, { loadEnv }, { cliPool }, { PostgresKnowledgeStore }, embeddings, files, cli] = await Promise.all(
+    [
+      import('zod/mini'),
+      import('../config/env.ts'),
+      import('./operate-aws.ts'),
+      import('../adapters/knowledge-store.ts'),
+      import('../adapters/embeddings.ts'),
+      import('../adapters/runbook-files.ts'),
+      import('./knowledge.ts'),
+    ],
+  );
+  const env = loadEnv(z.object(embeddings.embeddingEnvFields));
+  const pool = await cliPool(stackName(args));
   try {
-    return await cli.knowledgeCommand(args, {
+    return await cli.knowledgeCommand(withoutStack(args), {
       store: new PostgresKnowledgeStore(pool),
       embeddings: embeddings.createEmbeddingModels(
         pool,
@@ -93,7 +92,7 @@ async function runOperate(command: string, args: string[]) {
     import('./operate-aws.ts'),
     import('../adapters/aws-clients.ts'),
   ]);
-  const stack = stackOf(args);
+  const stack = stackName(args);
   const rest = withoutStack(args);
   const pools: Array<{ end(): Promise<void> }> = [];
   const pool = lazyAsync(async () => {
@@ -119,9 +118,10 @@ async function runOperate(command: string, args: string[]) {
       });
     }
     if (command === 'chaos') {
-      const [{ chaosCommand }, { stackOutput, invokeJson }, { cliUser }] = await Promise.all([
+      const [{ chaosCommand }, { invokeJson }, { stackOutput }, { cliUser }] = await Promise.all([
         import('./chaos.ts'),
         import('./stack.ts'),
+        import('./cli-config.ts'),
         import('./operate-aws.ts'),
       ]);
       return await chaosCommand(rest, {
@@ -139,14 +139,16 @@ async function runOperate(command: string, args: string[]) {
   }
 }
 
-const stackOf = (args: string[]) => {
-  const i = args.indexOf('--stack');
-  return i >= 0 && args[i + 1] ? (args[i + 1] as string) : 'Homeostat';
-};
-const withoutStack = (args: string[]) => {
-  const i = args.indexOf('--stack');
-  return i >= 0 ? [...args.slice(0, i), ...args.slice(i + 2)] : args;
-};
+/** Runs `homeostat dlq …` against the agent's dead-letter queue. */
+async function runDlq(args: string[]) {
+  const [{ dlqCommand }, { awsDlqDeps }] = await Promise.all([import('./dlq.ts'), import('./dlq-aws.ts')]);
+  const { deps, close } = await awsDlqDeps();
+  try {
+    return await dlqCommand(args, deps);
+  } finally {
+    close();
+  }
+}
 
 /** `homeostat scenarios …` runs the scenario runner (localstack/scenarios.ts) with the same arguments. */
 async function runScenarios(args: string[]): Promise<number> {
@@ -161,72 +163,59 @@ async function runScenarios(args: string[]): Promise<number> {
 
 const operateCommands = new Set(['incidents', 'show', 'kill-switch', 'autonomy', 'report', 'chaos']);
 
-export async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (command && operateCommands.has(command)) {
-    try {
-      const out = await runOperate(command, rest);
-      process.stdout.write(out.stdout);
-      process.stderr.write(out.stderr);
-      return out.exitCode;
-    } catch (error) {
-      const usageMistake = String((error as { code?: unknown }).code ?? '').startsWith('ERR_PARSE_ARGS');
-      process.stderr.write(
-        `${usageMistake ? '' : `${(error as Error).name}: `}${(error as Error).message}\n`,
-      );
-      return usageMistake ? 2 : 1;
-    }
-  }
-  if (command === 'scenarios') return runScenarios(rest);
-  if (command === 'mcp') {
-    try {
-      return await (await import('../mcp/stdio.ts')).serveStdio(rest);
-    } catch (error) {
-      process.stderr.write(`${(error as Error).name}: ${(error as Error).message}\n`);
-      return 1;
-    }
-  }
-  if (command === 'explain-event') {
-    const json = rest.includes('--json');
-    const path = rest.find((a) => !a.startsWith('--'));
-    if (!path) {
-      process.stderr.write(`explain-event needs a file or - for standard input\n\n${usage}`);
-      return 2;
-    }
-    let text: string;
-    try {
-      text = await readInput(path);
-    } catch (error) {
-      process.stderr.write(`cannot read ${path}: ${(error as Error).message}\n`);
-      return 2;
-    }
-    const out = await explainEvent(text, { json, isWatched: await watchedLookup() });
+interface Output {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+/** Writes a command's output; any error becomes one line (missing configuration: the sentence naming what to set). */
+async function run(command: () => Promise<Output | number>): Promise<number> {
+  try {
+    const out = await command();
+    if (typeof out === 'number') return out;
     process.stdout.write(out.stdout);
     process.stderr.write(out.stderr);
     return out.exitCode;
-  }
-  if (command === 'knowledge') {
-    try {
-      const out = await runKnowledge(rest);
-      process.stdout.write(out.stdout);
-      process.stderr.write(out.stderr);
-      return out.exitCode;
-    } catch (error) {
-      process.stderr.write(`${(error as Error).name}: ${(error as Error).message}\n`);
-      return 1;
+  } catch (error) {
+    const e = error as Error & { code?: unknown };
+    if (String(e.code ?? '').startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`${e.message}\n`);
+      return 2;
     }
+    process.stderr.write(`${explainConfigError(error) ?? `${e.name}: ${e.message}`}\n`);
+    return 1;
   }
-  if (command === 'approve' || command === 'reject') {
-    try {
-      const out = await approvalCommand(command, rest, await awsApprovalDeps());
-      process.stdout.write(out.stdout);
-      process.stderr.write(out.stderr);
-      return out.exitCode;
-    } catch (error) {
-      process.stderr.write(`${(error as Error).name}: ${(error as Error).message}\n`);
-      return 1;
-    }
+}
+
+async function explainEventCommand(rest: string[]): Promise<Output> {
+  const json = rest.includes('--json');
+  const path = rest.find((a) => !a.startsWith('--'));
+  if (!path)
+    return {
+      stdout: '',
+      stderr: `explain-event needs a file or - for standard input\n\n${usage}`,
+      exitCode: 2,
+    };
+  let text: string;
+  try {
+    text = await readInput(path);
+  } catch (error) {
+    return { stdout: '', stderr: `cannot read ${path}: ${(error as Error).message}\n`, exitCode: 2 };
   }
+  return explainEvent(text, { json, isWatched: await watchedLookup() });
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command && operateCommands.has(command)) return run(() => runOperate(command, rest));
+  if (command === 'scenarios') return runScenarios(rest);
+  if (command === 'mcp') return run(async () => (await import('../mcp/stdio.ts')).serveStdio(rest));
+  if (command === 'explain-event') return run(() => explainEventCommand(rest));
+  if (command === 'knowledge') return run(() => runKnowledge(rest));
+  if (command === 'dlq') return run(() => runDlq(rest));
+  if (command === 'approve' || command === 'reject')
+    return run(async () => approvalCommand(command, rest, await awsApprovalDeps()));
   process.stderr.write(command && command !== '--help' ? `unknown command: ${command}\n\n${usage}` : usage);
   return command && command !== '--help' ? 2 : 0;
 }

@@ -104,6 +104,6 @@ describe('homeostat knowledge', () => {
       DATABASE_URL_SECRET_ID: '',
     });
     expect(unconfigured.code).toBe(1);
-    expect(unconfigured.stderr).toMatch(/set DATABASE_URL \(local\) or DATABASE_URL_SECRET_ID/);
+    expect(unconfigured.stderr).toMatch(/^No database URL: set DATABASE_URL .* or DATABASE_URL_SECRET_ID/);
   });
 });

@@ -5,22 +5,16 @@
  * with the usual AWS profile/region variables (AWS_ENDPOINT_URL for the local stack).
  */
 import { userInfo } from 'node:os';
-import type { DatabaseEnv } from '../config/env.ts';
+import { stackOutput } from './cli-config.ts';
 import type { OperateDeps } from './operate.ts';
-import { stackOutput } from './stack.ts';
 
+/** A pool on the CLI's database (cli-config.ts databaseUrl: DATABASE_URL, DATABASE_URL_SECRET_ID or the stack's secret). */
 export async function cliPool(stack: string) {
-  const [{ createPool }, { resolveDatabaseUrl }] = await Promise.all([
+  const [{ createPool }, { databaseUrl }] = await Promise.all([
     import('../adapters/database.ts'),
-    import('../adapters/database-url.ts'),
+    import('./cli-config.ts'),
   ]);
-  const url =
-    process.env.DATABASE_URL ||
-    (await resolveDatabaseUrl({
-      DATABASE_URL_SECRET_ID:
-        process.env.DATABASE_URL_SECRET_ID || (await stackOutput(stack, 'DatabaseUrlSecretName')),
-    } as DatabaseEnv));
-  return createPool({ url, wsProxy: process.env.DATABASE_WS_PROXY });
+  return createPool({ url: await databaseUrl(stack), wsProxy: process.env.DATABASE_WS_PROXY });
 }
 
 export const cliUser = () => `human:${process.env.USER ?? userInfo().username}`;

@@ -1,12 +1,10 @@
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromiumPath, projectRoot } from '../../localstack/harness.ts';
+import { chromiumPath } from '../../localstack/harness.ts';
 import {
   emulatorEndpoint,
   startMigratedDatabase,
@@ -15,10 +13,9 @@ import {
 } from '../../localstack/testing.ts';
 import { PostgresChaosStore } from '../adapters/chaos-store.ts';
 import { PostgresPerceptionStore } from '../adapters/perception-store.ts';
+import { runHomeostat } from '../testing/cli-process.ts';
 import { watched } from '../testing/fakes.ts';
 import { seedIncident } from '../testing/incidents.ts';
-
-const execFileAsync = promisify(execFile);
 
 /**
  * The operator CLI as a process: PGlite through the Neon driver (DATABASE_URL +
@@ -47,21 +44,7 @@ describe('homeostat operator commands (process)', () => {
       ...env,
     };
     for (const [k, v] of Object.entries(env)) if (v === undefined) delete base[k];
-    return execFileAsync(
-      process.execPath,
-      ['--import', 'tsx', join(projectRoot, 'shared', 'cli', 'homeostat.ts'), ...args],
-      {
-        cwd: projectRoot,
-        env: base,
-      },
-    ).then(
-      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-      (error: { code: number; stdout: string; stderr: string }) => ({
-        code: error.code,
-        stdout: error.stdout,
-        stderr: error.stderr,
-      }),
-    );
+    return runHomeostat(args, base);
   };
 
   beforeAll(async () => {
@@ -236,7 +219,7 @@ describe('homeostat operator commands (process)', () => {
   it('asks the stack’s chaos agent to run an experiment, and says so when the stack does not exist', async () => {
     const out = await cli(['chaos', 'run', 'weekly-bad-release', '--stack', 'NoSuchStack']);
     expect(out.code).toBe(1);
-    expect(out.stderr).toContain('stack NoSuchStack does not exist');
+    expect(out.stderr).toContain('Stack NoSuchStack not found in us-east-1: deploy it or pass --stack NAME');
   });
 
   it('says the stack does not exist when it has to find the database there, and exits 1', async () => {
@@ -245,7 +228,7 @@ describe('homeostat operator commands (process)', () => {
       DATABASE_URL_SECRET_ID: undefined,
     });
     expect(out.code).toBe(1);
-    expect(out.stderr).toContain('stack NoSuchStack does not exist');
+    expect(out.stderr).toContain('Stack NoSuchStack not found in us-east-1: deploy it or pass --stack NAME');
   });
 
   it('writes a self-contained HTML report that renders in headless Chromium with its charts', async () => {

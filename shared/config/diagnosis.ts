@@ -2,13 +2,41 @@ import * as z from 'zod/mini';
 import type { DiagnoserSettings, ModelPrice } from '../adapters/bedrock-diagnoser.ts';
 import { ConfigurationError } from '../domain/errors.ts';
 
-/** How the diagnosis agent diagnoses: environment variables, set by CDK from context `homeostat:diagnosis`. */
+/**
+ * The default diagnosis models, the one place their ids and prices are written (the README's
+ * "Diagnosis and cost" quotes them). Global cross-Region inference profiles: Claude 4.5 models are
+ * not offered on demand by their foundation-model id (Bedrock answers ValidationException), and a
+ * `global.` profile is callable from any commercial Region. Override in context
+ * `homeostat:diagnosis` (`fastModel`, `strongModel`, `prices`), e.g. with `eu.` profiles to keep
+ * inference in the EU.
+ */
+export const defaultDiagnosisModels = {
+  /** Claude Haiku 4.5: asked first. */
+  fast: 'global.anthropic.claude-haiku-4-5-20251001-v1:0',
+  /** Claude Sonnet 4.5: asked only when Haiku is unsure or its hypotheses conflict. */
+  strong: 'global.anthropic.claude-sonnet-4-5-20250929-v1:0',
+} as const;
+
+/**
+ * On-demand prices of the default models, US dollars per 1,000 tokens, as published in November
+ * 2026 (Haiku 4.5: $1 / $5 per million tokens in / out; Sonnet 4.5: $3 / $15).
+ */
+export const defaultModelPrices: Record<string, ModelPrice> = {
+  [defaultDiagnosisModels.fast]: { inputPer1k: 0.001, outputPer1k: 0.005 },
+  [defaultDiagnosisModels.strong]: { inputPer1k: 0.003, outputPer1k: 0.015 },
+};
+
+/**
+ * How the diagnosis agent diagnoses: environment variables, set by CDK from context
+ * `homeostat:diagnosis` (DiagnosisAgent sets every one). Unset, the provider is offline: Bedrock
+ * is used only where the construct granted it.
+ */
 export const diagnosisEnvFields = {
   /** `offline` (rules and knowledge, no model) or `bedrock` (Converse, with the offline rules as fallback). */
   HOMEOSTAT_DIAGNOSIS_PROVIDER: z._default(z.enum(['offline', 'bedrock']), 'offline'),
-  HOMEOSTAT_FAST_MODEL: z._default(z.string(), 'anthropic.claude-haiku-4-5-20251001-v1:0'),
+  HOMEOSTAT_FAST_MODEL: z._default(z.string(), defaultDiagnosisModels.fast),
   /** Empty: never escalate to a stronger model. */
-  HOMEOSTAT_STRONG_MODEL: z._default(z.string(), 'anthropic.claude-sonnet-4-5-20250929-v1:0'),
+  HOMEOSTAT_STRONG_MODEL: z._default(z.string(), defaultDiagnosisModels.strong),
   /** JSON: `{"<model id>": {"inputPer1k": 0.001, "outputPer1k": 0.005}}` in US dollars. */
   HOMEOSTAT_MODEL_PRICES: z._default(z.string(), '{}'),
   HOMEOSTAT_DIAGNOSIS_MAX_STEPS: z._default(z.coerce.number().check(z.int(), z.positive()), 8),

@@ -214,6 +214,29 @@ export interface TokenUsage {
   output: number;
 }
 
+/**
+ * Why the offline rules answered instead of a model, as a metric dimension and a log field:
+ * - `access_denied`: the model refused this account or role (IAM, model access not granted, use-case form);
+ * - `throttled`: over the account's quota after the SDK's retries;
+ * - `timeout`: the model or the incident's wall-clock budget ran out;
+ * - `budget`: the incident's step or token budget was spent;
+ * - `unavailable`: Bedrock failed (5xx, model not ready, the network);
+ * - `rejected`: Bedrock refused the request as made (validation: a wrong model id, say);
+ * - `invalid_answer`: the model's answers failed validation twice, or were cut off;
+ * - `circuit_open`: recent calls failed, Bedrock is left alone for a while.
+ */
+export const fallbackCauses = [
+  'access_denied',
+  'throttled',
+  'timeout',
+  'budget',
+  'unavailable',
+  'rejected',
+  'invalid_answer',
+  'circuit_open',
+] as const;
+export type FallbackCause = (typeof fallbackCauses)[number];
+
 export interface Diagnosis extends DiagnosisProposal {
   provider: 'offline' | 'bedrock';
   /** The model whose answer was accepted; null for the offline provider. */
@@ -224,7 +247,25 @@ export interface Diagnosis extends DiagnosisProposal {
   costUsd: number;
   /** Why a model answer was not used, when the offline result stands in for it. */
   fallbackReason: string | null;
+  /** The fallback's category; absent when no model was asked, and on diagnoses read back from the store. */
+  fallbackCause?: FallbackCause;
   gaps: EvidenceGap[];
+}
+
+/** Who answered a diagnosis: a model (by id), or the offline rules and why (`configured`: no model is configured). */
+export type AnsweredBy =
+  | { answeredBy: 'bedrock'; model: string }
+  | { answeredBy: 'offline'; reason: FallbackCause | 'configured'; detail: string | null };
+
+/** Who answered `diagnosis`, for the log line and the metric that say so. */
+export function answeredBy(diagnosis: Diagnosis): AnsweredBy {
+  if (diagnosis.provider === 'bedrock' && diagnosis.model)
+    return { answeredBy: 'bedrock', model: diagnosis.model };
+  return {
+    answeredBy: 'offline',
+    reason: diagnosis.fallbackCause ?? 'configured',
+    detail: diagnosis.fallbackReason,
+  };
 }
 
 /** Top hypotheses below this confidence do not count as a claim of a fault. */

@@ -20,3 +20,18 @@ export function metricsCounters(metrics: Metrics): Counters {
     },
   };
 }
+
+/**
+ * The diagnosis agent's metrics (namespace Homeostat, dimension service homeostat-diagnose), one
+ * name per concept so dashboards and alarms cannot drift from the code.
+ * - `answeredBy` (Count, 1 per diagnosis): dimensions `AnsweredBy` = `bedrock` with `Model` = the
+ *   model id, or `offline` with `Reason` = a FallbackCause or `configured` (no model configured);
+ * - `fallbacks` (Count): diagnoses where the offline rules stood in for a configured model;
+ * - `inputTokens`, `outputTokens` (Count): model tokens spent on the diagnosis.
+ */
+export const diagnosisMetrics = {
+  answeredBy: 'DiagnosisAnsweredBy',
+  fallbacks: 'DiagnosisFallbacks',
+  inputTokens: 'DiagnosisInputTokens',
+  outputTokens: 'DiagnosisOutputTokens',
+} as const;
