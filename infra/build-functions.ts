@@ -7,8 +7,8 @@
  */
 import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
+import { runScript } from '../localstack/script.ts';
 import {
   type AgentName,
   agentEntry,
@@ -67,9 +67,9 @@ export async function buildAgent(agent: AgentName): Promise<BuiltAgent> {
   return { agent, file, bytes: output?.bytes ?? 0, byPackage };
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+runScript(import.meta.url, async () => {
   for (const agent of agentNames) {
     const built = await buildAgent(agent);
     console.log(`${agent.padEnd(10)} ${(built.bytes / 1024).toFixed(1).padStart(7)} KB  ${built.file}`);
   }
-}
+});

@@ -21,17 +21,11 @@ import { deploymentEvent, taskStoppedEvent } from '../shared/testing/ecs-events.
 import type { RunResult } from '../shared/usecases/chaos.ts';
 import { deployLocal, localClientConfig, stackOutputs } from './deploy-local.ts';
 import { createEcsService, uniqueName } from './fixtures.ts';
-import {
-  ensureEmulator,
-  ensureLocalDatabase,
-  readLocalDbState,
-  stopLocalDatabase,
-  stopRecorded,
-  waitFor,
-} from './harness.ts';
+import { ensureEmulator, ensureLocalDatabase, waitFor } from './harness.ts';
 import type { Scenario } from './scenario-format.ts';
 import { followRemediation, remediationWorld } from './scenario-remediation.ts';
 import type { WorldNames } from './scenario-world.ts';
+import { runScript } from './script.ts';
 
 const keep = process.argv.includes('--keep');
 const started = Date.now();
@@ -40,30 +34,20 @@ let stepNo = 0;
 const step = (title: string) => console.log(`\n[${elapsed()}] ${++stepNo}. ${title}`);
 const detail = (line: string) => console.log(`          ${line}`);
 
-console.log(
-  'Homeostat demo — a chaos game day on the local stack: inject, detect, diagnose, repair, verify, learn, revert, score',
-);
+/** The game day; throws when a step fails. What it started is stopped by runScript. */
+async function main(): Promise<void> {
+  console.log(
+    'Homeostat demo — a chaos game day on the local stack: inject, detect, diagnose, repair, verify, learn, revert, score',
+  );
 
-step('Local AWS emulator and knowledge database (PGlite + pgvector behind the Neon WebSocket proxy)');
-const hadDatabase = readLocalDbState() !== undefined;
-const emulator = await ensureEmulator(detail);
-detail(`${emulator.started ? 'started MiniStack' : 'reusing the emulator'} at ${emulator.endpoint}`);
-const database = await ensureLocalDatabase(detail);
-detail(`${database.url} via ws://${database.wsProxy}`);
+  step('Local AWS emulator and knowledge database (PGlite + pgvector behind the Neon WebSocket proxy)');
+  const emulator = await ensureEmulator(detail);
+  detail(`${emulator.started ? 'started MiniStack' : 'reusing the emulator'} at ${emulator.endpoint}`);
+  const database = await ensureLocalDatabase(detail);
+  detail(`${database.url} via ws://${database.wsProxy}`);
 
-const cleanup = async () => {
-  if (keep) {
-    console.log('\nLeft running (--keep). Stop with: npm run local:down');
-    return;
-  }
-  if (emulator.started) await stopRecorded('emulator');
-  if (!hadDatabase) await stopLocalDatabase();
-  console.log('\nStopped what the demo started. Run with --keep to leave it running.');
-};
+  const experiment = 'demo-bad-deployment';
 
-const experiment = 'demo-bad-deployment';
-
-try {
   const cluster = uniqueName('shop');
   const names: WorldNames = {
     cluster,
@@ -296,11 +280,14 @@ try {
   console.log(
     '  • agent logs: .local/emulator.log · the scenario suite: npm run scenarios · the tests: npm test',
   );
-} catch (error) {
-  console.error(`\nDemo failed: ${(error as Error).message}`);
-  process.exitCode = 1;
-} finally {
-  await cleanup();
-  // The database driver's WebSocket keeps the event loop alive after pool.end().
-  process.exit();
+  console.log(
+    keep
+      ? '\nLeft running (--keep). Stop with: npm run local:down'
+      : '\nStopping what the demo started. Run with --keep to leave it running.',
+  );
 }
+
+runScript(import.meta.url, main, {
+  keep: keep ? 'always' : 'never',
+  describeError: (error) => `\nDemo failed: ${(error as Error).message}`,
+});

@@ -187,15 +187,19 @@ async function stackStatus(endpoint: string, stackName: string): Promise<string 
   }
 }
 
-/** Deletes the stack and waits until it is gone. */
-export async function deleteStack(endpoint: string, stackName: string): Promise<void> {
+/** Deletes the stack and waits until it is gone (at most `timeoutMs`, default 60 s). */
+export async function deleteStack(endpoint: string, stackName: string, timeoutMs = 60_000): Promise<void> {
   const client = new CloudFormationClient(localClientConfig(endpoint));
   try {
     await client.send(new DeleteStackCommand({ StackName: stackName }));
-    await waitFor(`stack ${stackName} to be deleted`, async () => {
-      const status = await stackStatus(endpoint, stackName);
-      return status === undefined || status === 'DELETE_COMPLETE';
-    });
+    await waitFor(
+      `stack ${stackName} to be deleted`,
+      async () => {
+        const status = await stackStatus(endpoint, stackName);
+        return status === undefined || status === 'DELETE_COMPLETE';
+      },
+      { timeoutMs },
+    );
   } finally {
     client.destroy();
   }

@@ -2,7 +2,7 @@ import { appendFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { exitedError, GaveUpWaiting, localDbPorts, portFromEnv, waitFor } from './harness.ts';
+import { ensureChromium, exitedError, GaveUpWaiting, localDbPorts, portFromEnv, waitFor } from './harness.ts';
 
 /** The local ports each OS gives outgoing connections; a listener cannot bind one a client socket holds. */
 function ephemeralRanges(): [number, number][] {
@@ -73,5 +73,19 @@ describe('local harness', () => {
       { intervalMs: 1 },
     );
     expect([value, attempts]).toEqual(['ready', 3]);
+  });
+
+  it('finds the report browser, or says what to run when it is missing and cannot be installed', () => {
+    const present = join(mkdtempSync(join(tmpdir(), 'homeostat-chromium-')), 'chromium');
+    writeFileSync(present, '');
+    expect(ensureChromium({ path: present, root: false })).toBe(present);
+    const missing = join(tmpdir(), 'homeostat-no-such-dir', 'chromium');
+    expect(() => ensureChromium({ path: missing, fromEnv: false, root: false })).toThrow(
+      `no browser at ${missing} for the HTML report test: run \`sudo apt-get install chromium\``,
+    );
+    // A path the user chose: installing Debian's package would not put a browser there.
+    expect(() => ensureChromium({ path: missing, fromEnv: true, root: true })).toThrow(
+      `HOMEOSTAT_CHROMIUM=${missing} does not exist`,
+    );
   });
 });

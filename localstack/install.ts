@@ -1,29 +1,19 @@
 /**
  * npm run local:install — installs the pinned emulator into .venv-emulator (local:up does this on
- * first use) and Debian's Chromium for the report's browser test (as root, when it is missing).
+ * first use) and Debian's Chromium for the report's browser test (as root, when it is missing; the
+ * report test itself does the same on first use).
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { chromiumPath, ensureEmulatorInstalled } from './harness.ts';
+import { ensureChromium, ensureEmulatorInstalled } from './harness.ts';
+import { runScript } from './script.ts';
 
-ensureEmulatorInstalled((line) => console.log(`• ${line}`));
-console.log('• emulator installed in .venv-emulator (pins: localstack/requirements.txt)');
-
-if (existsSync(chromiumPath)) {
-  console.log(`• chromium present (${chromiumPath})`);
-} else if (process.getuid?.() === 0) {
-  console.log('• installing Debian chromium (the HTML report is tested in a headless browser)…');
-  const apt = (...args: string[]) =>
-    execFileSync('apt-get', args, {
-      stdio: 'inherit',
-      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-    });
+runScript(import.meta.url, async () => {
+  const log = (line: string) => console.log(`• ${line}`);
+  ensureEmulatorInstalled(log);
+  log('emulator installed in .venv-emulator (pins: localstack/requirements.txt)');
   try {
-    apt('install', '-y', '-q', '--no-install-recommends', 'chromium');
-  } catch {
-    apt('update', '-q'); // a fresh machine may have no package lists yet
-    apt('install', '-y', '-q', '--no-install-recommends', 'chromium');
+    log(`chromium present (${ensureChromium({ log })})`);
+  } catch (error) {
+    // The rest of the project works without it; only the HTML report test needs it.
+    log(`chromium missing: ${(error as Error).message}`);
   }
-} else {
-  console.log(`• chromium missing: install it (sudo apt-get install chromium) or set HOMEOSTAT_CHROMIUM`);
-}
+});

@@ -10,21 +10,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { createPool, type Pool } from '../shared/adapters/database.ts';
 import { PostgresPerceptionStore } from '../shared/adapters/perception-store.ts';
 import { deployLocal, localClientConfig, stackOutputs } from './deploy-local.ts';
-import {
-  ensureEmulator,
-  ensureLocalDatabase,
-  readLocalDbState,
-  stopLocalDatabase,
-  stopRecorded,
-  waitFor,
-} from './harness.ts';
+import { ensureEmulator, ensureLocalDatabase, waitFor } from './harness.ts';
 import {
   loadScenario,
   publicSuite,
@@ -47,6 +38,7 @@ import {
   writeLogs,
   writeMetrics,
 } from './scenario-world.ts';
+import { runScript } from './script.ts';
 import { percentile } from './stats.ts';
 
 /** One scenario's result: the fields of `--json`. */
@@ -342,7 +334,6 @@ async function main(): Promise<number> {
   const scenarios = files.map((file) => ({ file, scenario: loadScenario(file) }));
   if (scenarios.length === 0) throw new ScenarioFileError('no scenario files given');
   const log = (line: string) => console.log(`  ${line}`);
-  const hadDatabase = readLocalDbState() !== undefined;
   const emulator = await ensureEmulator(log);
   const database = await ensureLocalDatabase(log);
   const pool = createPool({ url: database.url, wsProxy: database.wsProxy });
@@ -375,22 +366,13 @@ async function main(): Promise<number> {
     return results.every((r) => r.passed) ? 0 : 1;
   } finally {
     await pool.end();
-    if (!values.keep) {
-      if (emulator.started) await stopRecorded('emulator');
-      if (!hadDatabase) await stopLocalDatabase();
-    }
   }
 }
 
-// Only when run as a script: importing this module (for its types) must start nothing.
-// Exit explicitly: the database driver's WebSocket keeps the event loop alive after pool.end().
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url))
-  main().then(
-    (code) => process.exit(code),
-    (error) => {
-      console.error(
-        `scenarios: ${error instanceof ScenarioFileError ? error.message : (error as Error).stack}`,
-      );
-      process.exit(2);
-    },
-  );
+// Only when run as a script: importing this module (for its types) must start nothing. What the run
+// started (emulator, database) is stopped on every way out unless --keep.
+runScript(import.meta.url, main, {
+  keep: process.argv.includes('--keep') ? 'always' : 'never',
+  describeError: (error) =>
+    `scenarios: ${error instanceof ScenarioFileError ? error.message : (error as Error).stack}`,
+});

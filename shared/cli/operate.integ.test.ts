@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromiumPath } from '../../localstack/harness.ts';
+import { ensureChromium } from '../../localstack/harness.ts';
 import {
   emulatorEndpoint,
   startMigratedDatabase,
@@ -232,13 +232,15 @@ describe('homeostat operator commands (process)', () => {
   });
 
   it('writes a self-contained HTML report that renders in headless Chromium with its charts', async () => {
+    // On a fresh machine (root, apt reachable) this installs Debian's chromium, as local:install does.
+    const executablePath = ensureChromium({ log: (line) => process.stderr.write(`[report test] ${line}\n`) });
     const html = join(dir, `report-${randomUUID()}.html`);
     const out = await cli(['report', '--since', '7d', '--html', html]);
     expect(out.code).toBe(0);
     expect(out.stderr).toContain(`wrote ${html}`);
     expect(out.stdout).toMatch(/rollback_task_definition\s+1\s+1\s+100%/);
     expect(out.stdout).toContain('game days: 2 runs');
-    const browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
+    const browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
       const requests: string[] = [];
@@ -264,5 +266,5 @@ describe('homeostat operator commands (process)', () => {
     } finally {
       await browser.close();
     }
-  });
+  }, 600_000); // installing the browser on first use takes a minute or two
 });

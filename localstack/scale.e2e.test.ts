@@ -1,0 +1,71 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPool, type Pool } from '../shared/adapters/database.ts';
+import { type LocalDatabase, startLocalDatabase } from './db-server.ts';
+import { deleteStack, deployLocal } from './deploy-local.ts';
+import { emulatorEndpoint, uniqueName } from './testing.ts';
+
+/** Issue 19's figure: a platform team's 500 services, declared in context. */
+const services = 500;
+
+/**
+ * Platform scale, deployed: 500 watched services declared in context deploy
+ * into the emulator (the first 20 in the stack, the rest in nested stacks),
+ * each registers itself through its custom resource, and deleting the stack
+ * unregisters every one. Standard alarms are off: MiniStack's CloudFormation
+ * rejects metric-math alarms (the CDK tests and cfn-lint cover them at 500).
+ */
+describe('500 watched services, deployed', () => {
+  const stackName = 'HomeostatScale';
+  const busName = uniqueName('homeostat-scale');
+  const cluster = uniqueName('fleet');
+  let database: LocalDatabase;
+  let pool: Pool;
+  const timings: Record<string, number> = {};
+
+  beforeAll(async () => {
+    database = await startLocalDatabase();
+    pool = createPool({ url: database.url, wsProxy: database.wsProxy });
+    const started = Date.now();
+    await deployLocal({
+      endpoint: emulatorEndpoint(),
+      database,
+      stackName,
+      busName,
+      secretName: `${stackName}/database-url`,
+      watchedServices: Array.from({ length: services }, (_, i) => ({
+        cluster: `${cluster}-${i % 20}`,
+        service: `svc-${i}`,
+        standardAlarms: false,
+      })),
+      log: (line) => process.stderr.write(`[deploy] ${line}\n`),
+    });
+    timings.deploySeconds = (Date.now() - started) / 1000;
+  });
+
+  afterAll(async () => {
+    await deleteStack(emulatorEndpoint(), stackName, 600_000).catch(() => {});
+    await pool?.end();
+    await database?.stop();
+    process.stderr.write(`[scale] ${JSON.stringify(timings)}\n`);
+  });
+
+  it('registers every service through its own custom resource', async () => {
+    const { rows } = await pool.query(
+      `SELECT count(*)::int AS n, count(DISTINCT registered_by)::int AS owners
+         FROM watched_services WHERE cluster LIKE $1`,
+      [`${cluster}-%`],
+    );
+    expect(rows[0]).toEqual({ n: services, owners: services });
+  });
+
+  it('unregisters every service when the stack is deleted', async () => {
+    const started = Date.now();
+    await deleteStack(emulatorEndpoint(), stackName, 600_000);
+    timings.deleteSeconds = (Date.now() - started) / 1000;
+    const { rows } = await pool.query(
+      'SELECT count(*)::int AS n FROM watched_services WHERE cluster LIKE $1',
+      [`${cluster}-%`],
+    );
+    expect(rows[0]).toEqual({ n: 0 });
+  });
+});
