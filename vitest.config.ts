@@ -26,7 +26,7 @@ export default defineConfig({
           include: ['**/*.test.ts'],
           exclude: [...ignored, integ, e2e],
           globalSetup,
-          testTimeout: 60_000, // CDK synth tests bundle every agent
+          testTimeout: 60_000, // CDK synth tests run cdk-nag over whole stacks (bundling is skipped: infra/testing.ts)
           sequence: { groupOrder: 0 },
         },
       },

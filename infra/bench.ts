@@ -1,5 +1,6 @@
 /**
- * npm run bench — per agent: minified bundle size (the deployed bundle) and the
+ * npm run bench — per agent: minified bundle size (the deployed bundle) against its
+ * recorded budget (infra/bundle-budgets.json, enforced by bundle-budget.test.ts) and the
  * cold module-load time (a fresh `node` importing the bundle), median of N runs.
  * Target at this stage: ≤ 250 KB per function.
  */
@@ -7,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { runScript } from '../localstack/script.ts';
 import { buildAgent } from './build-functions.ts';
+import { budgetProblem, readBudgets } from './bundle-budget.ts';
 import { agentNames } from './bundling.ts';
 import { perceptionBatch } from './constructs/perception-agent.ts';
 
@@ -30,25 +32,35 @@ function coldImportMs(file: string): number {
 
 async function main(): Promise<void> {
   console.log(`Homeostat bench — node ${process.version}, ${runs} cold imports per agent\n`);
-  console.log('agent       bundle KB   target   cold import ms (median / min / max)   largest packages');
+  const { budgets } = readBudgets();
+  console.log(
+    'agent       bundle KB   target   budget KB   cold import ms (median / min / max)   largest packages',
+  );
   let over = 0;
+  let overBudget = 0;
   for (const agent of agentNames) {
     const built = await buildAgent(agent);
     const times = Array.from({ length: runs }, () => coldImportMs(built.file));
     const kb = built.bytes / 1024;
     if (kb > targetKb) over += 1;
+    const budget = budgets[agent];
+    const budgetKb = budget === undefined ? 'none' : (budget / 1024).toFixed(0);
+    const budgetMark = budgetProblem(agent, built.bytes, budgets) ? ' !' : '  ';
+    if (budgetMark !== '  ') overBudget += 1;
     const top = Object.entries(built.byPackage)
       .sort((a, b) => b[1] - a[1])
       .slice(0, 4)
       .map(([pkg, bytes]) => `${pkg} ${(bytes / 1024).toFixed(0)}K`)
       .join(', ');
     console.log(
-      `${agent.padEnd(10)} ${kb.toFixed(1).padStart(9)}   ${kb <= targetKb ? '  ok  ' : ' OVER '}   ${median(times).toFixed(1).padStart(8)} / ${Math.min(...times).toFixed(1)} / ${Math.max(...times).toFixed(1)}`.padEnd(
-        86,
+      `${agent.padEnd(10)} ${kb.toFixed(1).padStart(9)}   ${kb <= targetKb ? '  ok  ' : ' OVER '}   ${budgetKb.padStart(9)}${budgetMark}   ${median(times).toFixed(1).padStart(8)} / ${Math.min(...times).toFixed(1)} / ${Math.max(...times).toFixed(1)}`.padEnd(
+        100,
       ) + top,
     );
   }
-  console.log(`\n${agentNames.length - over} of ${agentNames.length} bundles within ${targetKb} KB`);
+  console.log(
+    `\n${agentNames.length - over} of ${agentNames.length} bundles within ${targetKb} KB; ${agentNames.length - overBudget} within their recorded budget${overBudget > 0 ? ' (! = over budget or none: npm run bundle:budgets)' : ''}`,
+  );
 
   // Alarm storm through the perception use-case against PGlite (targets: ≥ 1,000 signals/s,
   // ≥ 95% reduction, p99 ≤ 100 ms, 0 lost). BENCH_STORM_SIGNALS=0 skips it.

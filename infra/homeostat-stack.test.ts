@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App, Aspects, type CfnElement } from 'aws-cdk-lib';
+import { Aspects, type CfnElement } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { localDeployContext } from '../localstack/deploy-local.ts';
@@ -9,6 +9,7 @@ import { HomeostatStack } from './lib/homeostat-stack.ts';
 import { SampleTargetStack } from './lib/sample-target-stack.ts';
 import { readSettings } from './lib/settings.ts';
 import { AwsSolutionsChecks } from './nag.ts';
+import { testApp } from './testing.ts';
 
 type Statement = { Action: string | string[]; Resource: unknown; Effect: string; Condition?: unknown };
 
@@ -16,7 +17,7 @@ const concreteEnv = { account: '111122223333', region: 'eu-west-1' };
 
 /** `env: 'agnostic'` synthesizes without account or region, as `cdk synth` does without credentials. */
 function synth(context: Record<string, unknown> = {}, env: typeof concreteEnv | 'agnostic' = concreteEnv) {
-  const app = new App({ context });
+  const app = testApp(context);
   const stack = new HomeostatStack(app, 'Test', {
     settings: readSettings(app.node),
     env: env === 'agnostic' ? undefined : env,
@@ -386,7 +387,7 @@ describe('HomeostatStack', () => {
   });
 
   it('refuses invalid remediation settings, naming the field', () => {
-    const app = new App({ context: { 'homeostat:remediation': { defaultAutonomy: 'yolo' } } });
+    const app = testApp({ 'homeostat:remediation': { defaultAutonomy: 'yolo' } });
     expect(() => readSettings(app.node)).toThrow(/context homeostat:remediation: defaultAutonomy/);
   });
 
@@ -608,7 +609,7 @@ describe('chaos', () => {
 
   it('refuses a bad experiment, naming it', () => {
     const bad = { experiments: [{ name: 'x', target, fault: { kind: 'scale_to' } }] };
-    expect(() => readSettings(new App({ context: { 'homeostat:chaos': bad } }).node)).toThrow(
+    expect(() => readSettings(testApp({ 'homeostat:chaos': bad }).node)).toThrow(
       /context homeostat:chaos: .*desiredCount/,
     );
   });
@@ -616,7 +617,7 @@ describe('chaos', () => {
 
 describe('sample target', () => {
   it('deploys a small opted-in Fargate service behind an ALB that Homeostat watches and can run experiments on', () => {
-    const app = new App();
+    const app = testApp();
     const sample = new SampleTargetStack(app, 'Sample', { env: concreteEnv });
     const stack = new HomeostatStack(app, 'Test', {
       settings: readSettings(app.node),
@@ -751,7 +752,7 @@ describe('diagnosis settings', () => {
 
   it('refuses an unknown provider or a bad budget, naming the problem', () => {
     const read = (diagnosis: unknown) =>
-      readSettings(new App({ context: { 'homeostat:diagnosis': JSON.stringify(diagnosis) } }).node);
+      readSettings(testApp({ 'homeostat:diagnosis': JSON.stringify(diagnosis) }).node);
     expect(() => read({ provider: 'openai' })).toThrow(/provider must be "offline" or "bedrock"/);
     expect(() => read({ maxSteps: 0 })).toThrow(/maxSteps must be a positive integer/);
     expect(read({}).diagnosis.provider).toBe('bedrock');
@@ -765,7 +766,7 @@ describe('diagnosis settings', () => {
         database: { url: 'postgres://x', wsProxy: 'p' },
       }).map((c) => [c.slice(0, c.indexOf('=')), c.slice(c.indexOf('=') + 1)]),
     );
-    expect(readSettings(new App({ context }).node).diagnosis.provider).toBe('offline');
+    expect(readSettings(testApp(context).node).diagnosis.provider).toBe('offline');
   });
 
   it('grants the diagnosis agent no Converse at all when offline', () => {
@@ -842,7 +843,7 @@ describe('watched services from context', () => {
   });
 
   it('refuses a watched service without a name', () => {
-    const app = new App({ context: { 'homeostat:watchedServices': '[{"cluster":"shop"}]' } });
+    const app = testApp({ 'homeostat:watchedServices': '[{"cluster":"shop"}]' });
     expect(() => readSettings(app.node)).toThrow(/every entry needs cluster and service/);
   });
 });
@@ -867,7 +868,7 @@ describe('settings', () => {
 
   it('refuses a nonsensical log retention', () => {
     for (const value of ['forever', 31]) {
-      const app = new App({ context: { 'homeostat:logRetentionDays': value } });
+      const app = testApp({ 'homeostat:logRetentionDays': value });
       expect(() => readSettings(app.node)).toThrow(
         /homeostat:logRetentionDays must be a CloudWatch Logs retention/,
       );

@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { App, Aspects, type CfnElement } from 'aws-cdk-lib';
+import { Aspects, type CfnElement } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { maxMemoryMiB } from '../shared/domain/actions.ts';
@@ -23,6 +23,7 @@ import { HomeostatStack } from './lib/homeostat-stack.ts';
 import { SampleTargetStack } from './lib/sample-target-stack.ts';
 import { readSettings } from './lib/settings.ts';
 import { AwsSolutionsChecks } from './nag.ts';
+import { testApp } from './testing.ts';
 
 type Statement = {
   Sid?: string;
@@ -149,7 +150,7 @@ const cdkJson = JSON.parse(readFileSync(join(projectRoot, 'cdk.json'), 'utf8')).
 >;
 
 function synth(context: Record<string, unknown>, env: typeof concreteEnv | undefined = concreteEnv) {
-  const app = new App({ context: { ...cdkJson, ...context } });
+  const app = testApp({ ...cdkJson, ...context });
   const stack = new HomeostatStack(app, 'Test', { settings: readSettings(app.node), env });
   Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));
   app.synth();
@@ -257,8 +258,7 @@ describe('least privilege', () => {
       maintenanceTasks: ['api-migrate', 'api-cache-clear:4'],
     });
     expect(registered[1].maintenanceTasks).toBeUndefined();
-    const read = (entry: unknown) =>
-      readSettings(new App({ context: { 'homeostat:watchedServices': [entry] } }).node);
+    const read = (entry: unknown) => readSettings(testApp({ 'homeostat:watchedServices': [entry] }).node);
     expect(() => read({ cluster: 'shop', service: 'api', taskRoles: 'api-task' })).toThrow(
       /shop\/api taskRoles must be a list of names or ARNs/,
     );
@@ -419,7 +419,7 @@ describe('cdk-nag suppressions', () => {
   beforeAll(() => {
     const concrete = synth(fullContext);
     const agnostic = synth(fullContext, undefined);
-    const app = new App({ context: { 'homeostat:sampleTarget': true } });
+    const app = testApp({ 'homeostat:sampleTarget': true });
     const sample = new SampleTargetStack(app, 'Sample', { env: concreteEnv });
     const withSample = new HomeostatStack(app, 'WithSample', {
       settings: readSettings(app.node),

@@ -1,8 +1,17 @@
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ensureChromium, exitedError, GaveUpWaiting, localDbPorts, portFromEnv, waitFor } from './harness.ts';
+import {
+  ensureChromium,
+  ensurePythonVenv,
+  exitedError,
+  GaveUpWaiting,
+  localDbPorts,
+  portFromEnv,
+  waitFor,
+} from './harness.ts';
 
 /** The local ports each OS gives outgoing connections; a listener cannot bind one a client socket holds. */
 function ephemeralRanges(): [number, number][] {
@@ -73,6 +82,35 @@ describe('local harness', () => {
       { intervalMs: 1 },
     );
     expect([value, attempts]).toEqual(['ready', 3]);
+  });
+
+  it('installs a venv only when its pins changed, and records them only after a successful install', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'homeostat-venv-'));
+    const requirements = join(dir, 'requirements.txt');
+    writeFileSync(requirements, 'cfn-lint==1.58.0\n');
+    const venv = join(dir, 'venv');
+    const stamp = join(venv, '.requirements.sha256');
+    const python = process.env.PYTHON;
+    process.env.PYTHON = 'false'; // a venv creation that fails
+    try {
+      expect(() => ensurePythonVenv(venv, requirements, 'a tool')).toThrow();
+      expect(existsSync(stamp)).toBe(false);
+      // The same pins already installed: nothing runs (the failing python is not called).
+      mkdirSync(venv, { recursive: true });
+      writeFileSync(stamp, createHash('sha256').update(readFileSync(requirements)).digest('hex'));
+      const lines: string[] = [];
+      ensurePythonVenv(venv, requirements, 'a tool', (line) => lines.push(line));
+      expect(lines).toEqual([]);
+      // A changed pin reinstalls.
+      appendFileSync(requirements, 'PyYAML==6.0.4\n');
+      expect(() => ensurePythonVenv(venv, requirements, 'a tool', (line) => lines.push(line))).toThrow();
+      expect(lines).toEqual([
+        expect.stringMatching(/^installing a tool into .*venv \(pins: .*requirements\.txt\)/),
+      ]);
+    } finally {
+      if (python === undefined) delete process.env.PYTHON;
+      else process.env.PYTHON = python;
+    }
   });
 
   it('finds the report browser, or says what to run when it is missing and cannot be installed', () => {

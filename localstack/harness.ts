@@ -16,7 +16,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { connect } from 'node:net';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -146,23 +146,51 @@ export function ensureChromium({
   return path;
 }
 
-/** Installs the pinned emulator into .venv-emulator unless it is already there with the same pins. */
-export function ensureEmulatorInstalled(log: (line: string) => void = () => {}): void {
-  const stamp = join(venvDir, '.requirements.sha256');
-  const wanted = createHash('sha256').update(readFileSync(requirements)).digest('hex');
+/**
+ * Makes `dir` a Python venv holding exactly the pins of `requirementsFile`: creates it
+ * (with $PYTHON or python3) and runs `pip install -r` unless a stamp of the file's sha256
+ * says it is already done. Throws (pip's own output on stderr) when pip fails; the stamp
+ * is written only after a successful install, so a failed one is retried next time.
+ */
+export function ensurePythonVenv(
+  dir: string,
+  requirementsFile: string,
+  what: string,
+  log: (line: string) => void = () => {},
+): void {
+  const stamp = join(dir, '.requirements.sha256');
+  const wanted = createHash('sha256').update(readFileSync(requirementsFile)).digest('hex');
   if (existsSync(stamp) && readFileSync(stamp, 'utf8') === wanted) return;
-  log('installing the emulator (MiniStack) into .venv-emulator — first run only');
-  if (!existsSync(join(venvDir, 'bin', 'python'))) {
-    execFileSync(process.env.PYTHON ?? 'python3', ['-m', 'venv', venvDir], { stdio: 'inherit' });
+  log(
+    `installing ${what} into ${relative(projectRoot, dir)} (pins: ${relative(projectRoot, requirementsFile)}) — first run only`,
+  );
+  if (!existsSync(join(dir, 'bin', 'python'))) {
+    execFileSync(process.env.PYTHON ?? 'python3', ['-m', 'venv', dir], { stdio: 'inherit' });
   }
   execFileSync(
-    join(venvDir, 'bin', 'pip'),
-    ['install', '--quiet', '--disable-pip-version-check', '-r', requirements],
+    join(dir, 'bin', 'pip'),
+    ['install', '--quiet', '--disable-pip-version-check', '-r', requirementsFile],
     {
       stdio: 'inherit',
     },
   );
   writeFileSync(stamp, wanted);
+}
+
+/** Installs the pinned emulator into .venv-emulator unless it is already there with the same pins. */
+export function ensureEmulatorInstalled(log: (line: string) => void = () => {}): void {
+  ensurePythonVenv(venvDir, requirements, 'the emulator (MiniStack)', log);
+}
+
+const cfnLintVenvDir = join(projectRoot, '.venv-cfn-lint');
+const cfnLintRequirements = join(projectRoot, 'infra', 'cfn-lint-requirements.txt');
+
+/** The pinned cfn-lint executable (in .venv-cfn-lint, installed by `npm run local:install`). */
+export const cfnLintPath = join(cfnLintVenvDir, 'bin', 'cfn-lint');
+
+/** Installs the pinned cfn-lint into .venv-cfn-lint unless it is already there with the same pins. */
+export function ensureCfnLintInstalled(log: (line: string) => void = () => {}): void {
+  ensurePythonVenv(cfnLintVenvDir, cfnLintRequirements, 'cfn-lint', log);
 }
 
 /** What `.local/<name>.pid.json` holds for a background process the harness started. */

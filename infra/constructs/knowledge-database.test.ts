@@ -1,11 +1,12 @@
-import { App, Aspects, Stack } from 'aws-cdk-lib';
+import { Aspects, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { AwsSolutionsChecks } from '../nag.ts';
+import { testApp } from '../testing.ts';
 import { KnowledgeDatabase } from './knowledge-database.ts';
 
 function synth(props: ConstructorParameters<typeof KnowledgeDatabase>[2]) {
-  const app = new App();
+  const app = testApp();
   const stack = new Stack(app, 'Db', { env: { account: '111122223333', region: 'eu-west-1' } });
   new KnowledgeDatabase(stack, 'KnowledgeDatabase', props);
   Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));

@@ -1,14 +1,15 @@
-import { App, Aspects } from 'aws-cdk-lib';
+import { Aspects } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { HomeostatStack } from '../lib/homeostat-stack.ts';
 import { readSettings } from '../lib/settings.ts';
 import { AwsSolutionsChecks } from '../nag.ts';
+import { testApp } from '../testing.ts';
 
 type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
 
 function synth(context: Record<string, unknown>) {
-  const app = new App({ context });
+  const app = testApp(context);
   const stack = new HomeostatStack(app, 'Test', {
     settings: readSettings(app.node),
     env: { account: '111122223333', region: 'eu-west-1' },

@@ -4,6 +4,7 @@ import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import type { NotificationConfig } from '../../shared/config/learning.ts';
+import { diagnosisMetrics } from '../../shared/observability/metrics.ts';
 import type { AgentFunction } from './agent-function.ts';
 import { selfAlarmPrefix } from './notifications.ts';
 
@@ -201,6 +202,23 @@ export class OperationsDashboard extends Construct {
           }),
         ],
         right: [killSwitch.with({ period: heartbeat, label: 'kill switch engaged' })],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Who diagnosed: Bedrock (by model) or the offline rules (by reason)',
+        left: [
+          new cloudwatch.MathExpression({
+            expression: `SEARCH('{${namespace},service,AnsweredBy,Model} MetricName="${diagnosisMetrics.answeredBy}"', 'Sum', 3600)`,
+            label: 'bedrock',
+            period: hour,
+          }),
+          new cloudwatch.MathExpression({
+            expression: `SEARCH('{${namespace},service,AnsweredBy,Reason} MetricName="${diagnosisMetrics.answeredBy}"', 'Sum', 3600)`,
+            label: 'offline',
+            period: hour,
+          }),
+        ],
+        stacked: true,
         width: 8,
       }),
       new cloudwatch.GraphWidget({

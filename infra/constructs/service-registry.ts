@@ -1,9 +1,10 @@
 import { Duration, Stack } from 'aws-cdk-lib';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
-import { NagSuppressions } from '../nag.ts';
+import { NagSuppressions, suppressWildcards } from '../nag.ts';
 import { AgentFunction } from './agent-function.ts';
 import type { KnowledgeDatabase } from './knowledge-database.ts';
 
@@ -39,7 +40,7 @@ export class ServiceRegistry extends Construct {
     this.agent = new AgentFunction(this, 'Registry', {
       agent: 'registry',
       description:
-        'Registers and unregisters the services Homeostat watches (WatchedService custom resources)',
+        'Homeostat service registry: registers and unregisters watched services (WatchedService custom resources)',
       timeout: Duration.minutes(1),
       logRetention: props.logRetention,
     });
@@ -68,17 +69,18 @@ export class ServiceRegistry extends Construct {
           ],
         },
         {
-          id: 'AwsSolutions-IAM5',
-          reason:
-            'The provider framework may invoke the registry agent and its versions (function:name:*), as grantInvoke writes it.',
-          appliesTo: [{ regex: '/^Resource::<.*Registry.*Function.*\\.Arn>:\\*$/g' }],
-        },
-        {
           id: 'AwsSolutions-L1',
           reason: 'The provider framework function runtime is chosen by aws-cdk-lib.',
         },
       ],
       true,
+    );
+    const framework = this.provider.node.findChild('framework-onEvent') as lambda.Function;
+    if (!framework.role) throw new Error(`${this.node.path}: the provider framework function has no role`);
+    suppressWildcards(
+      framework.role.node.findChild('DefaultPolicy'),
+      [`${this.agent.function.functionArn}:*`],
+      'The provider framework invokes the registry agent and its versions (function:name:*), as grantInvoke writes it.',
     );
   }
 }

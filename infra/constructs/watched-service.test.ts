@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { App, Stack } from 'aws-cdk-lib';
+import { type App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -8,11 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { inlineWatchedServices, watchedServicesPerNestedStack } from '../lib/homeostat.ts';
 import { HomeostatStack } from '../lib/homeostat-stack.ts';
 import { readSettings } from '../lib/settings.ts';
+import { testApp } from '../testing.ts';
 import { WatchedService } from './watched-service.ts';
-
-/** No esbuild: these tests read templates, not bundles. */
-const app = (context: Record<string, unknown> = {}) =>
-  new App({ context: { 'aws:cdk:bundling-stacks': [], ...context } });
 
 /** A Fargate service of "the user's app". */
 function serviceStack(scope: App, id = 'Shop') {
@@ -27,7 +24,7 @@ function serviceStack(scope: App, id = 'Shop') {
 
 describe('WatchedService on an ecs.IBaseService', () => {
   it('tags the service homeostat:managed, alarms on it, and registers it with the Homeostat of the same app', () => {
-    const a = app();
+    const a = testApp();
     const env = { account: '111111111111', region: 'eu-west-1' };
     const homeostat = new HomeostatStack(a, 'Homeostat', { settings: readSettings(a.node), env });
     const { stack, service } = serviceStack(a);
@@ -47,13 +44,13 @@ describe('WatchedService on an ecs.IBaseService', () => {
   });
 
   it('in another app, finds the registry through the SSM parameter Homeostat publishes', () => {
-    const { stack, service } = serviceStack(app());
+    const { stack, service } = serviceStack(testApp());
     new WatchedService(stack, 'Watched', { service });
     const template = Template.fromStack(stack);
     const parameters = template.toJSON().Parameters as Record<string, { Type: string; Default: string }>;
     const token = Object.values(parameters).find((p) => p.Type === 'AWS::SSM::Parameter::Value<String>');
     expect(token?.Default).toBe('/homeostat/homeostat/service-registry');
-    const withOwnBus = serviceStack(app(), 'Other');
+    const withOwnBus = serviceStack(testApp(), 'Other');
     new WatchedService(withOwnBus.stack, 'Watched', {
       service: withOwnBus.service,
       registryParameterName: '/homeostat/payments/service-registry',
@@ -64,7 +61,7 @@ describe('WatchedService on an ecs.IBaseService', () => {
   });
 
   it('refuses at synth what the registry would refuse at deploy time, naming the construct', () => {
-    const { stack, service } = serviceStack(app());
+    const { stack, service } = serviceStack(testApp());
     expect(() => new WatchedService(stack, 'Watched', { service, minTasks: 5, maxTasks: 2 })).toThrow(
       /Shop\/Watched: maxTasks: maxTasks must be at least minTasks/,
     );
@@ -80,7 +77,7 @@ describe('context services at platform scale', () => {
     }));
 
   it(`keeps the first ${inlineWatchedServices} in the stack (ids unchanged) and spreads the rest over nested stacks`, () => {
-    const a = app({ 'homeostat:watchedServices': declared(500) });
+    const a = testApp({ 'homeostat:watchedServices': declared(500) });
     const stack = new HomeostatStack(a, 'Homeostat', { settings: readSettings(a.node) });
     const assembly = a.synth();
     const templates = assembly.stacks
@@ -99,7 +96,7 @@ describe('context services at platform scale', () => {
   });
 
   it('keeps every function’s environment under Lambda’s 4 KB with 500 services', () => {
-    const a = app({ 'homeostat:watchedServices': declared(500) });
+    const a = testApp({ 'homeostat:watchedServices': declared(500) });
     const template = Template.fromStack(
       new HomeostatStack(a, 'Homeostat', { settings: readSettings(a.node) }),
     );
