@@ -23,7 +23,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { cfnLintPath } from '../localstack/harness.ts';
+import { cfnLintPath, ensureCfnLintInstalled } from '../localstack/harness.ts';
 import { runScript } from '../localstack/script.ts';
 import { projectRoot } from './bundling.ts';
 import { scaleContext } from './scale-context.ts';
@@ -141,12 +141,12 @@ function synthError(output: string, status: number | null): string {
 }
 
 /**
- * Runs cfn-lint on `templates` (paths) and returns its findings. Throws when cfn-lint is not
- * installed or its output is not its JSON report (a crash, a bad option).
+ * Runs cfn-lint on `templates` (paths) and returns its findings, installing the pinned cfn-lint
+ * first when it is missing (as `npm run local:install` does). Throws when it cannot be installed
+ * or its output is not its JSON report (a crash, a bad option).
  */
 export function cfnLint(templates: string[]): CfnLintFinding[] {
-  if (!existsSync(cfnLintPath))
-    throw new Error(`cfn-lint is not installed at ${cfnLintPath}: run \`npm run local:install\``);
+  if (!existsSync(cfnLintPath)) ensureCfnLintInstalled((line) => console.error(`• ${line}`));
   const ignores = Object.keys(ignoredRules);
   const run = spawnSync(
     cfnLintPath,

@@ -19,11 +19,10 @@ const productionDeps = lazy(() => {
   const verifyArn = w.env.HOMEOSTAT_VERIFY_FUNCTION_ARN;
   if (!verifyArn) throw new ConfigurationError('HOMEOSTAT_VERIFY_FUNCTION_ARN is not set');
   const scheduler = w.schedulerFor(verifyArn);
-  return lazyAsync(
-    async (): Promise<ActDeps & { deadLetters: DeadLetterSink }> => ({
+  const built = lazyAsync(
+    async (): Promise<Omit<ActDeps, 'settings'> & { deadLetters: DeadLetterSink }> => ({
       ...(await w.stores()),
       killSwitch: w.killSwitch,
-      settings: w.settings,
       remediator: w.remediator,
       scheduler,
       scheduleName: w.scheduleName,
@@ -32,6 +31,11 @@ const productionDeps = lazy(() => {
       deadLetters: w.deadLetters,
     }),
   );
+  // The settings as their parameter holds them now (cached 60 s).
+  return async (): Promise<ActDeps & { deadLetters: DeadLetterSink }> => ({
+    ...(await built()),
+    settings: await w.settings(),
+  });
 });
 
 export const handler = busAgentHandler({

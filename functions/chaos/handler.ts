@@ -14,7 +14,8 @@ import { type ChaosDeps, type ChaosResult, handleChaosEvent } from '#shared/usec
  * a failed or partial injection is undone at once from what it recorded
  * (revert_failed when that fails too); a sweep every few minutes reverts
  * anything overdue, and everything live while the kill switch is on; learning.recorded →
- * the game-day score. Metrics feed the dashboard and the revert-failed alarm.
+ * the game-day score. Experiments and guardrails come from SSM parameters the deploy
+ * writes (cached 60 s); an invalid experiment parameter is logged and skipped. Metrics feed the dashboard and the revert-failed alarm.
  */
 const logger = createLogger('homeostat-chaos');
 const metrics = createMetrics('homeostat-chaos');
@@ -59,7 +60,7 @@ export function recordChaosMetrics(metrics: Metrics, result: ChaosResult) {
 }
 
 export const handler = busAgentHandler({
-  deps: () => wiring().deps(),
+  deps: () => wiring().deps(logger),
   logger,
   metrics,
   run: async (event: unknown, deps: ChaosDeps & { deadLetters: DeadLetterSink }) => {

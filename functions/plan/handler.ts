@@ -16,17 +16,21 @@ const metrics = createMetrics('homeostat-plan');
 const productionDeps = lazy(() => {
   const w = remediationWiring();
   const secret = approvalSecret(w.env.HOMEOSTAT_APPROVAL_SECRET_ARN, () => w.secrets);
-  return lazyAsync(async (): Promise<PlanDeps & { deadLetters: DeadLetterSink }> => {
+  const built = lazyAsync(async (): Promise<Omit<PlanDeps, 'settings'> & { deadLetters: DeadLetterSink }> => {
     const s = await w.stores();
     return {
       ...s,
       killSwitch: w.killSwitch,
-      settings: w.settings,
       approvals: { secret, baseUrl: w.env.HOMEOSTAT_APPROVAL_URL || null, newNonce },
       bus: w.bus,
       clock: w.clock,
       deadLetters: w.deadLetters,
     };
+  });
+  // The settings as their parameter holds them now (cached 60 s).
+  return async (): Promise<PlanDeps & { deadLetters: DeadLetterSink }> => ({
+    ...(await built()),
+    settings: await w.settings(),
   });
 });
 

@@ -27,12 +27,11 @@ type Deps = SweepDeps & { deadLetters: DeadLetterSink };
 
 const productionDeps = lazy(() => {
   const w = remediationWiring();
-  return (functionArn: string) =>
-    lazyAsync(async (): Promise<Deps> => {
+  return (functionArn: string) => {
+    const built = lazyAsync(async (): Promise<Omit<Deps, 'settings'>> => {
       const stores = await w.stores();
       return {
         ...stores,
-        settings: w.settings,
         remediator: w.remediator,
         killSwitch: w.killSwitch,
         scheduler: w.schedulerFor(unqualified(functionArn)),
@@ -45,6 +44,9 @@ const productionDeps = lazy(() => {
           (await republishStale({ db: stores.pool, bus: w.bus, now })).published.length,
       };
     });
+    // The settings as their parameter holds them now (cached 60 s).
+    return async (): Promise<Deps> => ({ ...(await built()), settings: await w.settings() });
+  };
 });
 let deps: (() => Promise<Deps>) | undefined;
 

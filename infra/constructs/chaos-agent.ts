@@ -1,13 +1,19 @@
-import { Annotations, ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, Duration, NestedStack, Stack } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as fis from 'aws-cdk-lib/aws-fis';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
-import type * as ssm from 'aws-cdk-lib/aws-ssm';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
-import type { ChaosConfig } from '../../shared/config/chaos.ts';
+import type { ChaosConfig, ExperimentParameter } from '../../shared/config/chaos.ts';
+import {
+  chaosParametersPath,
+  chaosSettingsKey,
+  experimentKey,
+  settingsMaxAgeSeconds,
+} from '../../shared/config/settings-parameters.ts';
 import { chaosOptInTag, type FisAction } from '../../shared/domain/chaos.ts';
 import type { ChaosRunRequest } from '../../shared/events/chaos-commands.ts';
 import { detailTypes } from '../../shared/events/detail-types.ts';
@@ -47,8 +53,12 @@ export const fisActionIds: Record<FisAction, string> = {
 };
 
 /**
- * The chaos agent: experiments declared in `homeostat:chaos` become
- * EventBridge Scheduler schedules (disabled unless enabled in the config);
+ * The chaos agent: experiments declared in `homeostat:chaos` are written to
+ * SSM Parameter Store, one String parameter per experiment under
+ * `/homeostat/<busName>/chaos/experiments/` plus `/homeostat/<busName>/chaos/settings`
+ * (guardrails, revert retries); the agent gets only the path and reads them
+ * back (cached 60 s), so its environment stays small however many experiments
+ * there are. Scheduled experiments become EventBridge Scheduler schedules (disabled unless enabled in the config);
  * each run passes the guardrails, injects, and schedules its own revert
  * through a one-time schedule; a sweep every five minutes reverts anything
  * overdue; learning.recorded completes the game-day score. FIS experiments
@@ -62,11 +72,16 @@ export class ChaosAgent extends Construct {
   readonly schedulerRole: iam.Role;
   readonly schedules: scheduler.CfnSchedule[];
   readonly fisTemplates: Record<string, fis.CfnExperimentTemplate> = {};
+  /** The path holding the settings and experiment parameters (no trailing slash). */
+  readonly parametersPath: string;
+  /** The parameters: `settings`, and `experiments/<name>` per experiment. */
+  readonly parameters: Record<string, ssm.StringParameter> = {};
 
   constructor(scope: Construct, id: string, props: ChaosAgentProps) {
     super(scope, id);
     const stack = Stack.of(this);
     const { config } = props;
+    this.parametersPath = chaosParametersPath(props.bus.name);
     // Its revert schedules invoke it: a fixed name gives it its own ARN without a reference cycle.
     const functionName = `${stack.stackName}-chaos`.slice(0, 64);
     this.agent = new AgentFunction(this, 'Chaos', {
@@ -78,7 +93,7 @@ export class ChaosAgent extends Construct {
       environment: {
         HOMEOSTAT_BUS_NAME: props.bus.bus.eventBusName,
         HOMEOSTAT_KILL_SWITCH_PARAMETER: props.killSwitch.parameterName,
-        HOMEOSTAT_CHAOS: JSON.stringify(config),
+        HOMEOSTAT_CHAOS_PARAMETERS_PATH: this.parametersPath,
         HOMEOSTAT_CHAOS_FUNCTION_ARN: stack.formatArn({
           service: 'lambda',
           resource: 'function',
@@ -119,6 +134,7 @@ export class ChaosAgent extends Construct {
     );
     this.grantTargets(config, props.watchedServices ?? []);
     this.createFisTemplates(config);
+    this.createParameters(config);
 
     this.schedules = config.experiments.flatMap((e) => {
       if (!e.schedule) return [];
@@ -306,7 +322,6 @@ export class ChaosAgent extends Construct {
         reason: 'The AWS managed FIS policy for ECS task actions is the documented minimum.',
       },
     ]);
-    const fn = this.agent.function;
     for (const e of experiments) {
       const template = new fis.CfnExperimentTemplate(this, `Fis-${e.name}`, {
         description: `Homeostat chaos ${e.name}: ${e.fault.action} on ${e.fault.percentage}% of ${e.target.cluster}/${e.target.service}`,
@@ -338,12 +353,6 @@ export class ChaosAgent extends Construct {
       });
       this.fisTemplates[e.name] = template;
     }
-    fn.addEnvironment(
-      'HOMEOSTAT_FIS_TEMPLATES',
-      stack.toJsonString(
-        Object.fromEntries(Object.entries(this.fisTemplates).map(([name, t]) => [name, t.attrId])),
-      ),
-    );
     this.agent.allow(
       new iam.PolicyStatement({
         sid: 'RunFisExperiments',
@@ -356,6 +365,63 @@ export class ChaosAgent extends Construct {
         ],
       }),
       "Experiments start from this stack's templates only; each experiment's id exists only once it is started.",
+    );
+  }
+
+  /**
+   * One String parameter (standard tier, ≤ 4 KB) per experiment and one for the settings, read
+   * by the agent with GetParametersByPath on its path only. A FIS experiment's parameter also
+   * carries its template's id. Each value is the JSON the synth validated.
+   */
+  private createParameters(config: ChaosConfig) {
+    const stack = Stack.of(this);
+    // The experiments' parameters live in a nested stack: a hundred of them would otherwise take
+    // a fifth of the Homeostat stack's 500 resources, next to the watched services kept there.
+    const experimentsStack =
+      config.experiments.length > 0
+        ? new NestedStack(this, 'Experiments', {
+            description: 'Homeostat chaos experiments: one SSM parameter each (context homeostat:chaos)',
+          })
+        : undefined;
+    const write = (key: string, value: string, description: string, scope: Construct = this) => {
+      if (Buffer.byteLength(value) > 4096)
+        throw new Error(
+          `chaos ${key}: ${Buffer.byteLength(value)} bytes of JSON, over a standard parameter's 4 KB`,
+        );
+      this.parameters[key] = new ssm.StringParameter(scope, `Parameter-${key.replace(/\//g, '-')}`, {
+        parameterName: `${this.parametersPath}/${key}`,
+        stringValue: value,
+        tier: ssm.ParameterTier.STANDARD,
+        description,
+      });
+    };
+    const { experiments, ...settings } = config;
+    write(
+      chaosSettingsKey,
+      JSON.stringify(settings),
+      'Homeostat chaos guardrails and revert retries (written by the deploy: change context homeostat:chaos)',
+    );
+    for (const e of experiments) {
+      const template = this.fisTemplates[e.name];
+      const value: ExperimentParameter = template ? { ...e, fisTemplateId: template.attrId } : e;
+      write(
+        experimentKey(e.name),
+        template && experimentsStack ? experimentsStack.toJsonString(value) : JSON.stringify(value),
+        `Homeostat chaos experiment ${e.name} (written by the deploy: change context homeostat:chaos)`,
+        experimentsStack,
+      );
+    }
+    const path = this.parametersPath.replace(/^\//, '');
+    this.agent.allow(
+      new iam.PolicyStatement({
+        sid: 'ReadChaosParameters',
+        actions: ['ssm:GetParametersByPath', 'ssm:GetParameter', 'ssm:GetParameters'],
+        resources: [
+          stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: path }),
+          stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: `${path}/*` }),
+        ],
+      }),
+      `Its own settings and experiment parameters: every parameter under ${this.parametersPath} (one per experiment, read by path, cached ${settingsMaxAgeSeconds} s).`,
     );
   }
 }

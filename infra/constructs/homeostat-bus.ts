@@ -50,12 +50,15 @@ export const relaySources: readonly string[] = [
  */
 export class HomeostatBus extends Construct {
   readonly bus: events.EventBus;
+  /** The bus's name as a plain string (not a token): it also names the stack's settings parameters. */
+  readonly name: string;
   readonly archive: events.Archive | undefined;
   private readonly publishers: { role: iam.IRole; sources: string[] }[] = [];
 
   constructor(scope: Construct, id: string, props: HomeostatBusProps = {}) {
     super(scope, id);
     const busName = props.busName ?? 'homeostat';
+    this.name = busName;
     this.bus = new events.EventBus(this, 'Bus', { eventBusName: busName });
     this.archive =
       props.archive === false

@@ -9,6 +9,7 @@ import { detailTypes } from '../../shared/events/detail-types.ts';
 import { AgentFunction } from './agent-function.ts';
 import { agentSources, type HomeostatBus } from './homeostat-bus.ts';
 import type { KnowledgeDatabase } from './knowledge-database.ts';
+import { readSettingsParameter } from './settings-parameter.ts';
 
 export interface LearnAgentProps {
   readonly bus: HomeostatBus;
@@ -45,10 +46,10 @@ export class LearnAgent extends Construct {
       logRetention: props.logRetention,
       environment: {
         HOMEOSTAT_BUS_NAME: props.bus.bus.eventBusName,
-        HOMEOSTAT_LEARNING: JSON.stringify(props.settings),
-        HOMEOSTAT_REMEDIATION: JSON.stringify(props.remediation),
       },
     });
+    readSettingsParameter(this, this.agent, props.bus, 'learning', props.settings);
+    readSettingsParameter(this, this.agent, props.bus, 'remediation', props.remediation);
     this.agent.deadLetterOwnRejections();
     props.database.connect(this.agent.function);
     props.database.allowEmbedding(this.agent.function);

@@ -14,6 +14,7 @@ import { AgentFunction } from './agent-function.ts';
 import { bedrockModelArns } from './bedrock-models.ts';
 import type { HomeostatBus } from './homeostat-bus.ts';
 import type { KnowledgeDatabase } from './knowledge-database.ts';
+import { readSettingsParameter } from './settings-parameter.ts';
 
 export interface NotificationsProps {
   readonly bus: HomeostatBus;
@@ -71,9 +72,9 @@ export class Notifications extends Construct {
         HOMEOSTAT_BUS_NAME: props.bus.bus.eventBusName,
         HOMEOSTAT_NOTIFY_TOPIC_ARN: this.topic.topicArn,
         HOMEOSTAT_KILL_SWITCH_PARAMETER: props.killSwitch.parameterName,
-        HOMEOSTAT_LEARNING: JSON.stringify(props.learning),
       },
     });
+    readSettingsParameter(this, this.agent, props.bus, 'learning', props.learning);
     const fn = this.agent.function;
     this.agent.deadLetterOwnRejections();
     props.database.connect(fn);

@@ -21,6 +21,7 @@ import {
 } from './ecs-permissions.ts';
 import { agentSources, type HomeostatBus, relaySources } from './homeostat-bus.ts';
 import type { KnowledgeDatabase } from './knowledge-database.ts';
+import { readSettingsParameter } from './settings-parameter.ts';
 import type { WatchedServiceProps } from './watched-service.ts';
 
 export interface RemediationAgentsProps {
@@ -88,7 +89,6 @@ export class RemediationAgents extends Construct {
     const common = {
       HOMEOSTAT_BUS_NAME: props.bus.bus.eventBusName,
       HOMEOSTAT_KILL_SWITCH_PARAMETER: this.killSwitch.parameterName,
-      HOMEOSTAT_REMEDIATION: JSON.stringify(props.settings),
     };
     const agent = (name: 'plan' | 'act' | 'verify', description: string, timeout: Duration) => {
       const a = new AgentFunction(this, name[0]?.toUpperCase() + name.slice(1), {
@@ -103,6 +103,7 @@ export class RemediationAgents extends Construct {
       // verify also relays what the other agents left unpublished in the outbox.
       props.bus.grantPublish(a.role, name === 'verify' ? relaySources : [agentSources[name]]);
       this.killSwitch.grantRead(a.function);
+      readSettingsParameter(this, a, props.bus, 'remediation', props.settings);
       return a;
     };
     this.plan = agent(

@@ -1,20 +1,21 @@
 /**
- * Builds what the chaos agent needs from its environment, once per
- * container: the configured experiments and guardrails, the kill switch, the
- * injector (ECS, SSM, FIS), the store on the knowledge database, the revert
- * scheduler (its schedules invoke this same function) and the bus.
+ * Builds what the chaos agent needs from its environment: once per container
+ * the clients, the kill switch, the store on the knowledge database, the
+ * revert scheduler (its schedules invoke this same function) and the bus; per
+ * invocation the experiments and guardrails, read from the SSM parameters under
+ * HOMEOSTAT_CHAOS_PARAMETERS_PATH (cached for settingsMaxAgeSeconds, 60 s), and
+ * the injector (ECS, SSM, and FIS with the templates those parameters name).
  */
 import { randomUUID } from 'node:crypto';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import * as z from 'zod/mini';
-import { chaosConfigFromEnv, chaosSettings } from '../config/chaos.ts';
+import { chaosSettings } from '../config/chaos.ts';
 import { envWithDatabase, loadEnv } from '../config/env.ts';
-import { ConfigurationError } from '../domain/errors.ts';
 import { systemClock } from '../domain/ports.ts';
 import type { ChaosDeps } from '../usecases/chaos.ts';
-import { clientDefaults, lazyAsync } from './aws-clients.ts';
+import { clientDefaults, lazy, lazyAsync } from './aws-clients.ts';
 import { EcsChaosInjector } from './chaos-injector.ts';
 import { PostgresChaosStore } from './chaos-store.ts';
 import { createCloudWatchMetricsClient } from './cloudwatch.ts';
@@ -25,42 +26,39 @@ import { SsmKillSwitch } from './kill-switch.ts';
 import { knowledgeDbConnector } from './knowledge-db.ts';
 import { PostgresPerceptionStore } from './perception-store.ts';
 import { ServiceHealthReader } from './service-health.ts';
+import { readChaosParameters, type SkippedParameter } from './settings-parameters.ts';
 import { OneTimeSchedules } from './verification-scheduler.ts';
 
 export const chaosEnvSchema = envWithDatabase({
   HOMEOSTAT_BUS_NAME: z.string().check(z.minLength(1)),
   HOMEOSTAT_DEAD_LETTER_QUEUE_URL: z.string().check(z.minLength(1)),
   HOMEOSTAT_KILL_SWITCH_PARAMETER: z.string().check(z.minLength(1)),
-  /** JSON: experiments and guardrails (shared/config/chaos.ts); empty: none, defaults. */
-  HOMEOSTAT_CHAOS: z._default(z.string(), ''),
-  /** JSON: the FIS experiment template id per chaos experiment name (the stack creates them). */
-  HOMEOSTAT_FIS_TEMPLATES: z._default(z.string(), '{}'),
+  /** The SSM path holding the chaos settings and one parameter per experiment (shared/config/settings-parameters.ts). */
+  HOMEOSTAT_CHAOS_PARAMETERS_PATH: z.string().check(z.regex(/^\/[\w.\-/]*[\w.-]$/)),
   HOMEOSTAT_SCHEDULER_ROLE_ARN: z.string().check(z.minLength(1)),
   /** This function: its revert schedules invoke it. */
   HOMEOSTAT_CHAOS_FUNCTION_ARN: z.string().check(z.minLength(1)),
   HOMEOSTAT_SCHEDULE_GROUP: z._default(z.string(), 'default'),
 });
 
-export function chaosWiring() {
+/** What the wiring reports on its own: experiments it skipped (a Powertools Logger fits). */
+export interface ChaosWiringLog {
+  warn(message: string, extra: { skipped: SkippedParameter[] }): void;
+}
+
+/**
+ * The chaos agent's wiring. `options.maxAgeSeconds` is how long the experiments read are reused
+ * (default 60; tests shorten it). Throws ConfigurationError at once for a bad environment.
+ */
+export function chaosWiring(options: { maxAgeSeconds?: number } = {}) {
   const env = loadEnv(chaosEnvSchema);
-  const config = chaosConfigFromEnv(env.HOMEOSTAT_CHAOS);
-  let templates: Record<string, string>;
-  try {
-    templates = JSON.parse(env.HOMEOSTAT_FIS_TEMPLATES) as Record<string, string>;
-  } catch {
-    throw new ConfigurationError('HOMEOSTAT_FIS_TEMPLATES must be a JSON object');
-  }
   const ecs = new ECSClient({ ...clientDefaults, maxAttempts: 8 });
   const ssm = new SSMClient(clientDefaults);
   const cloudwatch = createCloudWatchMetricsClient();
   const scheduler = new SchedulerClient(clientDefaults);
   const db = knowledgeDbConnector(env);
   const deadLetters = new SqsDeadLetters(createSqsClient(), env.HOMEOSTAT_DEAD_LETTER_QUEUE_URL);
-  const injector = new EcsChaosInjector(
-    ecs,
-    ssm,
-    Object.keys(templates).length > 0 ? { client: new FisClient(), templates } : null,
-  );
+  const fis = lazy(() => new FisClient());
   const stores = lazyAsync(async () => {
     const pool = await db();
     const registry = new PostgresPerceptionStore(pool);
@@ -71,17 +69,36 @@ export function chaosWiring() {
     );
     return { store: new PostgresChaosStore(pool), health };
   });
+  /**
+   * The experiments and guardrails as the parameters hold them now (within the cache age).
+   * Invalid experiment parameters are left out and reported to `log` once per value read;
+   * a missing or invalid settings parameter throws ConfigurationError.
+   */
+  const chaos = (log?: ChaosWiringLog) =>
+    readChaosParameters(ssm, env.HOMEOSTAT_CHAOS_PARAMETERS_PATH, {
+      maxAgeSeconds: options.maxAgeSeconds,
+      onSkipped: (skipped) =>
+        log?.warn('chaos experiments skipped: their parameters are invalid; they never run', { skipped }),
+    });
   return {
     env,
-    config,
-    async deps(): Promise<ChaosDeps & { deadLetters: SqsDeadLetters }> {
+    chaos,
+    /** Everything one invocation needs, with the experiments read through `chaos`. */
+    async deps(log?: ChaosWiringLog): Promise<ChaosDeps & { deadLetters: SqsDeadLetters }> {
+      const parameters = await chaos(log);
       const { store, health } = await stores();
       return {
-        experiments: config.experiments,
-        settings: chaosSettings(config),
+        experiments: parameters.experiments,
+        settings: chaosSettings(parameters.settings),
         clock: systemClock,
         killSwitch: new SsmKillSwitch(ssm, env.HOMEOSTAT_KILL_SWITCH_PARAMETER),
-        injector,
+        injector: new EcsChaosInjector(
+          ecs,
+          ssm,
+          Object.keys(parameters.fisTemplates).length > 0
+            ? { client: fis(), templates: parameters.fisTemplates }
+            : null,
+        ),
         alarmsInAlarm: (ref) => health.alarmsInAlarm(ref),
         store,
         scheduler: new OneTimeSchedules(scheduler, {

@@ -3,7 +3,8 @@
  * Manager and SSM providers), cached for `maxAgeSeconds`, one provider — and so
  * one cache — per SDK client. Every reader in the agents and the CLI goes
  * through here: the database URLs, the approval signing key, the Slack webhook,
- * the kill switch and the parameters remediation and chaos snapshot and flip.
+ * the kill switch, the parameters remediation and chaos snapshot and flip, and
+ * the settings the deploy writes (shared/adapters/settings-parameters.ts).
  */
 import { ParameterNotFoundError } from '@aws-lambda-powertools/parameters/errors';
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
@@ -52,14 +53,67 @@ export async function readParameter(
   name: string,
   options: ReadOptions = {},
 ): Promise<string | null> {
-  const provider = providerFor(ssmProviders, ssm, (awsSdkV3Client) => new SSMProvider({ awsSdkV3Client }));
   try {
-    return (await provider.get(name, { ...freshness(options), throwOnMissing: true })) ?? null;
+    return (await ssmProvider(ssm).get(name, { ...freshness(options), throwOnMissing: true })) ?? null;
   } catch (error) {
     if (error instanceof ParameterNotFoundError) return null;
     const cause = unwrap(error);
     if (cause instanceof ParameterNotFound) return null;
     throw cause;
+  }
+}
+
+const ssmProvider = (ssm: SSMClient) =>
+  providerFor(ssmProviders, ssm, (awsSdkV3Client) => new SSMProvider({ awsSdkV3Client }));
+
+/**
+ * A String parameter's value decoded as JSON. Read fresh unless `maxAgeSeconds` is set; while
+ * cached, the same object is returned. A missing parameter or one that is not JSON is a
+ * ConfigurationError naming it; any other failure is the SDK's error.
+ */
+export async function readJsonParameter(
+  ssm: SSMClient,
+  name: string,
+  options: ReadOptions = {},
+): Promise<unknown> {
+  try {
+    return await ssmProvider(ssm).get(name, {
+      ...freshness(options),
+      transform: 'json',
+      throwOnMissing: true,
+    });
+  } catch (error) {
+    const cause = unwrap(error);
+    if (error instanceof ParameterNotFoundError || cause instanceof ParameterNotFound)
+      throw new ConfigurationError(`parameter ${name} does not exist`, { cause });
+    if (error instanceof Error && error.name === 'TransformParameterError')
+      throw new ConfigurationError(`parameter ${name} does not hold JSON`, { cause: error });
+    throw cause;
+  }
+}
+
+/**
+ * Every parameter under `path` (recursively), decoded as JSON, by name relative to the path
+ * (`/a/b` read under `/a` is `b`); a value that is not JSON is `undefined`, so one bad
+ * parameter does not hide the others. Read fresh unless `maxAgeSeconds` is set; while cached,
+ * the same record is returned. A failure to read is the SDK's error.
+ */
+export async function readJsonParametersByPath(
+  ssm: SSMClient,
+  path: string,
+  options: ReadOptions = {},
+): Promise<Record<string, unknown>> {
+  try {
+    return (
+      (await ssmProvider(ssm).getMultiple(path, {
+        ...freshness(options),
+        recursive: true,
+        transform: 'json',
+        throwOnTransformError: false,
+      })) ?? {}
+    );
+  } catch (error) {
+    throw unwrap(error);
   }
 }
 

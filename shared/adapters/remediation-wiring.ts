@@ -2,7 +2,9 @@
  * Builds what the remediation agents share from their environment: the
  * stores on one pool, the registry, the service-state and health readers,
  * the kill switch, the remediator, the verification scheduler and the bus.
- * Built once per container (warm invocations reuse clients and caches).
+ * Built once per container (warm invocations reuse clients and caches); the
+ * remediation settings are read per invocation from their SSM parameter
+ * (HOMEOSTAT_REMEDIATION_PARAMETER), cached for settingsMaxAgeSeconds (60 s).
  */
 import { randomUUID } from 'node:crypto';
 import { ECSClient } from '@aws-sdk/client-ecs';
@@ -11,7 +13,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import * as z from 'zod/mini';
 import { envWithDatabase, loadEnv } from '../config/env.ts';
-import { type RemediationSettings, remediationSettingsFromEnv } from '../config/remediation.ts';
+import type { RemediationSettings } from '../config/remediation.ts';
 import { minSecretBytes } from '../domain/approval.ts';
 import { ConfigurationError } from '../domain/errors.ts';
 import type { PlanningKnowledge } from '../domain/planner.ts';
@@ -31,14 +33,15 @@ import { PostgresPerceptionStore } from './perception-store.ts';
 import { PostgresRemediationStore } from './remediation-store.ts';
 import { ServiceHealthReader } from './service-health.ts';
 import { ServiceStateReader } from './service-state.ts';
+import { readRemediationSettings } from './settings-parameters.ts';
 import { SchedulerVerification, verificationScheduleName } from './verification-scheduler.ts';
 
 export const remediationEnvSchema = envWithDatabase({
   HOMEOSTAT_BUS_NAME: z.string().check(z.minLength(1)),
   HOMEOSTAT_DEAD_LETTER_QUEUE_URL: z.string().check(z.minLength(1)),
   HOMEOSTAT_KILL_SWITCH_PARAMETER: z.string().check(z.minLength(1)),
-  /** JSON: the remediation settings (shared/config/remediation.ts); empty for every default. */
-  HOMEOSTAT_REMEDIATION: z._default(z.string(), ''),
+  /** The SSM parameter holding the remediation settings as JSON (shared/config/remediation.ts). */
+  HOMEOSTAT_REMEDIATION_PARAMETER: z.string().check(z.startsWith('/')),
   HOMEOSTAT_APPROVAL_SECRET_ARN: z.optional(z.string().check(z.minLength(1))),
   /** The approval Function URL (links in approval.requested); unset: approve with the CLI. */
   HOMEOSTAT_APPROVAL_URL: z.optional(z.string()),
@@ -65,7 +68,12 @@ export function approvalSecret(secretArn: string | undefined, client: () => Secr
 
 export interface RemediationWiring {
   env: RemediationEnv;
-  settings: RemediationSettings;
+  /**
+   * The remediation settings as their parameter holds them now: cached for `maxAgeSeconds`
+   * (60 s), so a deploy's change reaches warm functions within it. ConfigurationError when the
+   * parameter is missing or invalid.
+   */
+  settings(): Promise<RemediationSettings>;
   clock: Clock;
   bus: EventPublisher;
   deadLetters: SqsDeadLetters;
@@ -86,11 +94,15 @@ export interface RemediationWiring {
   }>;
 }
 
-export function remediationWiring(): RemediationWiring {
+/** `options.maxAgeSeconds`: how long the settings read are reused (default 60; tests shorten it). */
+export function remediationWiring(options: { maxAgeSeconds?: number } = {}): RemediationWiring {
   const env = loadEnv(remediationEnvSchema);
-  const settings = remediationSettingsFromEnv(env.HOMEOSTAT_REMEDIATION);
   const ecs = new ECSClient(actingClientDefaults);
   const ssm = new SSMClient(clientDefaults);
+  const settings = () =>
+    readRemediationSettings(ssm, env.HOMEOSTAT_REMEDIATION_PARAMETER, {
+      maxAgeSeconds: options.maxAgeSeconds,
+    });
   const secrets = new SecretsManagerClient(clientDefaults);
   const cloudwatch = createCloudWatchMetricsClient();
   const scheduler = new SchedulerClient(clientDefaults);
@@ -127,8 +139,8 @@ export function remediationWiring(): RemediationWiring {
         pool,
         store,
         registry,
-        serviceState: new ServiceStateReader(ecs, registry, (ref, running) =>
-          store.lastKnownGood(ref, running, settings.minSteadyMs),
+        serviceState: new ServiceStateReader(ecs, registry, async (ref, running) =>
+          store.lastKnownGood(ref, running, (await settings()).minSteadyMs),
         ),
         health: new ServiceHealthReader(ecs, cloudwatch, alarmPrefixes),
         async knowledge(problem) {

@@ -3,13 +3,14 @@ import { type ChaosSettings, type Experiment, weekdays } from '../domain/chaos.t
 import { ConfigurationError } from '../domain/errors.ts';
 import { rootCauses } from '../domain/taxonomy.ts';
 import { describeIssues } from '../events/zod.ts';
-import { jsonSettingFromEnv } from './env.ts';
 
 /**
  * Chaos experiments and their guardrails: CDK context `homeostat:chaos`
- * (every field optional), passed to the chaos agent as JSON in HOMEOSTAT_CHAOS.
- * Scheduled experiments become EventBridge Scheduler schedules, disabled
- * unless `schedule.enabled` is true.
+ * (every field optional). The deploy writes them to SSM Parameter Store, one
+ * String parameter per experiment and one for the guardrails and revert
+ * retries (shared/config/settings-parameters.ts); the chaos agent reads them
+ * back and validates them with these same schemas. Scheduled experiments
+ * become EventBridge Scheduler schedules, disabled unless `schedule.enabled` is true.
  */
 const name = () => z.string().check(z.regex(/^[a-z0-9][a-z0-9-]{0,47}$/));
 const hhmm = () => z.string().check(z.regex(/^([01]\d|2[0-3]):[0-5]\d$/));
@@ -65,8 +66,17 @@ export const experimentConfigSchema = z.object({
   ),
 });
 
-export const chaosConfigSchema = z.object({
-  experiments: z._default(z.array(experimentConfigSchema), []),
+/**
+ * One experiment's parameter: the experiment as configured, plus the id of the FIS experiment
+ * template the stack created for it (`fis` faults only; filled in by the deploy, not by you).
+ */
+export const experimentParameterSchema = z.extend(experimentConfigSchema, {
+  fisTemplateId: z.optional(z.string().check(z.minLength(1))),
+});
+export type ExperimentParameter = z.infer<typeof experimentParameterSchema>;
+
+/** Everything but the experiments: the chaos settings parameter holds this. */
+export const chaosSettingsSchema = z.object({
   guardrails: z.prefault(
     z.object({
       /** Experiments injected and not yet reverted, across every service. */
@@ -113,9 +123,18 @@ export const chaosConfigSchema = z.object({
     {},
   ),
 });
+export type ChaosSettingsConfig = z.infer<typeof chaosSettingsSchema>;
+
+export const chaosConfigSchema = z.extend(chaosSettingsSchema, {
+  experiments: z._default(z.array(experimentConfigSchema), []),
+});
 export type ChaosConfig = z.infer<typeof chaosConfigSchema>;
 
-export function parseChaosConfig(value: unknown, where = 'HOMEOSTAT_CHAOS'): ChaosConfig {
+/**
+ * Validates the whole chaos configuration (context `homeostat:chaos`, at synth); throws a
+ * ConfigurationError naming `where` and every problem: schema, repeated names, unknown time zones.
+ */
+export function parseChaosConfig(value: unknown, where = 'chaos configuration'): ChaosConfig {
   const parsed = chaosConfigSchema.safeParse(value ?? {});
   if (!parsed.success) throw new ConfigurationError(`${where}: ${describeIssues(parsed.error).join('; ')}`);
   const names = parsed.data.experiments.map((e) => e.name);
@@ -124,14 +143,41 @@ export function parseChaosConfig(value: unknown, where = 'HOMEOSTAT_CHAOS'): Cha
     throw new ConfigurationError(
       `${where}: experiment names must be unique (${[...new Set(repeated)].join(', ')})`,
     );
-  const zones = [
+  const unknown = unknownZones([
     ...parsed.data.guardrails.windows.map((w) => w.timezone),
     ...parsed.data.experiments.flatMap((e) => (e.schedule ? [e.schedule.timezone] : [])),
-  ];
-  const unknown = zones.filter((zone) => !isTimeZone(zone));
-  if (unknown.length > 0)
-    throw new ConfigurationError(`${where}: unknown time zone(s): ${[...new Set(unknown)].join(', ')}`);
+  ]);
+  if (unknown) throw new ConfigurationError(`${where}: ${unknown}`);
   return parsed.data;
+}
+
+/** Validates the chaos settings parameter (guardrails, revert retries); throws a ConfigurationError naming `where`. */
+export function parseChaosSettings(value: unknown, where: string): ChaosSettingsConfig {
+  const parsed = chaosSettingsSchema.safeParse(value ?? {});
+  if (!parsed.success) throw new ConfigurationError(`${where}: ${describeIssues(parsed.error).join('; ')}`);
+  const unknown = unknownZones(parsed.data.guardrails.windows.map((w) => w.timezone));
+  if (unknown) throw new ConfigurationError(`${where}: ${unknown}`);
+  return parsed.data;
+}
+
+/**
+ * Checks one experiment's parameter value (already JSON-decoded) with the schema the synth used.
+ * Never throws: an invalid one is `{ok: false, reason}` (every problem, by field), so the agent
+ * can skip it and keep the others.
+ */
+export function checkExperiment(
+  value: unknown,
+): { ok: true; experiment: ExperimentParameter } | { ok: false; reason: string } {
+  const parsed = experimentParameterSchema.safeParse(value);
+  if (!parsed.success) return { ok: false, reason: describeIssues(parsed.error).join('; ') };
+  const unknown = unknownZones(parsed.data.schedule ? [parsed.data.schedule.timezone] : []);
+  return unknown ? { ok: false, reason: unknown } : { ok: true, experiment: parsed.data };
+}
+
+/** A message naming the zones Intl does not know, or null when it knows them all. */
+function unknownZones(zones: string[]): string | null {
+  const unknown = zones.filter((zone) => !isTimeZone(zone));
+  return unknown.length > 0 ? `unknown time zone(s): ${[...new Set(unknown)].join(', ')}` : null;
 }
 
 const isTimeZone = (zone: string) => {
@@ -143,12 +189,8 @@ const isTimeZone = (zone: string) => {
   }
 };
 
-/** From the chaos agent's environment (empty: no experiments, default guardrails). */
-export const chaosConfigFromEnv = (json: string | undefined): ChaosConfig =>
-  jsonSettingFromEnv('HOMEOSTAT_CHAOS', json, (value) => parseChaosConfig(value));
-
 /** The domain's view of the configuration. */
-export function chaosSettings(config: ChaosConfig): ChaosSettings {
+export function chaosSettings(config: ChaosSettingsConfig): ChaosSettings {
   return { guardrails: config.guardrails, revert: config.revert };
 }
 

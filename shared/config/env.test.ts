@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod/mini';
 import { ConfigurationError } from '../domain/errors.ts';
-import { chaosConfigFromEnv } from './chaos.ts';
-import { envWithDatabase, loadEnv } from './env.ts';
-import { learningConfigFromEnv } from './learning.ts';
+import { parseChaosSettings } from './chaos.ts';
+import { envWithDatabase, jsonSettingFromEnv, loadEnv } from './env.ts';
 
 const schema = envWithDatabase({ HOMEOSTAT_BUS_NAME: z.string().check(z.minLength(1)) });
 
@@ -34,14 +33,12 @@ describe('loadEnv', () => {
 
 describe('JSON settings from the environment', () => {
   it('parses them, takes empty for {}, and names the variable when the JSON is broken', () => {
-    expect(chaosConfigFromEnv('').experiments).toEqual([]);
-    expect(chaosConfigFromEnv('{"guardrails":{"maxConcurrent":2}}').guardrails.maxConcurrent).toBe(2);
-    expect(() => chaosConfigFromEnv('{oops')).toThrow(
-      new ConfigurationError('HOMEOSTAT_CHAOS must be a JSON object'),
-    );
-    expect(() => learningConfigFromEnv('[1')).toThrow(/HOMEOSTAT_LEARNING must be a JSON object/);
-    expect(() => chaosConfigFromEnv('{"guardrails":{"maxConcurrent":0}}')).toThrow(
-      /HOMEOSTAT_CHAOS: guardrails/,
-    );
+    const chaos = (json: string) =>
+      jsonSettingFromEnv('HOMEOSTAT_X', json, (value) => parseChaosSettings(value, 'HOMEOSTAT_X'));
+    expect(chaos('').guardrails.maxConcurrent).toBe(1);
+    expect(chaos('{"guardrails":{"maxConcurrent":2}}').guardrails.maxConcurrent).toBe(2);
+    expect(() => chaos('{oops')).toThrow(new ConfigurationError('HOMEOSTAT_X must be a JSON object'));
+    expect(() => chaos('[1')).toThrow(/HOMEOSTAT_X must be a JSON object/);
+    expect(() => chaos('{"guardrails":{"maxConcurrent":0}}')).toThrow(/HOMEOSTAT_X: guardrails/);
   });
 });

@@ -2,12 +2,12 @@ import * as z from 'zod/mini';
 import { ConfigurationError } from '../domain/errors.ts';
 import type { LearningSettings } from '../domain/learning.ts';
 import { describeIssues } from '../events/zod.ts';
-import { jsonSettingFromEnv } from './env.ts';
 
 /**
  * How Homeostat learns and whom it tells: CDK context `homeostat:learning`
- * (every field optional), passed to the learn and notify agents as JSON in
- * HOMEOSTAT_LEARNING.
+ * (every field optional), validated at synth and written by the deploy to the
+ * SSM parameter `/homeostat/<busName>/settings/learning`, which the learn and
+ * notify agents read (cached 60 s) and validate again with this schema.
  */
 export const learningConfigSchema = z.object({
   /** The same fingerprint closing this many times on a service within `recurrenceWindowDays` is a pattern to fix. */
@@ -26,7 +26,8 @@ export const learningConfigSchema = z.object({
 
 export type LearningConfig = z.infer<typeof learningConfigSchema>;
 
-export function parseLearningConfig(value: unknown, where = 'HOMEOSTAT_LEARNING'): LearningConfig {
+/** Validates learning settings; throws a ConfigurationError naming `where` and every problem by field. */
+export function parseLearningConfig(value: unknown, where = 'learning settings'): LearningConfig {
   const parsed = learningConfigSchema.safeParse(value ?? {});
   if (!parsed.success) throw new ConfigurationError(`${where}: ${describeIssues(parsed.error).join('; ')}`);
   return parsed.data;
@@ -39,10 +40,6 @@ export function learningSettings(config: LearningConfig): LearningSettings {
     similarDistance: config.similarDistance,
   };
 }
-
-/** From the agents' environment (empty: every default). */
-export const learningConfigFromEnv = (json: string | undefined): LearningConfig =>
-  jsonSettingFromEnv('HOMEOSTAT_LEARNING', json, (value) => parseLearningConfig(value));
 
 /**
  * Where Homeostat reports and when it alarms about itself: CDK context

@@ -10,8 +10,11 @@ const hhmm = () => z.string().check(z.regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expect
 
 /**
  * How Homeostat remediates, for every watched service: CDK context
- * `homeostat:remediation` (every field optional), passed to the agents as
- * JSON in HOMEOSTAT_REMEDIATION.
+ * `homeostat:remediation` (every field optional), validated at synth and
+ * written by the deploy to the SSM parameter `/homeostat/<busName>/settings/remediation`,
+ * which the plan, act, verify and learn agents read (cached 60 s) and validate
+ * again with this schema. The MCP server still takes it as JSON in
+ * HOMEOSTAT_REMEDIATION (remediationSettingsFromEnv).
  */
 export const remediationSettingsSchema = z.object({
   /** Autonomy where the registry sets none: `observe` (dry run), `approve` or `auto`. */
@@ -126,7 +129,7 @@ export function remediationSettings(config: RemediationConfig): RemediationSetti
   };
 }
 
-/** From the agents' environment: HOMEOSTAT_REMEDIATION holds the JSON (empty: every default). */
+/** From the MCP server's environment (Lambda or an operator's shell): HOMEOSTAT_REMEDIATION holds the JSON (empty: every default). */
 export const remediationSettingsFromEnv = (json: string | undefined): RemediationSettings =>
   jsonSettingFromEnv('HOMEOSTAT_REMEDIATION', json, (value) =>
     remediationSettings(parseRemediationConfig(value)),
