@@ -1,9 +1,11 @@
 /**
- * Bundles every agent with the deploy-time esbuild settings into
- * dist/functions/<agent>/index.mjs (with a metafile for size breakdowns).
- * Used by `npm run build` and `npm run bench`.
+ * Bundles every agent with the deploy-time esbuild settings into its prebuilt
+ * asset, dist/assets/<agent>/ (index.mjs, its source map and the agent's
+ * bundled folders): what the installed package deploys, and what
+ * `npm run bench` measures. The esbuild metafile goes to dist/meta/<agent>.json
+ * (size breakdowns), outside the asset.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { runScript } from '../localstack/script.ts';
@@ -12,20 +14,26 @@ import {
   agentEntry,
   agentNames,
   bundleAliases,
+  bundledFolders,
   bundleSettings,
+  prebuiltAssetsDir,
   projectRoot,
 } from './bundling.ts';
 
 export interface BuiltAgent {
   agent: AgentName;
+  /** The bundle, dist/assets/<agent>/index.mjs. */
   file: string;
+  /** Size of the bundle (without its source map), bytes. */
   bytes: number;
   /** Bytes in the bundle per npm package (or "(project)"). */
   byPackage: Record<string, number>;
 }
 
+/** Builds one agent's prebuilt asset afresh (the folder is emptied first). Throws on an esbuild error. */
 export async function buildAgent(agent: AgentName): Promise<BuiltAgent> {
-  const outdir = join(projectRoot, 'dist', 'functions', agent);
+  const outdir = join(prebuiltAssetsDir, agent);
+  rmSync(outdir, { recursive: true, force: true });
   mkdirSync(outdir, { recursive: true });
   const file = join(outdir, 'index.mjs');
   const result = await build({
@@ -44,7 +52,11 @@ export async function buildAgent(agent: AgentName): Promise<BuiltAgent> {
     external: bundleSettings.external,
     alias: bundleAliases,
   });
-  writeFileSync(join(outdir, 'meta.json'), JSON.stringify(result.metafile));
+  for (const { from, to } of bundledFolders[agent] ?? [])
+    cpSync(join(projectRoot, from), join(outdir, to), { recursive: true });
+  const metaDir = join(projectRoot, 'dist', 'meta');
+  mkdirSync(metaDir, { recursive: true });
+  writeFileSync(join(metaDir, `${agent}.json`), JSON.stringify(result.metafile));
   const output =
     result.metafile.outputs[Object.keys(result.metafile.outputs).find((k) => k.endsWith('.mjs')) ?? ''];
   const byPackage: Record<string, number> = {};

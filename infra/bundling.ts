@@ -5,7 +5,24 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/** The repository's root; `dist/` when this module runs compiled from the package (dist/infra/bundling.js). */
 export const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * True when this module runs compiled from the installed package: the agents'
+ * sources are not there, so every agent deploys its prebuilt asset. From the
+ * repository's sources (tsx, vitest) agents are bundled afresh at synth.
+ */
+export const runsFromPackage = import.meta.url.endsWith('.js');
+
+/**
+ * The prebuilt agent bundles, one folder per agent (`<agent>/index.mjs`, its
+ * source map and bundled files): `npm run build` writes them to dist/assets/,
+ * where the package's compiled modules (dist/infra/) find them.
+ */
+export const prebuiltAssetsDir = runsFromPackage
+  ? join(projectRoot, 'assets')
+  : join(projectRoot, 'dist', 'assets');
 
 /** Agents, by folder under functions/. */
 export const agentNames = [
@@ -25,6 +42,23 @@ export const agentNames = [
 export type AgentName = (typeof agentNames)[number];
 
 export const agentEntry = (name: AgentName) => join(projectRoot, 'functions', name, 'handler.ts');
+
+/** A folder copied next to an agent's bundle: `from` relative to the project root (or absolute), `to` inside the bundle. */
+export interface BundledFolder {
+  readonly from: string;
+  readonly to: string;
+}
+
+/**
+ * Folders of this repository an agent reads next to its bundle: in its
+ * prebuilt asset (`npm run build`) and in the bundle made at synth.
+ */
+export const bundledFolders: Partial<Record<AgentName, readonly BundledFolder[]>> = {
+  migrator: [
+    { from: 'migrations', to: 'migrations' },
+    { from: join('shared', 'runbooks'), to: 'runbooks' },
+  ],
+};
 
 /** ESM needs a real `require` for the few CommonJS dependencies that call it. */
 export const esmRequireBanner =

@@ -1,5 +1,6 @@
-import { isAbsolute } from 'node:path';
-import { type CfnResource, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { cpSync, existsSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { AssetHashType, type CfnResource, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
@@ -7,7 +8,17 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { type AgentName, agentEntry, bundleAliases, bundleSettings, projectRoot } from '../bundling.ts';
+import {
+  type AgentName,
+  agentEntry,
+  type BundledFolder,
+  bundleAliases,
+  bundledFolders,
+  bundleSettings,
+  prebuiltAssetsDir,
+  projectRoot,
+  runsFromPackage,
+} from '../bundling.ts';
 import { NagSuppressions, suppressWildcards } from '../nag.ts';
 
 export interface AgentFunctionProps {
@@ -27,10 +38,46 @@ export interface AgentFunctionProps {
   readonly reservedConcurrentExecutions?: number;
   /**
    * Extra folders copied next to the bundle: a path relative to the project
-   * root (copied under the same name), or `{ from, to }` where `from` may be absolute.
+   * root (copied under the same name), or `{ from, to }` where `from` may be
+   * absolute. The agent's own folders (bundledFolders in bundling.ts) are
+   * always there; from the installed package, another relative `from` is
+   * relative to the working directory (the CDK app's).
    * @default none
    */
   readonly copyIntoBundle?: ReadonlyArray<string | { from: string; to: string }>;
+}
+
+/**
+ * The code of an agent run from the installed package: its prebuilt asset
+ * (dist/assets/<agent>/, built by `npm run build` with the same esbuild
+ * settings), so synth needs no esbuild. Folders beyond the agent's own
+ * (a user's runbooks) are added by copying the asset and them into the
+ * staged asset, hashed by its output so a changed folder redeploys.
+ * Throws when the package lacks the asset (a broken install).
+ */
+function prebuiltCode(agent: AgentName, copies: readonly BundledFolder[]): lambda.Code {
+  const dir = join(prebuiltAssetsDir, agent);
+  if (!existsSync(join(dir, 'index.mjs')))
+    throw new Error(`the homeostat package has no prebuilt ${agent} agent at ${dir}: reinstall it`);
+  const own = bundledFolders[agent] ?? [];
+  const extra = copies
+    .filter((c) => !own.some((o) => o.from === c.from && o.to === c.to))
+    .map((c) => ({ from: resolve(c.from), to: c.to }));
+  if (extra.length === 0) return lambda.Code.fromAsset(dir);
+  return lambda.Code.fromAsset(dir, {
+    assetHashType: AssetHashType.OUTPUT,
+    bundling: {
+      // Never pulled: local bundling (a copy) always succeeds or throws.
+      image: lambda.Runtime.NODEJS_22_X.bundlingImage,
+      local: {
+        tryBundle(outputDir: string) {
+          cpSync(dir, outputDir, { recursive: true });
+          for (const { from, to } of extra) cpSync(from, join(outputDir, to), { recursive: true });
+          return true;
+        },
+      },
+    },
+  });
 }
 
 /**
@@ -38,9 +85,11 @@ export interface AgentFunctionProps {
  * bundle with the SDK clients inside and source maps, its own log group with
  * retention, X-Ray tracing, and an SQS failure destination (the agent's DLQ)
  * for asynchronous invocations that still fail after Lambda's retries.
+ * From the repository's sources the bundle is made at synth (NodejsFunction);
+ * from the installed package it is the prebuilt asset.
  */
 export class AgentFunction extends Construct {
-  readonly function: nodejs.NodejsFunction;
+  readonly function: lambda.Function;
   readonly deadLetterQueue: sqs.Queue;
   readonly logGroup: logs.LogGroup;
 
@@ -55,13 +104,13 @@ export class AgentFunction extends Construct {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    const copies = (props.copyIntoBundle ?? []).map((c) => (typeof c === 'string' ? { from: c, to: c } : c));
-    this.function = new nodejs.NodejsFunction(this, 'Function', {
-      entry: agentEntry(props.agent),
-      handler: 'handler',
+    const given = (props.copyIntoBundle ?? []).map((c) => (typeof c === 'string' ? { from: c, to: c } : c));
+    const copies = [
+      ...(bundledFolders[props.agent] ?? []).filter((o) => !given.some((c) => c.to === o.to)),
+      ...given,
+    ];
+    const settings = {
       ...(props.functionName ? { functionName: props.functionName } : {}),
-      projectRoot,
-      depsLockFilePath: `${projectRoot}/package-lock.json`,
       description: props.description,
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
@@ -81,28 +130,41 @@ export class AgentFunction extends Construct {
         POWERTOOLS_SERVICE_NAME: `homeostat-${props.agent}`,
         ...props.environment,
       },
-      bundling: {
-        format: nodejs.OutputFormat.ESM,
-        target: bundleSettings.target,
-        minify: bundleSettings.minify,
-        sourceMap: bundleSettings.sourcemap,
-        mainFields: [...bundleSettings.mainFields],
-        banner: bundleSettings.banner,
-        externalModules: bundleSettings.external,
-        esbuildArgs: Object.fromEntries(
-          Object.entries(bundleAliases).map(([module, path]) => [`--alias:${module}`, path]),
-        ),
-        commandHooks: {
-          beforeBundling: () => [],
-          beforeInstall: () => [],
-          afterBundling: (inputDir: string, outputDir: string) =>
-            copies.map(
-              ({ from, to }) =>
-                `cp -R "${isAbsolute(from) ? from : `${inputDir}/${from}`}" "${outputDir}/${to}"`,
+    } satisfies Partial<lambda.FunctionProps>;
+    this.function = runsFromPackage
+      ? new lambda.Function(this, 'Function', {
+          ...settings,
+          handler: 'index.handler',
+          code: prebuiltCode(props.agent, copies),
+        })
+      : new nodejs.NodejsFunction(this, 'Function', {
+          ...settings,
+          entry: agentEntry(props.agent),
+          handler: 'handler',
+          projectRoot,
+          depsLockFilePath: `${projectRoot}/package-lock.json`,
+          bundling: {
+            format: nodejs.OutputFormat.ESM,
+            target: bundleSettings.target,
+            minify: bundleSettings.minify,
+            sourceMap: bundleSettings.sourcemap,
+            mainFields: [...bundleSettings.mainFields],
+            banner: bundleSettings.banner,
+            externalModules: bundleSettings.external,
+            esbuildArgs: Object.fromEntries(
+              Object.entries(bundleAliases).map(([module, path]) => [`--alias:${module}`, path]),
             ),
-        },
-      },
-    });
+            commandHooks: {
+              beforeBundling: () => [],
+              beforeInstall: () => [],
+              afterBundling: (inputDir: string, outputDir: string) =>
+                copies.map(
+                  ({ from, to }) =>
+                    `cp -R "${isAbsolute(from) ? from : `${inputDir}/${from}`}" "${outputDir}/${to}"`,
+                ),
+            },
+          },
+        });
 
     NagSuppressions.addResourceSuppressions(
       this.function,
