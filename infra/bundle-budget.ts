@@ -21,7 +21,7 @@ export const budgetHeadroom = 0.1;
 
 /** How to move a budget on purpose (quoted in every failure). */
 export const updateBudgetsHint =
-  'if the growth is intended, run `npm run bundle:budgets -- --update` (today’s size + 10%) and commit infra/bundle-budgets.json saying why the bundle grew; otherwise find the new import (`npm run bench` lists the largest packages per agent; dist/functions/<agent>/meta.json has the rest, e.g. for https://esbuild.github.io/analyze/)';
+  'if the growth is intended, run `npm run bundle:budgets -- --update` (today’s size + 10%) and commit infra/bundle-budgets.json saying why the bundle grew; otherwise find the new import (`npm run bench` lists the largest packages per agent; dist/meta/<agent>.json has the rest, e.g. for https://esbuild.github.io/analyze/)';
 
 export interface BundleBudgets {
   /** What the numbers mean, for a reader of the JSON file. */

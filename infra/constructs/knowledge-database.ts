@@ -79,11 +79,8 @@ export class KnowledgeDatabase extends Construct {
       agent: 'migrator',
       description: 'Applies Homeostat knowledge-base migrations on deploy',
       timeout: Duration.minutes(5),
-      copyIntoBundle: [
-        'migrations',
-        { from: 'shared/runbooks', to: 'runbooks' },
-        ...(props.runbooksDir ? [{ from: props.runbooksDir, to: 'user-runbooks' }] : []),
-      ],
+      // migrations/ and the bundled runbooks come with every migrator build (bundledFolders in bundling.ts).
+      copyIntoBundle: props.runbooksDir ? [{ from: props.runbooksDir, to: 'user-runbooks' }] : [],
       logRetention: props.logRetention,
     });
     this.connect(this.migrator.function);

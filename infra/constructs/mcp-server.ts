@@ -34,7 +34,7 @@ export class McpServer extends Construct {
   constructor(scope: Construct, id: string, props: McpServerProps) {
     super(scope, id);
     this.agent = new AgentFunction(this, 'Server', {
-      // functions/mcp/handler.ts (not one of the event-driven agents bundling.ts lists for `npm run build`).
+      // functions/mcp/handler.ts: Streamable HTTP behind the Function URL.
       agent: 'mcp',
       description: 'Homeostat over MCP: investigate incidents, request remediations a person approves',
       logRetention: props.logRetention,

@@ -158,33 +158,80 @@ export class Homeostat extends Construct {
         })
       : undefined;
 
-    new CfnOutput(this, 'BusName', { value: this.bus.bus.eventBusName });
-    new CfnOutput(this, 'PerceptionFunctionName', { value: this.perception.agent.function.functionName });
-    new CfnOutput(this, 'PerceptionQueueUrl', { value: this.perception.queue.queueUrl });
+    new CfnOutput(this, 'BusName', { key: 'BusName', value: this.bus.bus.eventBusName });
+    new CfnOutput(this, 'PerceptionFunctionName', {
+      key: 'PerceptionFunctionName',
+      value: this.perception.agent.function.functionName,
+    });
+    new CfnOutput(this, 'PerceptionQueueUrl', {
+      key: 'PerceptionQueueUrl',
+      value: this.perception.queue.queueUrl,
+    });
     new CfnOutput(this, 'PerceptionDeadLetterQueueUrl', {
+      key: 'PerceptionDeadLetterQueueUrl',
       value: this.perception.agent.deadLetterQueue.queueUrl,
     });
-    new CfnOutput(this, 'DiagnosisFunctionName', { value: this.diagnosis.agent.function.functionName });
+    new CfnOutput(this, 'DiagnosisFunctionName', {
+      key: 'DiagnosisFunctionName',
+      value: this.diagnosis.agent.function.functionName,
+    });
     new CfnOutput(this, 'DiagnosisDeadLetterQueueUrl', {
+      key: 'DiagnosisDeadLetterQueueUrl',
       value: this.diagnosis.agent.deadLetterQueue.queueUrl,
     });
-    new CfnOutput(this, 'PlanFunctionName', { value: r.plan.function.functionName });
-    new CfnOutput(this, 'ActFunctionName', { value: r.act.function.functionName });
-    new CfnOutput(this, 'VerifyFunctionName', { value: r.verify.function.functionName });
-    new CfnOutput(this, 'ApproveFunctionName', { value: r.approve.function.functionName });
-    new CfnOutput(this, 'ApprovalUrl', { value: r.approvalUrl.url });
-    new CfnOutput(this, 'KillSwitchParameterName', { value: r.killSwitch.parameterName });
-    new CfnOutput(this, 'LearnFunctionName', { value: this.learn.agent.function.functionName });
-    new CfnOutput(this, 'NotifyFunctionName', { value: this.notifications.agent.function.functionName });
-    new CfnOutput(this, 'NotificationTopicArn', { value: this.notifications.topic.topicArn });
-    new CfnOutput(this, 'ChaosFunctionName', { value: this.chaos.agent.function.functionName });
-    new CfnOutput(this, 'DashboardName', { value: this.operations.dashboard.dashboardName });
-    new CfnOutput(this, 'DatabaseUrlSecretName', { value: settings.databaseUrlSecretName });
-    new CfnOutput(this, 'ServiceRegistryParameterName', { value: this.registry.parameter.parameterName });
-    new CfnOutput(this, 'MigratorFunctionName', { value: this.database.migrator.function.functionName });
+    new CfnOutput(this, 'PlanFunctionName', { key: 'PlanFunctionName', value: r.plan.function.functionName });
+    new CfnOutput(this, 'ActFunctionName', { key: 'ActFunctionName', value: r.act.function.functionName });
+    new CfnOutput(this, 'VerifyFunctionName', {
+      key: 'VerifyFunctionName',
+      value: r.verify.function.functionName,
+    });
+    new CfnOutput(this, 'ApproveFunctionName', {
+      key: 'ApproveFunctionName',
+      value: r.approve.function.functionName,
+    });
+    new CfnOutput(this, 'ApprovalUrl', { key: 'ApprovalUrl', value: r.approvalUrl.url });
+    new CfnOutput(this, 'KillSwitchParameterName', {
+      key: 'KillSwitchParameterName',
+      value: r.killSwitch.parameterName,
+    });
+    new CfnOutput(this, 'LearnFunctionName', {
+      key: 'LearnFunctionName',
+      value: this.learn.agent.function.functionName,
+    });
+    new CfnOutput(this, 'NotifyFunctionName', {
+      key: 'NotifyFunctionName',
+      value: this.notifications.agent.function.functionName,
+    });
+    new CfnOutput(this, 'NotificationTopicArn', {
+      key: 'NotificationTopicArn',
+      value: this.notifications.topic.topicArn,
+    });
+    new CfnOutput(this, 'ChaosFunctionName', {
+      key: 'ChaosFunctionName',
+      value: this.chaos.agent.function.functionName,
+    });
+    new CfnOutput(this, 'DashboardName', {
+      key: 'DashboardName',
+      value: this.operations.dashboard.dashboardName,
+    });
+    new CfnOutput(this, 'DatabaseUrlSecretName', {
+      key: 'DatabaseUrlSecretName',
+      value: settings.databaseUrlSecretName,
+    });
+    new CfnOutput(this, 'ServiceRegistryParameterName', {
+      key: 'ServiceRegistryParameterName',
+      value: this.registry.parameter.parameterName,
+    });
+    new CfnOutput(this, 'MigratorFunctionName', {
+      key: 'MigratorFunctionName',
+      value: this.database.migrator.function.functionName,
+    });
     if (this.mcp) {
-      new CfnOutput(this, 'McpUrl', { value: this.mcp.url.url });
-      new CfnOutput(this, 'McpFunctionName', { value: this.mcp.agent.function.functionName });
+      new CfnOutput(this, 'McpUrl', { key: 'McpUrl', value: this.mcp.url.url });
+      new CfnOutput(this, 'McpFunctionName', {
+        key: 'McpFunctionName',
+        value: this.mcp.agent.function.functionName,
+      });
     }
   }
 
