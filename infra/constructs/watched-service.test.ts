@@ -90,6 +90,16 @@ describe('context services at platform scale', () => {
       Object.values(t.Resources).filter((r) => r.Type === 'Custom::HomeostatWatchedService'),
     );
     expect(registrations).toHaveLength(500);
+    // One registration at a time per stack: every one but the first waits for another.
+    for (const t of templates) {
+      const ids = Object.entries(t.Resources)
+        .filter(([, r]) => r.Type === 'Custom::HomeostatWatchedService')
+        .map(([id]) => id);
+      const waiting = ids.filter((id) =>
+        ((t.Resources[id] as { DependsOn?: string[] }).DependsOn ?? []).some((d) => ids.includes(d)),
+      );
+      expect(waiting).toHaveLength(ids.length - 1);
+    }
     // The first services keep the logical ids they had before nested stacks existed.
     expect(stack.watched[0]?.node.path).toBe('Homeostat/Default/Watched-c0-svc0');
     expect(Template.fromStack(stack).findResources('Custom::HomeostatWatchedService')).not.toEqual({});

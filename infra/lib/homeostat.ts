@@ -251,21 +251,39 @@ export class Homeostat extends Construct {
         new WatchedService(this, `Watched-${props.cluster}-${props.service}`, { ...props, ...registration }),
     );
     for (const w of watched) w.registrationResource.node.addDependency(this.database.trigger);
+    chainRegistrations(watched);
     for (let start = 0; start < rest.length; start += watchedServicesPerNestedStack) {
       const n = start / watchedServicesPerNestedStack + 1;
       const nested = new NestedStack(this, `WatchedServices${n}`, {
         description: `Homeostat watched services, part ${n} (context homeostat:watchedServices)`,
       });
       nested.node.addDependency(this.database.trigger);
-      for (const props of rest.slice(start, start + watchedServicesPerNestedStack))
-        watched.push(
-          new WatchedService(nested, `Watched-${props.cluster}-${props.service}`, {
-            ...props,
-            ...registration,
-          }),
+      const part = rest
+        .slice(start, start + watchedServicesPerNestedStack)
+        .map(
+          (props) =>
+            new WatchedService(nested, `Watched-${props.cluster}-${props.service}`, {
+              ...props,
+              ...registration,
+            }),
         );
+      chainRegistrations(part);
+      watched.push(...part);
     }
     return watched;
+  }
+}
+
+/**
+ * Makes each registration wait for the one before it in the same stack, so a stack's
+ * registrations reach the database one at a time (each opens a connection: 500 at once would
+ * exceed a Neon compute's connection limit, and the local emulator stalls on many concurrent
+ * custom resources); nested stacks still deploy side by side, about 60 one-second calls each.
+ */
+function chainRegistrations(watched: readonly WatchedService[]): void {
+  for (const [i, w] of watched.entries()) {
+    const before = watched[i - 1];
+    if (before) w.registrationResource.node.addDependency(before.registrationResource);
   }
 }
 
