@@ -258,15 +258,13 @@ export class Homeostat extends Construct {
         description: `Homeostat watched services, part ${n} (context homeostat:watchedServices)`,
       });
       nested.node.addDependency(this.database.trigger);
-      const part = rest
-        .slice(start, start + watchedServicesPerNestedStack)
-        .map(
-          (props) =>
-            new WatchedService(nested, `Watched-${props.cluster}-${props.service}`, {
-              ...props,
-              ...registration,
-            }),
-        );
+      const part = rest.slice(start, start + watchedServicesPerNestedStack).map(
+        (props) =>
+          new WatchedService(nested, `Watched-${props.cluster}-${props.service}`, {
+            ...props,
+            ...registration,
+          }),
+      );
       chainRegistrations(part);
       watched.push(...part);
     }
