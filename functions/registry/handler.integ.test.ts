@@ -196,20 +196,28 @@ describe('registry: deploys keep operator decisions', () => {
     expect((await register(rollback)).Data.Outcome).toBe('absent');
   });
 
-  it('a delete from another registration (the construct moved stacks) leaves the service watched', async () => {
+  it('refuses a second declaration of a service, naming the first; its rollback and a delete by anyone else leave it watched', async () => {
     const props = { ...ref, alarmPrefixes: ['homeostat-shop-api-'], minTasks: 2, maxTasks: 6 };
-    // Created in the new stack first, then deleted from the old one: CloudFormation's order for a move.
-    await register(request('Create', props, { stackId: `${stackId}-new` }));
-    const old = await register(request('Delete', props));
-    expect(old.Data.Outcome).toBe('kept');
-    expect(await row()).toMatchObject({ min_tasks: 2, autonomy: { default: 'approve' } });
+    const other = { stackId: `${stackId}-other` };
+    await expect(register(request('Create', { ...props, minTasks: 5, maxTasks: 9 }, other))).rejects.toThrow(
+      /shop\/api is already declared by arn:aws:cloudformation:eu-west-1:111111111111:stack\/Shop\/1\/ApiRegistration/,
+    );
+    // The refused Create answered FAILED with an id of its own: the rollback touches nothing.
+    expect(
+      (await register(request('Delete', props, { ...other, physicalId: 'unregistered:r-1' }))).Data.Outcome,
+    ).toBe('absent');
+    // A Delete from a registration that does not hold the service (same physical id) keeps it.
+    expect((await register(request('Delete', props, other))).Data.Outcome).toBe('kept');
+    expect(await row()).toMatchObject({ min_tasks: 2, max_tasks: 6, autonomy: { default: 'approve' } });
 
-    const gone = await register(request('Delete', props, { stackId: `${stackId}-new` }));
+    const gone = await register(request('Delete', props));
     expect(gone.Data.Outcome).toBe('removed');
     expect(await row()).toBeUndefined();
-    expect((await register(request('Delete', props, { stackId: `${stackId}-new` }))).Data.Outcome).toBe(
-      'absent',
-    );
+    expect((await register(request('Delete', props))).Data.Outcome).toBe('absent');
+    // Once nobody declares it, another registration may.
+    await register(request('Create', props, other));
+    expect(await row()).toMatchObject({ min_tasks: 2 });
+    await register(request('Delete', props, other));
   });
 
   it('a rename registers the new service; CloudFormation then deletes the old one by its physical id', async () => {

@@ -28,18 +28,7 @@ export interface RegistryResponse {
  */
 export const register = async (event: CloudFormationCustomResourceEvent): Promise<RegistryResponse> => {
   const owner = `${event.StackId}/${event.LogicalResourceId}`;
-  if (event.RequestType === 'Delete' && !registeredHere(event)) {
-    // A create that failed (invalid properties, database down) registered nothing; its rollback
-    // must not fail too, or the stack would be stuck in ROLLBACK_FAILED.
-    logger.info('nothing registered under this id; nothing to unregister', {
-      physicalResourceId: event.PhysicalResourceId,
-      owner,
-    });
-    return {
-      PhysicalResourceId: event.PhysicalResourceId,
-      Data: { Cluster: '', Service: '', Outcome: 'absent' },
-    };
-  }
+  if (event.RequestType === 'Delete') return unregister(event.PhysicalResourceId, owner);
   const registration = parseServiceRegistration(
     event.ResourceProperties,
     `${event.LogicalResourceId} (${event.RequestType})`,
@@ -49,15 +38,6 @@ export const register = async (event: CloudFormationCustomResourceEvent): Promis
   const pool = await knowledgeDbConnector(loadEnv(databaseEnvSchema))();
   try {
     const store = new PostgresPerceptionStore(pool);
-    if (event.RequestType === 'Delete') {
-      // The physical id is what was registered; the properties are the ones it was registered with.
-      const outcome = await store.unregisterDeployedService(ref, owner);
-      logger.info('watched service unregistered', { watchedService: physicalId, outcome, owner });
-      return {
-        PhysicalResourceId: event.PhysicalResourceId,
-        Data: { Cluster: ref.cluster, Service: ref.service, Outcome: outcome },
-      };
-    }
     await store.registerDeployedService(registration, owner);
     logger.info('watched service registered', {
       watchedService: physicalId,
@@ -80,14 +60,30 @@ export const register = async (event: CloudFormationCustomResourceEvent): Promis
   }
 };
 
-/** Whether a Delete's physical id is one a successful Create or Update returned (`<cluster>/<service>` of its properties). */
-function registeredHere(event: CloudFormationCustomResourceEvent & { RequestType: 'Delete' }): boolean {
-  const { cluster, service } = event.ResourceProperties as { cluster?: unknown; service?: unknown };
-  return (
-    typeof cluster === 'string' &&
-    typeof service === 'string' &&
-    event.PhysicalResourceId === `${cluster}/${service}`
-  );
+/**
+ * Delete: unregisters the service named by the physical id a successful Create or Update
+ * returned (`<cluster>/<service>`), only if this registration (`owner`) declared it last. It reads
+ * nothing else of the request, so a schema change never makes an old registration undeletable. Any
+ * other id (a Create that failed registered nothing) needs no database: a rollback must not fail
+ * too, or the stack would be stuck in ROLLBACK_FAILED.
+ */
+async function unregister(physicalId: string, owner: string): Promise<RegistryResponse> {
+  const [cluster, service, ...rest] = physicalId.split('/');
+  if (!cluster || !service || rest.length > 0) {
+    logger.info('nothing registered under this id; nothing to unregister', { physicalId, owner });
+    return { PhysicalResourceId: physicalId, Data: { Cluster: '', Service: '', Outcome: 'absent' } };
+  }
+  const pool = await knowledgeDbConnector(loadEnv(databaseEnvSchema))();
+  try {
+    const outcome = await new PostgresPerceptionStore(pool).unregisterDeployedService(
+      { cluster, service },
+      owner,
+    );
+    logger.info('watched service unregistered', { watchedService: physicalId, outcome, owner });
+    return { PhysicalResourceId: physicalId, Data: { Cluster: cluster, Service: service, Outcome: outcome } };
+  } finally {
+    await pool.end();
+  }
 }
 
 /**

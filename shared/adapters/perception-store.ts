@@ -40,6 +40,11 @@ export type DeployedServiceRegistration = Pick<
   'cluster' | 'service' | 'alarmPrefixes' | 'minTasks' | 'maxTasks' | 'maintenanceTasks'
 >;
 
+/** Another WatchedService (another stack or app) already declares the service. */
+export class RegistrationConflictError extends HomeostatError {
+  override readonly name = 'RegistrationConflictError';
+}
+
 /** Another writer changed the incident (or opened one) first; the transaction is retried on fresh data. */
 export class ConcurrencyConflictError extends HomeostatError {
   override readonly name = 'ConcurrencyConflictError';
@@ -494,21 +499,26 @@ export class PostgresPerceptionStore implements PerceptionStore {
    * Upserts the columns a deploy owns (alarm prefixes, task bounds, maintenance
    * tasks when declared); the operator's decisions (autonomy, allowed actions,
    * fallback, secrets) stay. `registeredBy` names the declaring registration
-   * ("<stack id>/<logical id>"), so only it may unregister the service.
+   * ("<stack id>/<logical id>"), so only it may unregister the service. A
+   * service is declared by one registration at a time: when another one holds
+   * it, nothing changes and RegistrationConflictError names the holder (rows
+   * registered by nobody — the CLI, older deploys — are taken over).
    */
   async registerDeployedService(
     registration: DeployedServiceRegistration,
     registeredBy?: string,
   ): Promise<void> {
     this.watchedCache.delete(`${registration.cluster}/${registration.service}`);
-    await this.pool.query(
+    const written = await this.pool.query(
       `INSERT INTO watched_services (cluster, service, alarm_prefixes, min_tasks, max_tasks, maintenance_tasks, registered_by)
        VALUES ($1, $2, $3, $4, $5, COALESCE($6::text[], '{}'), $7)
        ON CONFLICT (cluster, service) DO UPDATE
          SET alarm_prefixes = EXCLUDED.alarm_prefixes, min_tasks = EXCLUDED.min_tasks,
              max_tasks = EXCLUDED.max_tasks, registered_by = EXCLUDED.registered_by,
              maintenance_tasks = CASE WHEN $6::text[] IS NULL THEN watched_services.maintenance_tasks
-                                      ELSE EXCLUDED.maintenance_tasks END`,
+                                      ELSE EXCLUDED.maintenance_tasks END
+         WHERE watched_services.registered_by IS NULL OR $7::text IS NULL
+            OR watched_services.registered_by = $7::text`,
       [
         registration.cluster,
         registration.service,
@@ -518,6 +528,14 @@ export class PostgresPerceptionStore implements PerceptionStore {
         registration.maintenanceTasks ?? null,
         registeredBy ?? null,
       ],
+    );
+    if ((written.rowCount ?? 0) > 0) return;
+    const holder = await this.pool.query(
+      'SELECT registered_by FROM watched_services WHERE cluster = $1 AND service = $2',
+      [registration.cluster, registration.service],
+    );
+    throw new RegistrationConflictError(
+      `${registration.cluster}/${registration.service} is already declared by ${holder.rows[0]?.registered_by ?? 'another registration'}: a service is watched through one WatchedService; remove one of the two declarations (to move it, remove it from the old stack first)`,
     );
   }
 
