@@ -34,6 +34,10 @@ export interface AgentFunctionProps {
   readonly memorySize?: number;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
+  /** Lambda's retries of a failed asynchronous invocation. @default 2 */
+  readonly retryAttempts?: number;
+  /** How long Lambda keeps an asynchronous invocation it could not run yet. @default Duration.hours(6) */
+  readonly maxEventAge?: Duration;
   /** Caps concurrent executions (and keeps them available to this function). @default unreserved */
   readonly reservedConcurrentExecutions?: number;
   /**
@@ -122,8 +126,8 @@ export class AgentFunction extends Construct {
       tracing: lambda.Tracing.ACTIVE,
       logGroup: this.logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
-      retryAttempts: 2,
-      maxEventAge: Duration.hours(6),
+      retryAttempts: props.retryAttempts ?? 2,
+      maxEventAge: props.maxEventAge ?? Duration.hours(6),
       onFailure: new SqsDestination(this.deadLetterQueue),
       environment: {
         NODE_OPTIONS: '--enable-source-maps',

@@ -12,6 +12,8 @@ export interface ServiceRegistryProps {
    * WatchedService in any other stack or app of the account and region finds it.
    */
   readonly parameterName: string;
+  /** The Homeostat bus's name: names the registry agent `homeostat-<bus>-registry`. */
+  readonly busName: string;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
 }
@@ -37,8 +39,15 @@ export class ServiceRegistry extends Construct {
       agent: 'registry',
       description:
         'Homeostat service registry: registers and unregisters watched services (WatchedService custom resources)',
+      // A fixed name keeps the service token (its ARN) stable: other apps' registrations refuse a
+      // changed ServiceToken ("Modifying service token is not allowed") after a redeploy.
+      functionName: `homeostat-${props.busName}-registry`,
       timeout: Duration.minutes(1),
       logRetention: props.logRetention,
+      // CloudFormation waits for an answer; a request retried after it gave up would register a
+      // service no stack declares. The one retry that matters (answering) is the agent's own.
+      retryAttempts: 0,
+      maxEventAge: Duration.minutes(5),
     });
     props.database.connect(this.agent.function);
     // CloudFormation invokes the agent itself (a Lambda-backed custom resource), which answers

@@ -5,7 +5,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import { describe, expect, it } from 'vitest';
-import { inlineWatchedServices, watchedServicesPerNestedStack } from '../lib/homeostat.ts';
+import { inlineWatchedServices, serviceBucket, watchedServiceBuckets } from '../lib/homeostat.ts';
 import { HomeostatStack } from '../lib/homeostat-stack.ts';
 import { readSettings } from '../lib/settings.ts';
 import { testApp } from '../testing.ts';
@@ -76,21 +76,30 @@ describe('context services at platform scale', () => {
       targetGroup: { targetGroupFullName: `targetgroup/t${i}/1`, loadBalancerFullName: `app/lb${i % 20}/2` },
     }));
 
-  it(`keeps the first ${inlineWatchedServices} in the stack (ids unchanged) and spreads the rest over nested stacks`, () => {
-    const a = testApp({ 'homeostat:watchedServices': declared(500) });
+  const synthesize = (services: ReturnType<typeof declared>) => {
+    const a = testApp({ 'homeostat:watchedServices': services });
     const stack = new HomeostatStack(a, 'Homeostat', { settings: readSettings(a.node) });
     const assembly = a.synth();
     const templates = assembly.stacks
       .flatMap((s) => [s.template, ...nestedTemplates(assembly.directory, s.template)])
       .map((t) => t as { Resources: Record<string, { Type: string }> });
-    const nested = Math.ceil((500 - inlineWatchedServices) / watchedServicesPerNestedStack);
-    expect(templates).toHaveLength(1 + nested);
+    return { stack, templates };
+  };
+
+  it(`keeps up to ${inlineWatchedServices} in the stack itself, where they always were`, () => {
+    const { stack, templates } = synthesize(declared(inlineWatchedServices));
+    expect(templates).toHaveLength(1);
+    expect(stack.watched[0]?.node.path).toBe('Homeostat/Default/Watched-c0-svc0');
+  });
+
+  it('spreads 500 over hash-chosen nested stacks: none near 500 resources, one registration at a time in each', () => {
+    const { stack, templates } = synthesize(declared(500));
+    expect(templates.length).toBeLessThanOrEqual(1 + watchedServiceBuckets);
     for (const t of templates) expect(Object.keys(t.Resources).length).toBeLessThan(450);
     const registrations = templates.flatMap((t) =>
       Object.values(t.Resources).filter((r) => r.Type === 'Custom::HomeostatWatchedService'),
     );
     expect(registrations).toHaveLength(500);
-    // One registration at a time per stack: every one but the first waits for another.
     for (const t of templates) {
       const ids = Object.entries(t.Resources)
         .filter(([, r]) => r.Type === 'Custom::HomeostatWatchedService')
@@ -98,11 +107,22 @@ describe('context services at platform scale', () => {
       const waiting = ids.filter((id) =>
         ((t.Resources[id] as { DependsOn?: string[] }).DependsOn ?? []).some((d) => ids.includes(d)),
       );
-      expect(waiting).toHaveLength(ids.length - 1);
+      expect(waiting).toHaveLength(Math.max(0, ids.length - 1));
     }
-    // The first services keep the logical ids they had before nested stacks existed.
-    expect(stack.watched[0]?.node.path).toBe('Homeostat/Default/Watched-c0-svc0');
-    expect(Template.fromStack(stack).findResources('Custom::HomeostatWatchedService')).not.toEqual({});
+    // Each lives in the bucket its name hashes to.
+    const svc7 = stack.watched.find((w) => w.registration.service === 'svc7');
+    expect(svc7?.node.path).toBe(
+      `Homeostat/Default/WatchedServices${serviceBucket('c7', 'svc7')}/Watched-c7-svc7`,
+    );
+  });
+
+  it('never moves a service when another is added or removed (a moved alarm would be recreated)', () => {
+    const paths = (services: ReturnType<typeof declared>) =>
+      new Map(synthesize(services).stack.watched.map((w) => [w.registration.service, w.node.path]));
+    const all = declared(120);
+    const before = paths(all);
+    const after = paths(all.filter((s) => s.service !== 'svc3'));
+    for (const [service, path] of after) expect(path, service).toBe(before.get(service));
   });
 
   it('keeps every function’s environment under Lambda’s 4 KB with 500 services', () => {
@@ -129,3 +149,18 @@ function nestedTemplates(dir: string, template: unknown): unknown[] {
   expect(files).toHaveLength(nested.length);
   return files.map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')));
 }
+
+describe('roles and maintenance tasks', () => {
+  it('are refused outside context, where the act agent’s IAM cannot grant them', () => {
+    const { stack, service } = serviceStack(testApp());
+    expect(
+      () =>
+        new WatchedService(stack, 'Watched', { service, taskRoles: ['arn:aws:iam::111111111111:role/api'] }),
+    ).toThrow(
+      /taskRoles and maintenanceTasks are granted at synth from context homeostat:watchedServices only/,
+    );
+    expect(() => new WatchedService(stack, 'Other', { service, maintenanceTasks: ['api-migrate'] })).toThrow(
+      /declare the service there/,
+    );
+  });
+});

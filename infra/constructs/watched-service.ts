@@ -73,6 +73,10 @@ export interface WatchedServiceProps extends RegistrationTarget {
   };
 }
 
+/** Marks the WatchedServices Homeostat creates from context: only their roles and tasks reach the agents' IAM. */
+export const declaredInContext = Symbol('homeostat:declaredInContext');
+type ContextDeclared = { readonly [declaredInContext]?: true };
+
 /** A watched ECS service construct of your app: tagged homeostat:managed=true by the WatchedService. */
 export interface WatchedEcsServiceProps extends Omit<WatchedServiceProps, 'cluster' | 'service'> {
   /** The service (FargateService, Ec2Service, or an imported one — tags reach only services defined in the app). */
@@ -104,6 +108,13 @@ export class WatchedService extends Construct {
         : { ...given, cluster: given.service.cluster.clusterName, service: given.service.serviceName };
     if (typeof given.service !== 'string') Tags.of(given.service).add(managedTag.key, managedTag.value);
     const { cluster, service } = props;
+    if (
+      (props.taskRoles?.length || props.maintenanceTasks?.length) &&
+      !(given as ContextDeclared)[declaredInContext]
+    )
+      throw new Error(
+        `WatchedService ${this.node.path}: taskRoles and maintenanceTasks are granted at synth from context homeostat:watchedServices only (the act agent's IAM lists them); declare the service there, or leave them out — Homeostat then changes it only through UpdateService (restart, scale, roll back)`,
+      );
     const prefix = `homeostat-${cluster}-${service}-`;
     const t = props.thresholds ?? {};
     const ecsDims = { ClusterName: cluster, ServiceName: service };
@@ -229,6 +240,9 @@ export class WatchedService extends Construct {
           props.registryParameterName ?? registryParameterName('homeostat'),
         ),
       resourceType: 'Custom::HomeostatWatchedService',
+      // An agent that never answers (crashed at start, throttled) fails the deploy in 5 minutes,
+      // not CloudFormation's default hour.
+      serviceTimeout: Duration.minutes(5),
       properties: { ...this.registration },
     });
   }

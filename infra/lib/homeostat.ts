@@ -12,7 +12,11 @@ import { OperationsDashboard } from '../constructs/operations-dashboard.ts';
 import { PerceptionAgent } from '../constructs/perception-agent.ts';
 import { RemediationAgents } from '../constructs/remediation-agents.ts';
 import { registryParameterName, ServiceRegistry } from '../constructs/service-registry.ts';
-import { WatchedService, type WatchedServiceProps } from '../constructs/watched-service.ts';
+import {
+  declaredInContext,
+  WatchedService,
+  type WatchedServiceProps,
+} from '../constructs/watched-service.ts';
 import { type SampleTarget, sampleExperiments } from './sample-target-stack.ts';
 import { type HomeostatSettings, readSettings } from './settings.ts';
 
@@ -83,6 +87,7 @@ export class Homeostat extends Construct {
     this.registry = new ServiceRegistry(this, 'ServiceRegistry', {
       database: this.database,
       parameterName: registryParameterName(settings.busName),
+      busName: settings.busName,
       logRetention: settings.logRetentionDays,
     });
     this.watched = this.watchServices(settings.watchedServices);
@@ -236,40 +241,51 @@ export class Homeostat extends Construct {
   }
 
   /**
-   * The services declared in context: the first `inlineWatchedServices` in this
-   * construct (where they always were: their logical ids, and so their alarms,
-   * stay on upgrade), the rest in nested stacks of `watchedServicesPerNestedStack`
-   * (at most 7 resources each: 6 alarms and the registration), so no stack nears
-   * CloudFormation's 500-resource limit. Every registration waits for the migration.
+   * The services declared in context. Up to `inlineWatchedServices` (30: the most a stack held
+   * before, by environment size) stay in this construct, where they always were, so their
+   * logical ids and alarms are untouched on upgrade. Past that, every one goes to one of
+   * `watchedServiceBuckets` nested stacks chosen by a hash of `cluster/service`, so adding or
+   * removing a service never moves another (a moved alarm would be recreated under the same
+   * name). At most 7 resources a service (6 alarms and the registration). Every registration
+   * waits for the migration.
    */
   private watchServices(declared: readonly WatchedServiceProps[]): WatchedService[] {
-    const registration = { homeostat: { registry: this.registry } };
-    const inline = declared.slice(0, inlineWatchedServices);
-    const rest = declared.slice(inlineWatchedServices);
-    const watched = inline.map(
-      (props) =>
-        new WatchedService(this, `Watched-${props.cluster}-${props.service}`, { ...props, ...registration }),
-    );
-    for (const w of watched) w.registrationResource.node.addDependency(this.database.trigger);
-    chainRegistrations(watched);
-    for (let start = 0; start < rest.length; start += watchedServicesPerNestedStack) {
-      const n = start / watchedServicesPerNestedStack + 1;
-      const nested = new NestedStack(this, `WatchedServices${n}`, {
-        description: `Homeostat watched services, part ${n} (context homeostat:watchedServices)`,
+    const registration = { homeostat: { registry: this.registry }, [declaredInContext]: true as const };
+    const create = (scope: Construct, props: WatchedServiceProps) =>
+      new WatchedService(scope, `Watched-${props.cluster}-${props.service}`, { ...props, ...registration });
+    if (declared.length <= inlineWatchedServices) {
+      const watched = declared.map((props) => create(this, props));
+      for (const w of watched) w.registrationResource.node.addDependency(this.database.trigger);
+      chainRegistrations(watched);
+      return watched;
+    }
+    const buckets = new Map<number, WatchedServiceProps[]>();
+    for (const props of declared) {
+      const b = serviceBucket(props.cluster, props.service);
+      buckets.set(b, [...(buckets.get(b) ?? []), props]);
+    }
+    const watched: WatchedService[] = [];
+    for (const [b, members] of [...buckets.entries()].sort(([x], [y]) => x - y)) {
+      const nested = new NestedStack(this, `WatchedServices${b}`, {
+        description: `Homeostat watched services, bucket ${b} of ${watchedServiceBuckets} (context homeostat:watchedServices)`,
       });
       nested.node.addDependency(this.database.trigger);
-      const part = rest.slice(start, start + watchedServicesPerNestedStack).map(
-        (props) =>
-          new WatchedService(nested, `Watched-${props.cluster}-${props.service}`, {
-            ...props,
-            ...registration,
-          }),
-      );
+      const part = members.map((props) => create(nested, props));
       chainRegistrations(part);
       watched.push(...part);
     }
     return watched;
   }
+}
+
+/** The nested stack (0 … watchedServiceBuckets - 1) a context service lives in: FNV-1a of `cluster/service`. */
+export function serviceBucket(cluster: string, service: string): number {
+  let hash = 0x811c9dc5;
+  for (const char of `${cluster}/${service}`) {
+    hash ^= char.codePointAt(0) ?? 0;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash % watchedServiceBuckets;
 }
 
 /**
@@ -285,7 +301,7 @@ function chainRegistrations(watched: readonly WatchedService[]): void {
   }
 }
 
-/** Context services kept in the Homeostat stack itself (the ceiling before nested stacks was about 30). */
-export const inlineWatchedServices = 20;
-/** Context services per nested stack: at most 7 resources each, so 420 of CloudFormation's 500. */
-export const watchedServicesPerNestedStack = 60;
+/** Up to this many context services stay in the Homeostat stack itself (the most it held before nested stacks). */
+export const inlineWatchedServices = 30;
+/** Nested stacks for more: 500 services make about 31 each (7 resources a service at most, so ~220 of 500). */
+export const watchedServiceBuckets = 16;
