@@ -11,7 +11,7 @@ import { ECSClient } from '@aws-sdk/client-ecs';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import * as z from 'zod/mini';
-import { chaosSettings } from '../config/chaos.ts';
+import { chaosSettings, parseChaosSettings } from '../config/chaos.ts';
 import { envWithDatabase, loadEnv } from '../config/env.ts';
 import { systemClock } from '../domain/ports.ts';
 import type { ChaosDeps } from '../usecases/chaos.ts';
@@ -43,7 +43,7 @@ export const chaosEnvSchema = envWithDatabase({
 
 /** What the wiring reports on its own: experiments it skipped (a Powertools Logger fits). */
 export interface ChaosWiringLog {
-  warn(message: string, extra: { skipped: SkippedParameter[] }): void;
+  warn(message: string, extra: { skipped: SkippedParameter[] } | { error: unknown }): void;
 }
 
 /**
@@ -85,20 +85,23 @@ export function chaosWiring(options: { maxAgeSeconds?: number } = {}) {
     chaos,
     /** Everything one invocation needs, with the experiments read through `chaos`. */
     async deps(log?: ChaosWiringLog): Promise<ChaosDeps & { deadLetters: SqsDeadLetters }> {
-      const parameters = await chaos(log);
+      // Reverts and the kill-switch sweep must not depend on reading the parameters: when they
+      // cannot be read (SSM throttled, a settings parameter missing or invalid) no experiment can
+      // start — none is known — while reverts run with the default revert settings.
+      const parameters = await chaos(log).catch((error: unknown) => {
+        log?.warn('chaos parameters unreadable: no experiment can start; reverts and the sweep go on', {
+          error,
+        });
+        return { experiments: [], settings: parseChaosSettings({}, 'defaults'), fisTemplates: {} };
+      });
       const { store, health } = await stores();
       return {
         experiments: parameters.experiments,
         settings: chaosSettings(parameters.settings),
         clock: systemClock,
         killSwitch: new SsmKillSwitch(ssm, env.HOMEOSTAT_KILL_SWITCH_PARAMETER),
-        injector: new EcsChaosInjector(
-          ecs,
-          ssm,
-          Object.keys(parameters.fisTemplates).length > 0
-            ? { client: fis(), templates: parameters.fisTemplates }
-            : null,
-        ),
+        // The FIS client always: stopping an experiment (a revert, the kill switch) needs no template.
+        injector: new EcsChaosInjector(ecs, ssm, { client: fis(), templates: parameters.fisTemplates }),
         alarmsInAlarm: (ref) => health.alarmsInAlarm(ref),
         store,
         scheduler: new OneTimeSchedules(scheduler, {

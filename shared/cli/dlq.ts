@@ -135,7 +135,7 @@ export async function dlqCommand(args: string[], deps: DlqDeps): Promise<DlqOutp
   });
   return sub === 'list'
     ? list(agent, functionName, queue, max, values.json, deps)
-    : redrive(agent, queue, { max, dryRun: values['dry-run'], json: values.json }, deps);
+    : redrive(agent, functionName, queue, { max, dryRun: values['dry-run'], json: values.json }, deps);
 }
 
 async function list(
@@ -176,8 +176,22 @@ interface RedriveResult {
   detail: string;
 }
 
+/**
+ * Why a re-delivery is refused, if it is: a dead letter names its own target (a failure record's
+ * functionArn, EventBridge's TARGET_ARN), and whoever can write to the queue writes those; the
+ * operator's credentials invoke only the agent whose queue this is.
+ */
+export function foreignTarget(redelivery: Redelivery, functionName: string): string | undefined {
+  if (redelivery.kind !== 'invoke') return undefined;
+  const name = redelivery.functionArn.split(':function:')[1]?.split(':')[0] ?? redelivery.functionArn;
+  return name === functionName || redelivery.functionArn === functionName
+    ? undefined
+    : `it names ${redelivery.functionArn}, not this agent's function ${functionName}: left in place`;
+}
+
 async function redrive(
   agent: string,
+  functionName: string,
   queue: DeadLetterQueue,
   options: { max: number; dryRun: boolean; json: boolean },
   deps: DlqDeps,
@@ -192,6 +206,12 @@ async function redrive(
       if (!letter.redelivery) {
         keep.push(message);
         results.push({ ...result, outcome: 'left', detail: letter.leftBecause ?? 'not re-deliverable' });
+        continue;
+      }
+      const foreign = foreignTarget(letter.redelivery, functionName);
+      if (foreign) {
+        keep.push(message);
+        results.push({ ...result, outcome: 'left', detail: foreign });
         continue;
       }
       const how = describeRedelivery(letter.redelivery);
