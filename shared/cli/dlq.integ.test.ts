@@ -207,7 +207,8 @@ export const handler = async (event) => { appendFileSync(process.env.RECEIVED, J
   });
 
   it('keeps a message whose hand-over fails, and exits 1', async () => {
-    const gone = functionArn.replace(`:function:${name}`, `:function:${name}-deleted`);
+    // The agent's own function, under a version that does not exist: Lambda refuses the invoke.
+    const gone = `${functionArn}:no-such-alias`;
     await sqs.send(
       new SendMessageCommand({
         QueueUrl: queueUrl,
@@ -220,8 +221,25 @@ export const handler = async (event) => { appendFileSync(process.env.RECEIVED, J
     const out = await cli(['redrive', 'diagnose']);
     expect(out.code).toBe(1);
     expect(out.stdout).toContain('0 re-delivered, 1 left in place, 1 failed');
-    expect(out.stdout).toMatch(/failed\s+\S+\s+lambda-failure: invoke .*-deleted asynchronously: /);
+    expect(out.stdout).toMatch(/failed\s+\S+\s+lambda-failure: invoke .*:no-such-alias asynchronously: /);
     expect(await depth()).toBe(2);
+    expect(receivedIds()).toEqual(['ev-a', 'ev-b']);
+  });
+
+  it('never invokes a function other than the agent’s own, whatever a dead letter names', async () => {
+    const other = functionArn.replace(`:function:${name}`, `:function:${name}-other`);
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: queueUrl,
+        MessageBody: JSON.stringify({
+          requestContext: { functionArn: other },
+          requestPayload: event('ev-d', 'inc-d'),
+        }),
+      }),
+    );
+    const out = await cli(['redrive', 'diagnose']);
+    expect(out.stdout).toContain(`it names ${other}, not this agent's function`);
+    expect(await depth()).toBe(3);
     expect(receivedIds()).toEqual(['ev-a', 'ev-b']);
   });
 
