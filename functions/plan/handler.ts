@@ -1,6 +1,7 @@
 import { busAgentHandler } from '#shared/adapters/agent-handler.ts';
+import { approvalSecret } from '#shared/adapters/approval-secret.ts';
 import { lazy, lazyAsync } from '#shared/adapters/aws-clients.ts';
-import { approvalSecret, newNonce, remediationWiring } from '#shared/adapters/remediation-wiring.ts';
+import { newNonce, remediationWiring } from '#shared/adapters/remediation-wiring.ts';
 import type { DeadLetterSink } from '#shared/domain/ports.ts';
 import { createLogger } from '#shared/observability/logger.ts';
 import { createMetrics } from '#shared/observability/metrics.ts';

@@ -14,7 +14,6 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import * as z from 'zod/mini';
 import { envWithDatabase, loadEnv } from '../config/env.ts';
 import type { RemediationSettings } from '../config/remediation.ts';
-import { minSecretBytes } from '../domain/approval.ts';
 import { ConfigurationError } from '../domain/errors.ts';
 import type { PlanningKnowledge } from '../domain/planner.ts';
 import { type Clock, type EventPublisher, systemClock } from '../domain/ports.ts';
@@ -28,7 +27,6 @@ import { createEventBridgeClient, EventBridgePublisher } from './event-bus.ts';
 import { SsmKillSwitch } from './kill-switch.ts';
 import { knowledgeDbConnector } from './knowledge-db.ts';
 import { PostgresKnowledgeStore } from './knowledge-store.ts';
-import { readSecret } from './parameters.ts';
 import { PostgresPerceptionStore } from './perception-store.ts';
 import { PostgresRemediationStore } from './remediation-store.ts';
 import { ServiceHealthReader } from './service-health.ts';
@@ -54,17 +52,6 @@ export type RemediationEnv = z.infer<typeof remediationEnvSchema>;
 
 /** Remediation acts on production services: give throttled ECS calls more room than the default. */
 const actingClientDefaults = { ...clientDefaults, maxAttempts: 8 };
-
-/** The approval signing key from Secrets Manager, read once per container. */
-export function approvalSecret(secretArn: string | undefined, client: () => SecretsManagerClient) {
-  return lazyAsync(async () => {
-    if (!secretArn) throw new ConfigurationError('HOMEOSTAT_APPROVAL_SECRET_ARN is not set');
-    const value = await readSecret(secretArn, { client: client() });
-    if (Buffer.byteLength(value) < minSecretBytes)
-      throw new ConfigurationError(`the approval secret must hold at least ${minSecretBytes} bytes`);
-    return value;
-  });
-}
 
 export interface RemediationWiring {
   env: RemediationEnv;
